@@ -1,0 +1,241 @@
+//! The audit log (spec §10): append-only, one hash chain per workspace (plus one for
+//! provider-level events), verifiable by a pure function.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::credential::hex;
+use crate::ids::{AccountId, AuditEventId, CredentialId, ProjectId, StaffId, WorkspaceId};
+
+/// Who did something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Actor {
+    Account(AccountId),
+    Staff(StaffId),
+    Credential(CredentialId),
+    System,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Account(id) => write!(f, "{id}"),
+            Actor::Staff(id) => write!(f, "{id}"),
+            Actor::Credential(id) => write!(f, "{id}"),
+            Actor::System => f.write_str("system"),
+        }
+    }
+}
+
+/// An audit event as a use case writes it; storage seals it into the chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditDraft {
+    pub id: AuditEventId,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    /// `None` for provider-level events (plans, staff): they chain in the provider chain.
+    pub workspace_id: Option<WorkspaceId>,
+    pub project_id: Option<ProjectId>,
+    /// `subscription.submitted`, `credential.rotated`, ...
+    pub action: String,
+    /// The id of what changed.
+    pub target: String,
+    pub details: Value,
+}
+
+/// A sealed audit event: its place in the chain and the hashes that link it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    #[serde(flatten)]
+    pub draft: AuditDraft,
+    /// Position in its chain, from 1, without gaps.
+    pub seq: i64,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The `prev_hash` of the first event of a chain.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The hash of an event: SHA-256 over its previous hash, its sequence number and a canonical
+/// JSON rendering of its content (serde_json sorts no keys, so the field order is fixed here).
+pub fn event_hash(draft: &AuditDraft, seq: i64, prev_hash: &str) -> String {
+    let canonical = serde_json::json!([
+        prev_hash,
+        seq,
+        draft.id.to_string(),
+        draft.at.timestamp_micros(),
+        draft.actor,
+        draft.workspace_id,
+        draft.project_id,
+        draft.action,
+        draft.target,
+        canonical_json(&draft.details),
+    ]);
+    hex(&Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+/// JSON with object keys sorted, so a database that reorders keys (PostgreSQL `jsonb`) does
+/// not break the chain.
+fn canonical_json(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Array(
+                keys.into_iter()
+                    .map(|k| Value::Array(vec![Value::String(k.clone()), canonical_json(&m[k])]))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(canonical_json).collect()),
+        other => other.clone(),
+    }
+}
+
+impl AuditEvent {
+    /// Seals a draft as the next event after `prev` (or as the first of its chain).
+    pub fn seal(draft: AuditDraft, prev: Option<(i64, &str)>) -> AuditEvent {
+        let (seq, prev_hash) = match prev {
+            Some((s, h)) => (s + 1, h.to_owned()),
+            None => (1, GENESIS_HASH.to_owned()),
+        };
+        let hash = event_hash(&draft, seq, &prev_hash);
+        AuditEvent {
+            draft,
+            seq,
+            prev_hash,
+            hash,
+        }
+    }
+}
+
+/// What is wrong at the first bad event of a chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChainProblem {
+    /// The event's content no longer matches its hash.
+    Edited,
+    /// The sequence skips a number: an event was deleted.
+    Missing,
+    /// The event does not link to the one before it: reordered or replaced.
+    BrokenLink,
+}
+
+/// The first bad event of a chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[error("audit chain broken at event {event_id} (sequence {seq}): {problem:?}")]
+pub struct ChainBreak {
+    pub seq: i64,
+    pub event_id: String,
+    pub problem: ChainProblem,
+}
+
+/// Verifies one chain, given its events in storage order (by `seq`).
+pub fn verify_chain(events: &[AuditEvent]) -> Result<(), ChainBreak> {
+    let mut prev_hash = GENESIS_HASH.to_owned();
+    for (i, e) in events.iter().enumerate() {
+        let brk = |problem| ChainBreak {
+            seq: e.seq,
+            event_id: e.draft.id.to_string(),
+            problem,
+        };
+        let expected_seq = i as i64 + 1;
+        if e.seq != expected_seq {
+            return Err(brk(if e.seq > expected_seq {
+                ChainProblem::Missing
+            } else {
+                ChainProblem::BrokenLink
+            }));
+        }
+        if event_hash(&e.draft, e.seq, &e.prev_hash) != e.hash {
+            return Err(brk(ChainProblem::Edited));
+        }
+        if e.prev_hash != prev_hash {
+            return Err(brk(ChainProblem::BrokenLink));
+        }
+        prev_hash = e.hash.clone();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_fixtures::*;
+    use serde_json::json;
+
+    fn chain(n: usize) -> Vec<AuditEvent> {
+        let mut out: Vec<AuditEvent> = Vec::new();
+        for i in 0..n {
+            let draft = AuditDraft {
+                id: AuditEventId::from_ulid(ulid::Ulid::from_parts(i as u64, 7)),
+                at: t0(),
+                actor: Actor::Account(dev()),
+                workspace_id: Some(workspace_id()),
+                project_id: None,
+                action: "subscription.submitted".into(),
+                target: format!("sub_{i}"),
+                details: json!({"b": i, "a": [1, 2]}),
+            };
+            let prev = out.last().map(|e| (e.seq, e.hash.as_str()));
+            out.push(AuditEvent::seal(draft, prev));
+        }
+        out
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        assert_eq!(verify_chain(&chain(5)), Ok(()));
+        assert_eq!(verify_chain(&[]), Ok(()));
+    }
+
+    #[test]
+    fn an_edited_event_is_named() {
+        let mut c = chain(5);
+        c[2].draft.target = "sub_other".into();
+        let e = verify_chain(&c).unwrap_err();
+        assert_eq!((e.seq, e.problem), (3, ChainProblem::Edited));
+    }
+
+    #[test]
+    fn a_deleted_event_is_named() {
+        let mut c = chain(5);
+        c.remove(1);
+        let e = verify_chain(&c).unwrap_err();
+        assert_eq!((e.seq, e.problem), (3, ChainProblem::Missing));
+        let mut c = chain(5);
+        c.pop();
+        assert!(
+            verify_chain(&c).is_ok(),
+            "truncating the tail is only visible against the stored head"
+        );
+    }
+
+    #[test]
+    fn a_reordered_chain_is_named() {
+        let mut c = chain(5);
+        c.swap(1, 2);
+        // Renumbering to hide the swap still breaks the hashes.
+        let e = verify_chain(&c).unwrap_err();
+        assert_eq!(e.seq, 3);
+        let mut c = chain(5);
+        c.swap(1, 2);
+        c[1].seq = 2;
+        c[2].seq = 3;
+        assert_eq!(verify_chain(&c).unwrap_err().problem, ChainProblem::Edited);
+    }
+
+    #[test]
+    fn key_order_of_details_does_not_matter() {
+        let c = chain(1);
+        let mut reordered = c[0].clone();
+        reordered.draft.details = serde_json::from_str(r#"{"a":[1,2],"b":0}"#).unwrap();
+        assert_eq!(verify_chain(&[reordered]), Ok(()));
+    }
+}

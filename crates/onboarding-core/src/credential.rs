@@ -1,0 +1,674 @@
+//! Credentials (spec §7): secret format, hash-only storage, regenerate / rotate / revoke, the
+//! verification decision and the production lock.
+//!
+//! A secret reads `sk_sbx_<32 base62 random><6 base62 CRC-32>`: the kind (`sk` API key, `cs`
+//! OAuth client secret, `at` OAuth access token), the environment (`sbx` or `prod`), the random
+//! body, and a checksum over everything before it. The checksum lets the hot path refuse typos
+//! and truncations without a database look-up; only the SHA-256 of the whole secret is stored.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::audit::Actor;
+use crate::ids::{CredentialId, ProjectId, SubscriptionId, WorkspaceId};
+use crate::pipeline::{PhaseKind, Subscription};
+use crate::plan::Plan;
+use crate::project::Environment;
+use crate::values::{FieldError, Label};
+
+/// Length of the random part of a secret (base62: about 190 bits).
+pub const SECRET_BODY_LEN: usize = 32;
+const CHECKSUM_LEN: usize = 6;
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// What a secret is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretKind {
+    ApiKey,
+    ClientSecret,
+    AccessToken,
+}
+
+impl SecretKind {
+    fn tag(self) -> &'static str {
+        match self {
+            SecretKind::ApiKey => "sk",
+            SecretKind::ClientSecret => "cs",
+            SecretKind::AccessToken => "at",
+        }
+    }
+}
+
+fn env_tag(env: Environment) -> &'static str {
+    match env {
+        Environment::Sandbox => "sbx",
+        Environment::Production => "prod",
+    }
+}
+
+/// The SHA-256 of a secret, lower-case hex. The only form in which a secret is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretHash(String);
+
+impl SecretHash {
+    pub fn of(secret: &str) -> Self {
+        Self(hex(&Sha256::digest(secret.as_bytes())))
+    }
+    pub fn from_stored(hex: String) -> Self {
+        Self(hex)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(H[(b >> 4) as usize] as char);
+        s.push(H[(b & 15) as usize] as char);
+    }
+    s
+}
+
+fn checksum(prefix_and_body: &str) -> String {
+    let mut n = crc32fast::hash(prefix_and_body.as_bytes()) as u64;
+    let mut out = [b'0'; CHECKSUM_LEN];
+    for slot in out.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    String::from_utf8(out.to_vec()).expect("base62 is ascii")
+}
+
+/// A freshly minted secret. Its plaintext exists only here and in the one response that shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IssuedSecret {
+    plaintext: String,
+    pub kind: SecretKind,
+    pub environment: Environment,
+}
+
+impl std::fmt::Debug for IssuedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "IssuedSecret({}…{})",
+            self.display_prefix(),
+            self.last4()
+        )
+    }
+}
+
+impl IssuedSecret {
+    /// Builds a secret from random base62 text supplied by the
+    /// [`SecretGenerator`](crate::ports::SecretGenerator) port.
+    pub fn new(
+        kind: SecretKind,
+        environment: Environment,
+        random_body: &str,
+    ) -> Result<Self, FieldError> {
+        if random_body.len() != SECRET_BODY_LEN
+            || !random_body.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(FieldError::new(
+                "secret",
+                "the generator must give 32 base62 characters",
+            ));
+        }
+        let head = format!("{}_{}_{}", kind.tag(), env_tag(environment), random_body);
+        let plaintext = format!("{head}{}", checksum(&head));
+        Ok(Self {
+            plaintext,
+            kind,
+            environment,
+        })
+    }
+
+    /// The secret itself, to be shown exactly once.
+    pub fn expose(&self) -> &str {
+        &self.plaintext
+    }
+
+    pub fn hash(&self) -> SecretHash {
+        SecretHash::of(&self.plaintext)
+    }
+
+    /// `sk_sbx_`: what listings show before the last four characters.
+    pub fn display_prefix(&self) -> String {
+        format!("{}_{}_", self.kind.tag(), env_tag(self.environment))
+    }
+
+    pub fn last4(&self) -> String {
+        self.plaintext[self.plaintext.len() - 4..].to_owned()
+    }
+}
+
+/// A presented secret whose shape and checksum are right. Parsing needs no database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedSecret {
+    pub kind: SecretKind,
+    pub environment: Environment,
+    pub hash: SecretHash,
+}
+
+/// Why a presented secret was refused before any look-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SecretFormatError {
+    #[error("not a secret issued by this portal")]
+    Malformed,
+    #[error("the secret's checksum does not match (a typo or a truncated copy)")]
+    BadChecksum,
+}
+
+/// Parses a presented secret: prefix, length, alphabet, checksum. Never panics.
+pub fn parse_secret(presented: &str) -> Result<ParsedSecret, SecretFormatError> {
+    let mut parts = presented.splitn(3, '_');
+    let (kind, env, rest) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(k), Some(e), Some(r)) => (k, e, r),
+        _ => return Err(SecretFormatError::Malformed),
+    };
+    let kind = match kind {
+        "sk" => SecretKind::ApiKey,
+        "cs" => SecretKind::ClientSecret,
+        "at" => SecretKind::AccessToken,
+        _ => return Err(SecretFormatError::Malformed),
+    };
+    let environment = match env {
+        "sbx" => Environment::Sandbox,
+        "prod" => Environment::Production,
+        _ => return Err(SecretFormatError::Malformed),
+    };
+    if rest.len() != SECRET_BODY_LEN + CHECKSUM_LEN
+        || !rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(SecretFormatError::Malformed);
+    }
+    let split = presented.len() - CHECKSUM_LEN;
+    if checksum(&presented[..split]) != presented[split..] {
+        return Err(SecretFormatError::BadChecksum);
+    }
+    Ok(ParsedSecret {
+        kind,
+        environment,
+        hash: SecretHash::of(presented),
+    })
+}
+
+/// API key or OAuth client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CredentialKind {
+    ApiKey,
+    /// The client id is public; the secret is the credential's secret.
+    OauthClient {
+        client_id: String,
+    },
+}
+
+impl CredentialKind {
+    pub fn secret_kind(&self) -> SecretKind {
+        match self {
+            CredentialKind::ApiKey => SecretKind::ApiKey,
+            CredentialKind::OauthClient { .. } => SecretKind::ClientSecret,
+        }
+    }
+}
+
+/// The stored form of the current secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretRecord {
+    pub hash: SecretHash,
+    pub prefix: String,
+    pub last4: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl SecretRecord {
+    pub fn of(secret: &IssuedSecret, now: DateTime<Utc>) -> Self {
+        Self {
+            hash: secret.hash(),
+            prefix: secret.display_prefix(),
+            last4: secret.last4(),
+            created_at: now,
+        }
+    }
+}
+
+/// A rotated-out secret that keeps working until its grace deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiringSecret {
+    pub hash: SecretHash,
+    pub last4: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CredentialStatus {
+    Active,
+    Revoked { at: DateTime<Utc>, by: Actor },
+}
+
+/// A credential. It belongs to a project and carries only hashes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Credential {
+    pub id: CredentialId,
+    pub workspace_id: WorkspaceId,
+    pub project_id: ProjectId,
+    pub subscription_id: SubscriptionId,
+    pub environment: Environment,
+    pub kind: CredentialKind,
+    pub name: Label,
+    pub status: CredentialStatus,
+    pub secret: SecretRecord,
+    pub previous: Option<RetiringSecret>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: Actor,
+    pub version: i64,
+}
+
+/// How long a rotated-out secret keeps working: at most 7 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GracePeriod(TimeDelta);
+
+impl GracePeriod {
+    pub const DEFAULT: GracePeriod = GracePeriod(TimeDelta::hours(24));
+    pub const MAX: TimeDelta = TimeDelta::days(7);
+
+    pub fn new(d: TimeDelta) -> Result<Self, FieldError> {
+        if d < TimeDelta::zero() {
+            return Err(FieldError::new(
+                "grace_period_seconds",
+                "a grace period cannot be negative",
+            ));
+        }
+        if d > Self::MAX {
+            return Err(FieldError::new(
+                "grace_period_seconds",
+                "a grace period is at most 7 days (604800 seconds)",
+            ));
+        }
+        Ok(Self(d))
+    }
+
+    pub fn from_seconds(s: i64) -> Result<Self, FieldError> {
+        if s > Self::MAX.num_seconds() {
+            return Err(FieldError::new(
+                "grace_period_seconds",
+                "a grace period is at most 7 days (604800 seconds)",
+            ));
+        }
+        Self::new(TimeDelta::seconds(s))
+    }
+
+    pub fn duration(self) -> TimeDelta {
+        self.0
+    }
+}
+
+/// Why a credential operation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialError {
+    #[error("the credential is revoked")]
+    Revoked,
+    #[error("the new secret is for another kind or environment")]
+    MismatchedSecret,
+}
+
+impl Credential {
+    pub fn is_active(&self) -> bool {
+        matches!(self.status, CredentialStatus::Active)
+    }
+
+    fn check_new(&self, s: &IssuedSecret) -> Result<(), CredentialError> {
+        if !self.is_active() {
+            return Err(CredentialError::Revoked);
+        }
+        if s.kind != self.kind.secret_kind() || s.environment != self.environment {
+            return Err(CredentialError::MismatchedSecret);
+        }
+        Ok(())
+    }
+
+    /// Regenerate: a new secret, the old one stops working at once.
+    pub fn regenerate(
+        &self,
+        new: &IssuedSecret,
+        now: DateTime<Utc>,
+    ) -> Result<Credential, CredentialError> {
+        self.check_new(new)?;
+        Ok(Credential {
+            secret: SecretRecord::of(new, now),
+            previous: None,
+            ..self.clone()
+        })
+    }
+
+    /// Rotate Secret: a new secret; the old one keeps working until `now + grace`.
+    pub fn rotate(
+        &self,
+        new: &IssuedSecret,
+        grace: GracePeriod,
+        now: DateTime<Utc>,
+    ) -> Result<Credential, CredentialError> {
+        self.check_new(new)?;
+        let previous = RetiringSecret {
+            hash: self.secret.hash.clone(),
+            last4: self.secret.last4.clone(),
+            expires_at: now + grace.duration(),
+        };
+        Ok(Credential {
+            secret: SecretRecord::of(new, now),
+            previous: Some(previous),
+            ..self.clone()
+        })
+    }
+
+    /// Revoke: stops at once, every secret of the credential with it.
+    pub fn revoke(&self, by: Actor, now: DateTime<Utc>) -> Result<Credential, CredentialError> {
+        if !self.is_active() {
+            return Err(CredentialError::Revoked);
+        }
+        Ok(Credential {
+            status: CredentialStatus::Revoked { at: now, by },
+            previous: None,
+            ..self.clone()
+        })
+    }
+}
+
+/// A short-lived bearer token from the OAuth client-credentials grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessToken {
+    pub hash: SecretHash,
+    pub credential_id: CredentialId,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Lifetime of an access token.
+pub const ACCESS_TOKEN_TTL: TimeDelta = TimeDelta::hours(1);
+
+/// Which of a credential's secrets a hash matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretMatch {
+    Current,
+    Previous { expires_at: DateTime<Utc> },
+    AccessToken { expires_at: DateTime<Utc> },
+}
+
+/// Reason codes of a refused verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyRefusal {
+    Malformed,
+    BadChecksum,
+    WrongEnvironment,
+    Unknown,
+    Revoked,
+    Expired,
+    /// A client secret presented as a bearer token (use the token endpoint).
+    WrongKind,
+}
+
+impl VerifyRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyRefusal::Malformed => "malformed",
+            VerifyRefusal::BadChecksum => "bad_checksum",
+            VerifyRefusal::WrongEnvironment => "wrong_environment",
+            VerifyRefusal::Unknown => "unknown",
+            VerifyRefusal::Revoked => "revoked",
+            VerifyRefusal::Expired => "expired",
+            VerifyRefusal::WrongKind => "wrong_kind",
+        }
+    }
+}
+
+impl From<SecretFormatError> for VerifyRefusal {
+    fn from(e: SecretFormatError) -> Self {
+        match e {
+            SecretFormatError::Malformed => VerifyRefusal::Malformed,
+            SecretFormatError::BadChecksum => VerifyRefusal::BadChecksum,
+        }
+    }
+}
+
+/// The checks that need no look-up: shape, checksum, environment, kind. Client secrets are
+/// exchanged for tokens and never verified as bearer credentials.
+pub fn precheck(
+    presented: &str,
+    expected: Option<Environment>,
+) -> Result<ParsedSecret, VerifyRefusal> {
+    let parsed = parse_secret(presented)?;
+    if expected.is_some_and(|e| e != parsed.environment) {
+        return Err(VerifyRefusal::WrongEnvironment);
+    }
+    if parsed.kind == SecretKind::ClientSecret {
+        return Err(VerifyRefusal::WrongKind);
+    }
+    Ok(parsed)
+}
+
+/// The verification decision once the hash matched a credential.
+pub fn decide(
+    credential: &Credential,
+    matched: SecretMatch,
+    now: DateTime<Utc>,
+) -> Result<(), VerifyRefusal> {
+    if !credential.is_active() {
+        return Err(VerifyRefusal::Revoked);
+    }
+    match matched {
+        SecretMatch::Current => Ok(()),
+        SecretMatch::Previous { expires_at } | SecretMatch::AccessToken { expires_at }
+            if now < expires_at =>
+        {
+            Ok(())
+        }
+        _ => Err(VerifyRefusal::Expired),
+    }
+}
+
+/// Why the production credential card is locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockReason {
+    /// Production credentials become available once the provider has reviewed and approved the request.
+    NotApproved,
+    /// On a paid plan, the card stays locked until payment is complete.
+    PaymentRequired,
+}
+
+impl LockReason {
+    pub fn message(self) -> &'static str {
+        match self {
+            LockReason::NotApproved => {
+                "Production credentials become available once the API provider has reviewed and approved the request."
+            }
+            LockReason::PaymentRequired => {
+                "Production credentials unlock once payment for this paid plan is complete."
+            }
+        }
+    }
+}
+
+/// The production lock: `None` when production credentials may be created.
+pub fn production_lock(subscription: &Subscription, plan: &Plan, paid: bool) -> Option<LockReason> {
+    if subscription.phase.kind() != PhaseKind::Production {
+        Some(LockReason::NotApproved)
+    } else if plan.pricing.is_paid() && !paid {
+        Some(LockReason::PaymentRequired)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_fixtures::*;
+
+    const BODY: &str = "abcdefghijABCDEFGHIJ0123456789xy";
+
+    fn key(env: Environment) -> IssuedSecret {
+        IssuedSecret::new(SecretKind::ApiKey, env, BODY).unwrap()
+    }
+
+    #[test]
+    fn secrets_name_their_environment_and_parse_back() {
+        let s = key(Environment::Sandbox);
+        assert!(s.expose().starts_with("sk_sbx_"));
+        assert!(
+            key(Environment::Production)
+                .expose()
+                .starts_with("sk_prod_")
+        );
+        let p = parse_secret(s.expose()).unwrap();
+        assert_eq!(
+            (p.kind, p.environment),
+            (SecretKind::ApiKey, Environment::Sandbox)
+        );
+        assert_eq!(p.hash, s.hash());
+        assert!(
+            !format!("{s:?}").contains(BODY),
+            "Debug never prints the secret"
+        );
+    }
+
+    #[test]
+    fn malformed_and_wrong_checksum_secrets_are_refused() {
+        let s = key(Environment::Sandbox).expose().to_owned();
+        for bad in [
+            "",
+            "sk_sbx_",
+            "sk_sbx_short",
+            "xx_sbx_0000",
+            &s[..s.len() - 1],
+            &format!("{s}0"),
+            "sk_test_abc",
+        ] {
+            assert_eq!(
+                parse_secret(bad),
+                Err(SecretFormatError::Malformed),
+                "{bad}"
+            );
+        }
+        // One character changed anywhere in the body or checksum: refused by the checksum.
+        for i in 7..s.len() {
+            let mut b = s.clone().into_bytes();
+            b[i] = if b[i] == b'a' { b'b' } else { b'a' };
+            let changed = String::from_utf8(b).unwrap();
+            assert_eq!(
+                parse_secret(&changed),
+                Err(SecretFormatError::BadChecksum),
+                "position {i}"
+            );
+        }
+        // Changing the environment tag breaks the checksum too.
+        let moved = s.replacen("sk_sbx_", "sk_prod_", 1);
+        assert_eq!(parse_secret(&moved), Err(SecretFormatError::BadChecksum));
+    }
+
+    #[test]
+    fn rotate_keeps_the_old_secret_until_the_grace_deadline_regenerate_does_not() {
+        let mut clock = SteppingClock::at(t0());
+        let c = credential(Environment::Sandbox, &key(Environment::Sandbox));
+        let old = c.secret.hash.clone();
+        let next = IssuedSecret::new(
+            SecretKind::ApiKey,
+            Environment::Sandbox,
+            &BODY.replace("a", "z"),
+        )
+        .unwrap();
+        let rotated = c
+            .rotate(
+                &next,
+                GracePeriod::new(TimeDelta::hours(24)).unwrap(),
+                clock.now(),
+            )
+            .unwrap();
+        let prev = rotated.previous.as_ref().unwrap();
+        assert_eq!(prev.hash, old);
+        let m = SecretMatch::Previous {
+            expires_at: prev.expires_at,
+        };
+        clock.advance(TimeDelta::hours(23));
+        assert_eq!(decide(&rotated, m, clock.now()), Ok(()));
+        clock.advance(TimeDelta::hours(1));
+        assert_eq!(
+            decide(&rotated, m, clock.now()),
+            Err(VerifyRefusal::Expired)
+        );
+        assert_eq!(decide(&rotated, SecretMatch::Current, clock.now()), Ok(()));
+
+        let regenerated = c.regenerate(&next, t0()).unwrap();
+        assert!(
+            regenerated.previous.is_none(),
+            "the old hash is gone, so it no longer matches at all"
+        );
+    }
+
+    #[test]
+    fn grace_periods_are_bounded() {
+        assert!(GracePeriod::from_seconds(604_800).is_ok());
+        assert_eq!(
+            GracePeriod::from_seconds(604_801).unwrap_err().field,
+            "grace_period_seconds"
+        );
+        assert!(GracePeriod::from_seconds(-1).is_err());
+        assert!(GracePeriod::from_seconds(i64::MAX).is_err());
+    }
+
+    #[test]
+    fn revoked_credentials_are_refused_and_cannot_be_rotated() {
+        let c = credential(Environment::Sandbox, &key(Environment::Sandbox))
+            .revoke(Actor::System, t0())
+            .unwrap();
+        assert_eq!(
+            decide(&c, SecretMatch::Current, t0()),
+            Err(VerifyRefusal::Revoked)
+        );
+        assert_eq!(
+            c.rotate(&key(Environment::Sandbox), GracePeriod::DEFAULT, t0()),
+            Err(CredentialError::Revoked)
+        );
+        assert_eq!(c.revoke(Actor::System, t0()), Err(CredentialError::Revoked));
+    }
+
+    #[test]
+    fn precheck_refuses_the_wrong_environment_without_a_lookup() {
+        let s = key(Environment::Sandbox);
+        assert_eq!(
+            precheck(s.expose(), Some(Environment::Production)),
+            Err(VerifyRefusal::WrongEnvironment)
+        );
+        assert!(precheck(s.expose(), Some(Environment::Sandbox)).is_ok());
+        let cs = IssuedSecret::new(SecretKind::ClientSecret, Environment::Sandbox, BODY).unwrap();
+        assert_eq!(precheck(cs.expose(), None), Err(VerifyRefusal::WrongKind));
+    }
+
+    #[test]
+    fn production_lock_reasons() {
+        let plan = standard_plan();
+        let sub = sandbox_subscription();
+        assert_eq!(
+            production_lock(&sub, &plan, true),
+            Some(LockReason::NotApproved)
+        );
+        let approved = approved_subscription();
+        assert_eq!(
+            production_lock(&approved, &plan, false),
+            Some(LockReason::PaymentRequired)
+        );
+        assert_eq!(production_lock(&approved, &plan, true), None);
+        let mut free = plan.clone();
+        free.pricing = crate::plan::Pricing::Free;
+        assert_eq!(production_lock(&approved, &free, false), None);
+    }
+}

@@ -1,0 +1,554 @@
+//! The production review's gates (spec §6): evaluated by one pure function from a snapshot of
+//! facts, in canonical order; the first one not passed is "the remaining gate".
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::form::ValidAnswers;
+use crate::plan::{Plan, evidence};
+use crate::roles::Role;
+
+/// The seven production gates, declared in canonical order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gate {
+    DeclaredUseCase,
+    ConsentHandling,
+    WebhookVerification,
+    IntegrationVerification,
+    BillingOwnership,
+    AuditReadiness,
+    InternalAccessControls,
+}
+
+impl Gate {
+    /// Canonical order: evaluation and "the remaining gate" follow it.
+    pub const ALL: [Gate; 7] = [
+        Gate::DeclaredUseCase,
+        Gate::ConsentHandling,
+        Gate::WebhookVerification,
+        Gate::IntegrationVerification,
+        Gate::BillingOwnership,
+        Gate::AuditReadiness,
+        Gate::InternalAccessControls,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gate::DeclaredUseCase => "declared_use_case",
+            Gate::ConsentHandling => "consent_handling",
+            Gate::WebhookVerification => "webhook_verification",
+            Gate::IntegrationVerification => "integration_verification",
+            Gate::BillingOwnership => "billing_ownership",
+            Gate::AuditReadiness => "audit_readiness",
+            Gate::InternalAccessControls => "internal_access_controls",
+        }
+    }
+
+    /// The label users see.
+    pub fn title(self) -> &'static str {
+        match self {
+            Gate::DeclaredUseCase => "Declared use case",
+            Gate::ConsentHandling => "Consent handling",
+            Gate::WebhookVerification => "Webhook verification",
+            Gate::IntegrationVerification => "Integration verification",
+            Gate::BillingOwnership => "Billing ownership",
+            Gate::AuditReadiness => "Audit readiness",
+            Gate::InternalAccessControls => "Internal access controls",
+        }
+    }
+
+    /// Gates a reviewer must sign off by hand once their evidence is in.
+    pub fn needs_sign_off(self) -> bool {
+        matches!(self, Gate::ConsentHandling)
+    }
+
+    pub fn parse(s: &str) -> Option<Gate> {
+        Gate::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+}
+
+/// Who must act to move a pending gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "role", rename_all = "snake_case")]
+pub enum GateActor {
+    /// A workspace member holding this role (or an owner).
+    Member(Role),
+    /// The provider's reviewers.
+    Reviewer,
+}
+
+/// The state of one gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum GateState {
+    Passed,
+    Pending { missing: String, actor: GateActor },
+    Failed { reason: String, actor: GateActor },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateStatus {
+    pub gate: Gate,
+    #[serde(flatten)]
+    pub state: GateState,
+}
+
+impl GateStatus {
+    pub fn passed(&self) -> bool {
+        self.state == GateState::Passed
+    }
+}
+
+/// How long a successful signed test delivery counts for the webhook gate.
+pub const WEBHOOK_TEST_DELIVERY_WINDOW: TimeDelta = TimeDelta::days(7);
+
+/// A named responsible (billing owner, audit contact, security owner) and whether that member
+/// still holds the role the gate asks of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Responsible {
+    #[default]
+    NotNamed,
+    /// Named, but no longer holds the role (or left the workspace).
+    LacksRole,
+    Named,
+}
+
+/// Everything gate evaluation reads, gathered through the ports by the service.
+#[derive(Debug, Clone, Default)]
+pub struct GateFacts {
+    /// The submitted answers, if any.
+    pub answers: Option<ValidAnswers>,
+    /// Gates a reviewer has signed off for the current submission.
+    pub signed_off: Vec<Gate>,
+    /// The project has at least one verified webhook endpoint.
+    pub verified_webhook_endpoint: bool,
+    /// The latest signed test delivery and whether it succeeded.
+    pub last_test_delivery: Option<(DateTime<Utc>, bool)>,
+    /// Successful calls made with the subscription's sandbox credentials.
+    pub successful_sandbox_calls: u64,
+    pub billing_owner: Responsible,
+    pub audit_contact: Responsible,
+    pub security_owner: Responsible,
+    /// Members whose role set holds every role.
+    pub members_holding_every_role: usize,
+    /// Members of the workspace.
+    pub member_count: usize,
+}
+
+/// The result of evaluating a plan's gates: one status per applicable gate, canonical order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateEvaluation {
+    pub gates: Vec<GateStatus>,
+}
+
+impl GateEvaluation {
+    /// The first gate not passed, in canonical order.
+    pub fn remaining_gate(&self) -> Option<&GateStatus> {
+        self.gates.iter().find(|g| !g.passed())
+    }
+
+    pub fn all_passed(&self) -> bool {
+        self.remaining_gate().is_none()
+    }
+
+    pub fn passed_count(&self) -> usize {
+        self.gates.iter().filter(|g| g.passed()).count()
+    }
+}
+
+/// Evaluates every gate the plan applies, in canonical order.
+pub fn evaluate(plan: &Plan, facts: &GateFacts, now: DateTime<Utc>) -> GateEvaluation {
+    let gates = Gate::ALL
+        .into_iter()
+        .filter(|g| plan.applies(*g))
+        .map(|gate| GateStatus {
+            gate,
+            state: evaluate_one(gate, plan, facts, now),
+        })
+        .collect();
+    GateEvaluation { gates }
+}
+
+fn pending(missing: impl Into<String>, actor: GateActor) -> GateState {
+    GateState::Pending {
+        missing: missing.into(),
+        actor,
+    }
+}
+
+fn responsible(who: Responsible, what: &str, role: Role) -> GateState {
+    match who {
+        Responsible::Named => GateState::Passed,
+        Responsible::NotNamed => pending(
+            format!("an owner must name the {what} (a member with the {role} role)"),
+            GateActor::Member(Role::Owner),
+        ),
+        Responsible::LacksRole => GateState::Failed {
+            reason: format!("the named {what} no longer holds the {role} role"),
+            actor: GateActor::Member(Role::Owner),
+        },
+    }
+}
+
+fn evaluate_one(gate: Gate, plan: &Plan, f: &GateFacts, now: DateTime<Utc>) -> GateState {
+    let answered = |keys: &[&str]| {
+        f.answers
+            .as_ref()
+            .is_some_and(|a| keys.iter().all(|k| a.text(k).is_some()))
+    };
+    let lead = GateActor::Member(Role::TechnicalLead);
+    match gate {
+        Gate::DeclaredUseCase => {
+            if answered(&[evidence::USE_CASE, evidence::DATA_USAGE]) {
+                GateState::Passed
+            } else {
+                pending(
+                    "the submission must state the use case and how the returned data is used",
+                    lead,
+                )
+            }
+        }
+        Gate::ConsentHandling => {
+            if !answered(&[evidence::CONSENT_CAPTURE, evidence::CONSENT_WITHDRAWAL]) {
+                pending(
+                    "the submission must describe how consent is captured and withdrawn",
+                    lead,
+                )
+            } else if f.signed_off.contains(&Gate::ConsentHandling) {
+                GateState::Passed
+            } else {
+                pending(
+                    "a reviewer must sign off the consent handling",
+                    GateActor::Reviewer,
+                )
+            }
+        }
+        Gate::WebhookVerification => {
+            let recent = |at: DateTime<Utc>| now - at <= WEBHOOK_TEST_DELIVERY_WINDOW;
+            if !f.verified_webhook_endpoint {
+                pending(
+                    "the project needs a verified webhook endpoint",
+                    GateActor::Member(Role::Developer),
+                )
+            } else {
+                match f.last_test_delivery {
+                    Some((at, true)) if recent(at) => GateState::Passed,
+                    Some((at, false)) if recent(at) => GateState::Failed {
+                        reason: "the latest signed test delivery failed".into(),
+                        actor: GateActor::Member(Role::Developer),
+                    },
+                    _ => pending(
+                        "send a signed test event that the endpoint accepts (within the last 7 days)",
+                        GateActor::Member(Role::Developer),
+                    ),
+                }
+            }
+        }
+        Gate::IntegrationVerification => {
+            if f.successful_sandbox_calls >= plan.integration_min_calls {
+                GateState::Passed
+            } else {
+                pending(
+                    format!(
+                        "{} of {} successful sandbox calls made",
+                        f.successful_sandbox_calls, plan.integration_min_calls
+                    ),
+                    GateActor::Member(Role::Developer),
+                )
+            }
+        }
+        Gate::BillingOwnership => responsible(f.billing_owner, "billing owner", Role::Billing),
+        Gate::AuditReadiness => responsible(f.audit_contact, "audit contact", Role::Compliance),
+        Gate::InternalAccessControls => {
+            let named = responsible(f.security_owner, "security owner", Role::SecurityOwner);
+            if named != GateState::Passed || plan.waive_separation_of_duties {
+                return named;
+            }
+            if f.members_holding_every_role > 0 || f.member_count < 2 {
+                GateState::Failed {
+                    reason: "separation of duties: no single member may hold every role alone"
+                        .into(),
+                    actor: GateActor::Member(Role::Owner),
+                }
+            } else {
+                GateState::Passed
+            }
+        }
+    }
+}
+
+/// One item of the first live operating pass (spec §6), shown on the production project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatingItem {
+    SetAlertThresholds,
+    ConfirmWebhookHealth,
+    ReviewFirstLiveAuditEntries,
+    GiveBillingAccess,
+}
+
+impl OperatingItem {
+    pub const ALL: [OperatingItem; 4] = [
+        OperatingItem::SetAlertThresholds,
+        OperatingItem::ConfirmWebhookHealth,
+        OperatingItem::ReviewFirstLiveAuditEntries,
+        OperatingItem::GiveBillingAccess,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            OperatingItem::SetAlertThresholds => "Set alert thresholds",
+            OperatingItem::ConfirmWebhookHealth => "Confirm webhook health",
+            OperatingItem::ReviewFirstLiveAuditEntries => "Review the first live audit entries",
+            OperatingItem::GiveBillingAccess => {
+                "Give billing members access to usage and invoicing"
+            }
+        }
+    }
+}
+
+/// Facts the operating pass reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OperatingFacts {
+    pub alert_thresholds: usize,
+    /// At least one enabled, verified endpoint whose latest delivery succeeded.
+    pub webhook_healthy: bool,
+    pub live_audit_reviewed: bool,
+    /// Members holding the billing role.
+    pub billing_members: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatingCheck {
+    pub item: OperatingItem,
+    pub done: bool,
+}
+
+/// The operating checklist; it stays on the project page until every item is done.
+pub fn operating_checklist(f: &OperatingFacts) -> Vec<OperatingCheck> {
+    OperatingItem::ALL
+        .into_iter()
+        .map(|item| OperatingCheck {
+            item,
+            done: match item {
+                OperatingItem::SetAlertThresholds => f.alert_thresholds > 0,
+                OperatingItem::ConfirmWebhookHealth => f.webhook_healthy,
+                OperatingItem::ReviewFirstLiveAuditEntries => f.live_audit_reviewed,
+                OperatingItem::GiveBillingAccess => f.billing_members > 0,
+            },
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::form::Answers;
+    use crate::test_fixtures::{standard_plan, t0};
+    use serde_json::json;
+
+    fn all_evidence() -> ValidAnswers {
+        let a: Answers = serde_json::from_value(json!({
+            "use_case": "accounting integration", "data_usage": "balances kept 30 days",
+            "consent_capture": "OAuth consent screen", "consent_withdrawal": "settings page"
+        }))
+        .unwrap();
+        ValidAnswers::from_stored(a)
+    }
+
+    fn passing() -> GateFacts {
+        GateFacts {
+            answers: Some(all_evidence()),
+            signed_off: vec![Gate::ConsentHandling],
+            verified_webhook_endpoint: true,
+            last_test_delivery: Some((t0(), true)),
+            successful_sandbox_calls: 25,
+            billing_owner: Responsible::Named,
+            audit_contact: Responsible::Named,
+            security_owner: Responsible::Named,
+            members_holding_every_role: 0,
+            member_count: 3,
+        }
+    }
+
+    fn state(f: &GateFacts, gate: Gate) -> GateState {
+        evaluate(&standard_plan(), f, t0())
+            .gates
+            .into_iter()
+            .find(|g| g.gate == gate)
+            .unwrap()
+            .state
+    }
+
+    fn is_pending(s: &GateState) -> bool {
+        matches!(s, GateState::Pending { .. })
+    }
+
+    #[test]
+    fn all_gates_pass_on_complete_facts() {
+        let e = evaluate(&standard_plan(), &passing(), t0());
+        assert_eq!(e.gates.len(), 7);
+        assert!(e.all_passed());
+        assert_eq!(e.passed_count(), 7);
+    }
+
+    #[test]
+    fn declared_use_case() {
+        let mut f = passing();
+        f.answers = None;
+        assert!(matches!(
+            state(&f, Gate::DeclaredUseCase),
+            GateState::Pending {
+                actor: GateActor::Member(Role::TechnicalLead),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn consent_handling_needs_answers_then_a_sign_off() {
+        let mut f = passing();
+        f.signed_off.clear();
+        assert_eq!(
+            state(&f, Gate::ConsentHandling),
+            GateState::Pending {
+                missing: "a reviewer must sign off the consent handling".into(),
+                actor: GateActor::Reviewer
+            }
+        );
+        f.answers = None;
+        assert!(matches!(
+            state(&f, Gate::ConsentHandling),
+            GateState::Pending {
+                actor: GateActor::Member(_),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn webhook_verification_in_each_state() {
+        let mut f = passing();
+        f.last_test_delivery = Some((t0() - TimeDelta::days(8), true));
+        assert!(
+            is_pending(&state(&f, Gate::WebhookVerification)),
+            "older than 7 days"
+        );
+        f.last_test_delivery = Some((t0() - TimeDelta::days(7), true));
+        assert_eq!(
+            state(&f, Gate::WebhookVerification),
+            GateState::Passed,
+            "exactly 7 days still counts"
+        );
+        f.last_test_delivery = Some((t0(), false));
+        assert!(matches!(
+            state(&f, Gate::WebhookVerification),
+            GateState::Failed { .. }
+        ));
+        f.verified_webhook_endpoint = false;
+        assert!(is_pending(&state(&f, Gate::WebhookVerification)));
+    }
+
+    #[test]
+    fn integration_verification_counts_calls_against_the_plan_minimum() {
+        let mut f = passing();
+        f.successful_sandbox_calls = 24;
+        assert_eq!(
+            state(&f, Gate::IntegrationVerification),
+            GateState::Pending {
+                missing: "24 of 25 successful sandbox calls made".into(),
+                actor: GateActor::Member(Role::Developer)
+            }
+        );
+    }
+
+    #[test]
+    fn responsibles_pending_when_unnamed_and_failed_when_role_lost() {
+        for (gate, set) in [
+            (
+                Gate::BillingOwnership,
+                (|f: &mut GateFacts, r| f.billing_owner = r) as fn(&mut GateFacts, Responsible),
+            ),
+            (Gate::AuditReadiness, |f, r| f.audit_contact = r),
+            (Gate::InternalAccessControls, |f, r| f.security_owner = r),
+        ] {
+            let mut f = passing();
+            set(&mut f, Responsible::NotNamed);
+            assert!(
+                matches!(
+                    state(&f, gate),
+                    GateState::Pending {
+                        actor: GateActor::Member(Role::Owner),
+                        ..
+                    }
+                ),
+                "{gate:?}"
+            );
+            set(&mut f, Responsible::LacksRole);
+            assert!(
+                matches!(state(&f, gate), GateState::Failed { .. }),
+                "{gate:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn separation_of_duties_fails_unless_waived() {
+        let mut f = passing();
+        f.members_holding_every_role = 1;
+        assert!(matches!(
+            state(&f, Gate::InternalAccessControls),
+            GateState::Failed { .. }
+        ));
+        let mut plan = standard_plan();
+        plan.waive_separation_of_duties = true;
+        assert!(evaluate(&plan, &f, t0()).all_passed());
+        let mut f = passing();
+        f.member_count = 1;
+        assert!(matches!(
+            state(&f, Gate::InternalAccessControls),
+            GateState::Failed { .. }
+        ));
+    }
+
+    #[test]
+    fn the_remaining_gate_is_the_first_not_passed_in_canonical_order() {
+        let mut f = passing();
+        f.audit_contact = Responsible::NotNamed;
+        f.successful_sandbox_calls = 0;
+        let e = evaluate(&standard_plan(), &f, t0());
+        assert_eq!(
+            e.remaining_gate().unwrap().gate,
+            Gate::IntegrationVerification
+        );
+        f.successful_sandbox_calls = 100;
+        let e = evaluate(&standard_plan(), &f, t0());
+        assert_eq!(e.remaining_gate().unwrap().gate, Gate::AuditReadiness);
+    }
+
+    #[test]
+    fn only_the_plans_gates_are_evaluated_whatever_order_it_lists_them() {
+        let mut plan = standard_plan();
+        plan.gates = vec![Gate::IntegrationVerification, Gate::DeclaredUseCase];
+        let e = evaluate(&plan, &GateFacts::default(), t0());
+        let order: Vec<Gate> = e.gates.iter().map(|g| g.gate).collect();
+        assert_eq!(
+            order,
+            [Gate::DeclaredUseCase, Gate::IntegrationVerification]
+        );
+    }
+
+    #[test]
+    fn operating_checklist_items() {
+        let none = operating_checklist(&OperatingFacts::default());
+        assert!(none.iter().all(|c| !c.done));
+        let all = operating_checklist(&OperatingFacts {
+            alert_thresholds: 1,
+            webhook_healthy: true,
+            live_audit_reviewed: true,
+            billing_members: 1,
+        });
+        assert!(all.iter().all(|c| c.done));
+    }
+}

@@ -1,0 +1,857 @@
+//! In-memory adapters of every port: for the examples, for embedding the core in a test of
+//! your own, and for the core's property tests. State lives in one `Mutex`, so a
+//! [`ChangeSet`] is applied atomically exactly as a database transaction would: all of it,
+//! or (on a version conflict) none of it.
+//!
+//! These are not for production: [`TestPasswordHasher`] is a fast salted SHA-256 so that
+//! tests stay quick, where the server uses argon2id.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use sha2::{Digest, Sha256};
+use ulid::Ulid;
+
+use crate::audit::AuditEvent;
+use crate::billing::Payment;
+use crate::credential::{AccessToken, Credential, SecretHash, SecretMatch};
+use crate::ids::*;
+use crate::pipeline::{Phase, Subscription};
+use crate::plan::{ApiProduct, Plan};
+use crate::ports::*;
+use crate::project::Project;
+use crate::services::{Portal, Ports};
+use crate::usage::{AlertThreshold, UsageBucket, UsageEvent, aggregate};
+use crate::values::Email;
+use crate::webhook::WebhookEndpoint;
+use crate::workspace::{
+    Account, Invitation, InvitationStatus, JoinRequest, Membership, Staff, Workspace,
+};
+
+/// A clock that only moves when told to.
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> Self {
+        Self(Mutex::new(at))
+    }
+    pub fn advance(&self, by: TimeDelta) {
+        *self.0.lock().unwrap() += by;
+    }
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap() = at;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// Deterministic, increasing ULIDs.
+#[derive(Default)]
+pub struct SequentialIds(Mutex<u64>);
+
+impl IdGenerator for SequentialIds {
+    fn ulid(&self) -> Ulid {
+        let mut n = self.0.lock().unwrap();
+        *n += 1;
+        Ulid::from_parts(1_700_000_000_000 + *n, u128::from(*n))
+    }
+}
+
+/// Deterministic base62 text (a hash chain over a counter): distinct, repeatable, not secret.
+#[derive(Default)]
+pub struct DeterministicSecrets(Mutex<u64>);
+
+impl SecretGenerator for DeterministicSecrets {
+    fn base62(&self, len: usize) -> String {
+        const A: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut n = self.0.lock().unwrap();
+        *n += 1;
+        let mut out = String::with_capacity(len);
+        let mut block = Sha256::digest(n.to_le_bytes());
+        while out.len() < len {
+            for b in block.iter() {
+                if out.len() < len {
+                    out.push(A[(*b as usize) % 62] as char);
+                }
+            }
+            block = Sha256::digest(block);
+        }
+        out
+    }
+}
+
+/// A fast salted SHA-256 hasher for tests and examples. The server uses argon2id.
+pub struct TestPasswordHasher;
+
+#[async_trait]
+impl PasswordHasher for TestPasswordHasher {
+    async fn hash(&self, password: &str) -> String {
+        format!(
+            "test${}",
+            crate::credential::hex(&Sha256::digest(format!("salt:{password}").as_bytes()))
+        )
+    }
+    async fn verify(&self, password: &str, phc_hash: &str) -> bool {
+        self.hash(password).await == phc_hash
+    }
+}
+
+#[derive(Default)]
+struct State {
+    accounts: BTreeMap<AccountId, Account>,
+    staff: BTreeMap<StaffId, Staff>,
+    workspaces: BTreeMap<WorkspaceId, Workspace>,
+    memberships: BTreeMap<(WorkspaceId, AccountId), Membership>,
+    invitations: BTreeMap<InvitationId, Invitation>,
+    join_requests: BTreeMap<JoinRequestId, JoinRequest>,
+    products: BTreeMap<ProductId, ApiProduct>,
+    plans: BTreeMap<PlanId, Plan>,
+    projects: BTreeMap<ProjectId, Project>,
+    subscriptions: BTreeMap<SubscriptionId, Subscription>,
+    credentials: BTreeMap<CredentialId, Credential>,
+    tokens: HashMap<SecretHash, AccessToken>,
+    endpoints: BTreeMap<WebhookEndpointId, WebhookEndpoint>,
+    test_deliveries: HashMap<ProjectId, (DateTime<Utc>, bool)>,
+    thresholds: BTreeMap<AlertThresholdId, AlertThreshold>,
+    payments: Vec<Payment>,
+    usage: BTreeMap<(CredentialId, String, DateTime<Utc>), UsageBucket>,
+    audit: BTreeMap<Option<WorkspaceId>, Vec<AuditEvent>>,
+    outbox: Vec<OutboxMessage>,
+    auth_tokens: HashMap<SecretHash, AuthToken>,
+    idempotency: HashMap<(String, String), (String, Option<StoredResponse>)>,
+}
+
+/// Every store port over one in-memory state.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+fn conflict(what: &str) -> StoreError {
+    StoreError::Conflict(what.to_owned())
+}
+
+macro_rules! versioned_update {
+    ($map:expr, $value:expr, $expected:expr, $what:literal) => {{
+        let v = $value;
+        match $map.get(&v.id) {
+            Some(cur) if cur.version == $expected => {
+                let mut v = v;
+                v.version = $expected + 1;
+                $map.insert(v.id, v);
+            }
+            _ => return Err(conflict($what)),
+        }
+    }};
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Outbox messages written so far (what the webhook worker would deliver).
+    pub fn outbox(&self) -> Vec<OutboxMessage> {
+        self.state.lock().unwrap().outbox.clone()
+    }
+
+    /// Every audit event of every chain.
+    pub fn audit_events(&self) -> Vec<AuditEvent> {
+        self.state
+            .lock()
+            .unwrap()
+            .audit
+            .values()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
+    /// Records a signed test delivery result (the webhooks adapter's job in the server).
+    pub fn record_test_delivery(&self, project: ProjectId, at: DateTime<Utc>, ok: bool) {
+        self.state
+            .lock()
+            .unwrap()
+            .test_deliveries
+            .insert(project, (at, ok));
+    }
+
+    fn apply(s: &mut State, c: Change) -> StoreResult<()> {
+        match c {
+            Change::InsertAccount(a) => {
+                if s.accounts.values().any(|x| x.email == a.email) {
+                    return Err(conflict("account e-mail"));
+                }
+                s.accounts.insert(a.id, a);
+            }
+            Change::InsertStaff(a) => {
+                if s.staff.values().any(|x| x.email == a.email) {
+                    return Err(conflict("staff e-mail"));
+                }
+                s.staff.insert(a.id, a);
+            }
+            Change::InsertWorkspace(w) => {
+                s.workspaces.insert(w.id, w);
+            }
+            Change::UpdateWorkspace {
+                value,
+                expected_version,
+            } => versioned_update!(s.workspaces, value, expected_version, "workspace"),
+            Change::PutMembership(m) => {
+                s.memberships.insert((m.workspace_id, m.account_id), m);
+            }
+            Change::RemoveMembership {
+                workspace_id,
+                account_id,
+            } => {
+                s.memberships.remove(&(workspace_id, account_id));
+            }
+            Change::InsertInvitation(i) => {
+                s.invitations.insert(i.id, i);
+            }
+            Change::UpdateInvitation {
+                value,
+                expected_version,
+            } => versioned_update!(s.invitations, value, expected_version, "invitation"),
+            Change::InsertJoinRequest(j) => {
+                s.join_requests.insert(j.id, j);
+            }
+            Change::UpdateJoinRequest {
+                value,
+                expected_version,
+            } => versioned_update!(s.join_requests, value, expected_version, "join request"),
+            Change::InsertProduct(p) => {
+                s.products.insert(p.id, p);
+            }
+            Change::InsertPlan(p) => {
+                s.plans.insert(p.id, p);
+            }
+            Change::UpdatePlan {
+                value,
+                expected_version,
+            } => versioned_update!(s.plans, value, expected_version, "plan"),
+            Change::InsertProject(p) => {
+                s.projects.insert(p.id, p);
+            }
+            Change::UpdateProject {
+                value,
+                expected_version,
+            } => versioned_update!(s.projects, value, expected_version, "project"),
+            Change::InsertSubscription(x) => {
+                s.subscriptions.insert(x.id, x);
+            }
+            Change::UpdateSubscription {
+                value,
+                expected_version,
+            } => versioned_update!(s.subscriptions, value, expected_version, "subscription"),
+            Change::InsertCredential(c) => {
+                s.credentials.insert(c.id, c);
+            }
+            Change::UpdateCredential {
+                value,
+                expected_version,
+            } => versioned_update!(s.credentials, value, expected_version, "credential"),
+            Change::InsertAccessToken(t) => {
+                s.tokens.insert(t.hash.clone(), t);
+            }
+            Change::InsertWebhookEndpoint(e) => {
+                s.endpoints.insert(e.id, e);
+            }
+            Change::UpdateWebhookEndpoint {
+                value,
+                expected_version,
+            } => versioned_update!(s.endpoints, value, expected_version, "webhook endpoint"),
+            Change::PutAlertThreshold(t) => {
+                s.thresholds.insert(t.id, t);
+            }
+            Change::DeleteAlertThreshold(id) => {
+                s.thresholds.remove(&id);
+            }
+            Change::RecordPayment(p) => s.payments.push(p),
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl UnitOfWork for MemoryStore {
+    async fn commit(&self, set: ChangeSet) -> StoreResult<()> {
+        let mut guard = self.state.lock().unwrap();
+        // Apply to a copy-on-write scratch state: a conflict half way leaves nothing behind.
+        let mut scratch = std::mem::take(&mut *guard);
+        let backup_needed = !set.changes.is_empty();
+        let snapshot = if backup_needed {
+            Some(clone_state(&scratch))
+        } else {
+            None
+        };
+        for c in set.changes {
+            if let Err(e) = Self::apply(&mut scratch, c) {
+                *guard = snapshot.expect("snapshot taken when there are changes");
+                return Err(e);
+            }
+        }
+        for draft in set.audit {
+            let chain = scratch.audit.entry(draft.workspace_id).or_default();
+            let prev = chain.last().map(|e| (e.seq, e.hash.as_str()));
+            let sealed = AuditEvent::seal(draft, prev);
+            chain.push(sealed);
+        }
+        scratch.outbox.extend(set.outbox);
+        *guard = scratch;
+        Ok(())
+    }
+}
+
+fn clone_state(s: &State) -> State {
+    State {
+        accounts: s.accounts.clone(),
+        staff: s.staff.clone(),
+        workspaces: s.workspaces.clone(),
+        memberships: s.memberships.clone(),
+        invitations: s.invitations.clone(),
+        join_requests: s.join_requests.clone(),
+        products: s.products.clone(),
+        plans: s.plans.clone(),
+        projects: s.projects.clone(),
+        subscriptions: s.subscriptions.clone(),
+        credentials: s.credentials.clone(),
+        tokens: s.tokens.clone(),
+        endpoints: s.endpoints.clone(),
+        test_deliveries: s.test_deliveries.clone(),
+        thresholds: s.thresholds.clone(),
+        payments: s.payments.clone(),
+        usage: s.usage.clone(),
+        audit: s.audit.clone(),
+        outbox: s.outbox.clone(),
+        auth_tokens: s.auth_tokens.clone(),
+        idempotency: s.idempotency.clone(),
+    }
+}
+
+#[async_trait]
+impl AccountStore for MemoryStore {
+    async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        Ok(self.state.lock().unwrap().accounts.get(&id).cloned())
+    }
+    async fn account_by_email(&self, email: &Email) -> StoreResult<Option<Account>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .accounts
+            .values()
+            .find(|a| &a.email == email)
+            .cloned())
+    }
+    async fn staff(&self, id: StaffId) -> StoreResult<Option<Staff>> {
+        Ok(self.state.lock().unwrap().staff.get(&id).cloned())
+    }
+    async fn staff_by_email(&self, email: &Email) -> StoreResult<Option<Staff>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .staff
+            .values()
+            .find(|a| &a.email == email)
+            .cloned())
+    }
+    async fn staff_count(&self) -> StoreResult<u64> {
+        Ok(self.state.lock().unwrap().staff.len() as u64)
+    }
+}
+
+#[async_trait]
+impl WorkspaceStore for MemoryStore {
+    async fn workspace(&self, id: WorkspaceId) -> StoreResult<Option<Workspace>> {
+        Ok(self.state.lock().unwrap().workspaces.get(&id).cloned())
+    }
+    async fn members(&self, workspace: WorkspaceId) -> StoreResult<Vec<Membership>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .memberships
+            .values()
+            .filter(|m| m.workspace_id == workspace)
+            .cloned()
+            .collect())
+    }
+    async fn memberships_of(&self, account: AccountId) -> StoreResult<Vec<Membership>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .memberships
+            .values()
+            .filter(|m| m.account_id == account)
+            .cloned()
+            .collect())
+    }
+    async fn invitation(&self, id: InvitationId) -> StoreResult<Option<Invitation>> {
+        Ok(self.state.lock().unwrap().invitations.get(&id).cloned())
+    }
+    async fn invitations(&self, workspace: WorkspaceId) -> StoreResult<Vec<Invitation>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .invitations
+            .values()
+            .filter(|i| i.workspace_id == workspace)
+            .cloned()
+            .collect())
+    }
+    async fn invitations_for(&self, email: &Email) -> StoreResult<Vec<Invitation>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .invitations
+            .values()
+            .filter(|i| &i.email == email && i.status == InvitationStatus::Pending)
+            .cloned()
+            .collect())
+    }
+    async fn join_request(&self, id: JoinRequestId) -> StoreResult<Option<JoinRequest>> {
+        Ok(self.state.lock().unwrap().join_requests.get(&id).cloned())
+    }
+    async fn join_requests(&self, workspace: WorkspaceId) -> StoreResult<Vec<JoinRequest>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .join_requests
+            .values()
+            .filter(|j| j.workspace_id == workspace)
+            .cloned()
+            .collect())
+    }
+    async fn join_requests_of(&self, account: AccountId) -> StoreResult<Vec<JoinRequest>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .join_requests
+            .values()
+            .filter(|j| j.account_id == account)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl PlanStore for MemoryStore {
+    async fn product(&self, id: ProductId) -> StoreResult<Option<ApiProduct>> {
+        Ok(self.state.lock().unwrap().products.get(&id).cloned())
+    }
+    async fn products(&self) -> StoreResult<Vec<ApiProduct>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .products
+            .values()
+            .cloned()
+            .collect())
+    }
+    async fn plan(&self, id: PlanId) -> StoreResult<Option<Plan>> {
+        Ok(self.state.lock().unwrap().plans.get(&id).cloned())
+    }
+    async fn plans(&self) -> StoreResult<Vec<Plan>> {
+        Ok(self.state.lock().unwrap().plans.values().cloned().collect())
+    }
+}
+
+#[async_trait]
+impl ProjectStore for MemoryStore {
+    async fn project(&self, id: ProjectId) -> StoreResult<Option<Project>> {
+        Ok(self.state.lock().unwrap().projects.get(&id).cloned())
+    }
+    async fn projects(&self, workspace: WorkspaceId) -> StoreResult<Vec<Project>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .projects
+            .values()
+            .filter(|p| p.workspace_id == workspace)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl SubscriptionStore for MemoryStore {
+    async fn subscription(&self, id: SubscriptionId) -> StoreResult<Option<Subscription>> {
+        Ok(self.state.lock().unwrap().subscriptions.get(&id).cloned())
+    }
+    async fn subscriptions(&self, workspace: WorkspaceId) -> StoreResult<Vec<Subscription>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .subscriptions
+            .values()
+            .filter(|s| s.workspace_id == workspace)
+            .cloned()
+            .collect())
+    }
+    async fn review_queue(
+        &self,
+        after: Option<QueueCursor>,
+        limit: u64,
+    ) -> StoreResult<Vec<Subscription>> {
+        let s = self.state.lock().unwrap();
+        let mut rows: Vec<(QueueCursor, Subscription)> = s
+            .subscriptions
+            .values()
+            .filter_map(|x| match x.phase {
+                Phase::InReview { submitted_at, .. } => Some(((submitted_at, x.id), x.clone())),
+                _ => None,
+            })
+            .filter(|(k, _)| after.is_none_or(|a| *k > a))
+            .collect();
+        rows.sort_by_key(|(k, _)| *k);
+        Ok(rows
+            .into_iter()
+            .take(limit as usize)
+            .map(|(_, x)| x)
+            .collect())
+    }
+}
+
+#[async_trait]
+impl CredentialStore for MemoryStore {
+    async fn credential(&self, id: CredentialId) -> StoreResult<Option<Credential>> {
+        Ok(self.state.lock().unwrap().credentials.get(&id).cloned())
+    }
+    async fn credentials_of_project(&self, project: ProjectId) -> StoreResult<Vec<Credential>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .credentials
+            .values()
+            .filter(|c| c.project_id == project)
+            .cloned()
+            .collect())
+    }
+    async fn credentials_of_subscription(
+        &self,
+        subscription: SubscriptionId,
+    ) -> StoreResult<Vec<Credential>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .credentials
+            .values()
+            .filter(|c| c.subscription_id == subscription)
+            .cloned()
+            .collect())
+    }
+    async fn find_by_secret_hash(
+        &self,
+        hash: &SecretHash,
+    ) -> StoreResult<Option<(Credential, SecretMatch)>> {
+        let s = self.state.lock().unwrap();
+        for c in s.credentials.values() {
+            if &c.secret.hash == hash {
+                return Ok(Some((c.clone(), SecretMatch::Current)));
+            }
+            if let Some(p) = c.previous.as_ref().filter(|p| &p.hash == hash) {
+                return Ok(Some((
+                    c.clone(),
+                    SecretMatch::Previous {
+                        expires_at: p.expires_at,
+                    },
+                )));
+            }
+        }
+        Ok(s.tokens.get(hash).and_then(|t| {
+            s.credentials.get(&t.credential_id).map(|c| {
+                (
+                    c.clone(),
+                    SecretMatch::AccessToken {
+                        expires_at: t.expires_at,
+                    },
+                )
+            })
+        }))
+    }
+    async fn find_by_client_id(&self, client_id: &str) -> StoreResult<Option<Credential>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .credentials
+            .values()
+            .find(|c| matches!(&c.kind, crate::credential::CredentialKind::OauthClient { client_id: id } if id == client_id))
+            .cloned())
+    }
+}
+
+#[async_trait]
+impl WebhookStore for MemoryStore {
+    async fn endpoint(&self, id: WebhookEndpointId) -> StoreResult<Option<WebhookEndpoint>> {
+        Ok(self.state.lock().unwrap().endpoints.get(&id).cloned())
+    }
+    async fn endpoints(&self, project: ProjectId) -> StoreResult<Vec<WebhookEndpoint>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .endpoints
+            .values()
+            .filter(|e| e.project_id == project)
+            .cloned()
+            .collect())
+    }
+    async fn last_test_delivery(
+        &self,
+        project: ProjectId,
+    ) -> StoreResult<Option<(DateTime<Utc>, bool)>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .test_deliveries
+            .get(&project)
+            .copied())
+    }
+}
+
+#[async_trait]
+impl UsageStore for MemoryStore {
+    async fn add(&self, buckets: Vec<UsageBucket>) -> StoreResult<()> {
+        let mut s = self.state.lock().unwrap();
+        for b in buckets {
+            let e = s
+                .usage
+                .entry((b.credential_id, b.endpoint.clone(), b.bucket_start))
+                .or_insert_with(|| UsageBucket {
+                    requests: 0,
+                    errors: 0,
+                    ..b.clone()
+                });
+            e.requests += b.requests;
+            e.errors += b.errors;
+        }
+        Ok(())
+    }
+    async fn successful_calls(
+        &self,
+        project: ProjectId,
+        endpoints: Vec<String>,
+    ) -> StoreResult<u64> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .usage
+            .values()
+            .filter(|b| b.project_id == project && endpoints.contains(&b.endpoint))
+            .map(|b| b.requests - b.errors)
+            .sum())
+    }
+    async fn buckets(
+        &self,
+        project: ProjectId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<UsageBucket>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .usage
+            .values()
+            .filter(|b| b.project_id == project && b.bucket_start >= from && b.bucket_start < to)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl AlertStore for MemoryStore {
+    async fn thresholds(&self, project: ProjectId) -> StoreResult<Vec<AlertThreshold>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .thresholds
+            .values()
+            .filter(|t| t.project_id == project)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl AuditLog for MemoryStore {
+    async fn events(
+        &self,
+        workspace: Option<WorkspaceId>,
+        after_seq: i64,
+        limit: u64,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .audit
+            .get(&workspace)
+            .map(|c| {
+                c.iter()
+                    .filter(|e| e.seq > after_seq)
+                    .take(limit as usize)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+    async fn chains(&self) -> StoreResult<Vec<Option<WorkspaceId>>> {
+        Ok(self.state.lock().unwrap().audit.keys().copied().collect())
+    }
+}
+
+#[async_trait]
+impl PaymentGateway for MemoryStore {
+    async fn is_paid(&self, subscription: SubscriptionId) -> StoreResult<bool> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .payments
+            .iter()
+            .any(|p| p.subscription_id == subscription))
+    }
+}
+
+/// Counts usage straight into the store (no buffering): fine in memory.
+impl UsageSink for MemoryStore {
+    fn record(&self, event: UsageEvent) {
+        let mut s = self.state.lock().unwrap();
+        for b in aggregate(&[event]) {
+            let e = s
+                .usage
+                .entry((b.credential_id, b.endpoint.clone(), b.bucket_start))
+                .or_insert_with(|| UsageBucket {
+                    requests: 0,
+                    errors: 0,
+                    ..b.clone()
+                });
+            e.requests += b.requests;
+            e.errors += b.errors;
+        }
+    }
+}
+
+#[async_trait]
+impl AuthTokenStore for MemoryStore {
+    async fn insert_token(&self, token: AuthToken) -> StoreResult<()> {
+        self.state
+            .lock()
+            .unwrap()
+            .auth_tokens
+            .insert(token.token_hash.clone(), token);
+        Ok(())
+    }
+    async fn find_token(&self, hash: &SecretHash) -> StoreResult<Option<AuthToken>> {
+        Ok(self.state.lock().unwrap().auth_tokens.get(hash).cloned())
+    }
+    async fn delete_token(&self, hash: &SecretHash) -> StoreResult<()> {
+        self.state.lock().unwrap().auth_tokens.remove(hash);
+        Ok(())
+    }
+    async fn tokens_of(&self, principal: Principal) -> StoreResult<Vec<AuthToken>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .auth_tokens
+            .values()
+            .filter(|t| t.principal == principal)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for MemoryStore {
+    async fn claim(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        _now: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyClaim> {
+        let mut s = self.state.lock().unwrap();
+        match s.idempotency.get(&(scope.to_owned(), key.to_owned())) {
+            None => {
+                s.idempotency.insert(
+                    (scope.to_owned(), key.to_owned()),
+                    (request_hash.to_owned(), None),
+                );
+                Ok(IdempotencyClaim::Claimed)
+            }
+            Some((h, _)) if h != request_hash => Ok(IdempotencyClaim::Mismatch),
+            Some((_, Some(r))) => Ok(IdempotencyClaim::Replay(r.clone())),
+            Some((_, None)) => Ok(IdempotencyClaim::InProgress),
+        }
+    }
+    async fn complete(&self, scope: &str, key: &str, response: StoredResponse) -> StoreResult<()> {
+        if let Some(e) = self
+            .state
+            .lock()
+            .unwrap()
+            .idempotency
+            .get_mut(&(scope.to_owned(), key.to_owned()))
+        {
+            e.1 = Some(response);
+        }
+        Ok(())
+    }
+    async fn release(&self, scope: &str, key: &str) -> StoreResult<()> {
+        self.state
+            .lock()
+            .unwrap()
+            .idempotency
+            .remove(&(scope.to_owned(), key.to_owned()));
+        Ok(())
+    }
+}
+
+/// A portal over in-memory adapters, with its store and clock for inspection and stepping.
+pub fn in_memory_portal(start: DateTime<Utc>) -> (Portal, Arc<MemoryStore>, Arc<ManualClock>) {
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(start));
+    let ports = Ports {
+        clock: clock.clone(),
+        ids: Arc::new(SequentialIds::default()),
+        secrets: Arc::new(DeterministicSecrets::default()),
+        passwords: Arc::new(TestPasswordHasher),
+        accounts: store.clone(),
+        workspaces: store.clone(),
+        plans: store.clone(),
+        projects: store.clone(),
+        subscriptions: store.clone(),
+        credentials: store.clone(),
+        webhooks: store.clone(),
+        usage: store.clone(),
+        alerts: store.clone(),
+        audit: store.clone(),
+        payments: store.clone(),
+        uow: store.clone(),
+        meter: store.clone(),
+    };
+    (Portal::new(ports), store, clock)
+}

@@ -1,0 +1,408 @@
+//! Roles and the permission table (spec §1). Permissions are a pure function of a member's
+//! *set* of roles; this file is the one place that says who may do what.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::values::FieldError;
+
+/// A consumer-side role inside one workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Developer,
+    TechnicalLead,
+    SecurityOwner,
+    Billing,
+    Compliance,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Owner,
+        Role::Developer,
+        Role::TechnicalLead,
+        Role::SecurityOwner,
+        Role::Billing,
+        Role::Compliance,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Developer => "developer",
+            Role::TechnicalLead => "technical_lead",
+            Role::SecurityOwner => "security_owner",
+            Role::Billing => "billing",
+            Role::Compliance => "compliance",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = FieldError;
+    fn from_str(s: &str) -> Result<Self, FieldError> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
+            FieldError::new(
+                "roles",
+                format!(
+                    "unknown role `{}`; expected one of owner, developer, technical_lead, security_owner, billing, compliance",
+                    crate::values::truncate(s, 40)
+                ),
+            )
+        })
+    }
+}
+
+/// The set of roles one membership carries. Never empty once validated by
+/// [`RoleSet::parse`]; an empty set is only used while building one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct RoleSet(u8);
+
+impl RoleSet {
+    pub fn empty() -> Self {
+        Self(0)
+    }
+
+    pub fn of(roles: &[Role]) -> Self {
+        Self(roles.iter().fold(0, |acc, r| acc | r.bit()))
+    }
+
+    /// Parses role names as they arrive from a request; refuses unknown names and an empty list.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Self, FieldError> {
+        let mut set = Self::empty();
+        for n in names {
+            set = set.with(n.as_ref().parse()?);
+        }
+        if set.is_empty() {
+            return Err(FieldError::new("roles", "at least one role is required"));
+        }
+        Ok(set)
+    }
+
+    pub fn with(self, role: Role) -> Self {
+        Self(self.0 | role.bit())
+    }
+
+    pub fn contains(self, role: Role) -> bool {
+        self.0 & role.bit() != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// True when this one set holds every role: the separation-of-duties gate refuses it.
+    pub fn holds_every_role(self) -> bool {
+        Role::ALL.iter().all(|r| self.contains(*r))
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Role> {
+        Role::ALL.into_iter().filter(move |r| self.contains(*r))
+    }
+
+    pub fn names(self) -> Vec<&'static str> {
+        self.iter().map(Role::as_str).collect()
+    }
+}
+
+impl Serialize for RoleSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for RoleSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let names = Vec::<String>::deserialize(d)?;
+        RoleSet::parse(&names).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Everything a workspace member may ask to do. Each variant is one row of the permission table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Read the workspace, its lanes, projects, subscriptions and test data.
+    ViewWorkspace,
+    /// Invite and remove members, assign roles, decide join requests.
+    ManageMembers,
+    /// Name the billing owner, audit contact and security owner.
+    NameResponsibles,
+    CreateProject,
+    /// Subscribe a sandbox project to a plan (requesting sandbox access).
+    Subscribe,
+    CreateSandboxCredential,
+    /// Regenerate, rotate or revoke a sandbox credential.
+    ManageSandboxCredential,
+    ManageWebhooks,
+    ReadUsage,
+    SubmitForReview,
+    /// Clone a sandbox project's shape into production.
+    CloneToProduction,
+    CreateProductionCredential,
+    /// Regenerate, rotate or revoke a production credential.
+    ManageProductionCredential,
+    ManageAccessControls,
+    ReadAuditLog,
+    ExportAuditLog,
+    ExportUsage,
+    ManageBilling,
+    ReadInvoices,
+    /// Alert thresholds on requests and error rate.
+    SetOperationalAlerts,
+    /// Alert thresholds on spend.
+    SetSpendAlerts,
+    /// Tick the "first live audit entries reviewed" item of the operating pass.
+    ReviewLiveAudit,
+}
+
+impl Action {
+    pub const ALL: [Action; 22] = [
+        Action::ViewWorkspace,
+        Action::ManageMembers,
+        Action::NameResponsibles,
+        Action::CreateProject,
+        Action::Subscribe,
+        Action::CreateSandboxCredential,
+        Action::ManageSandboxCredential,
+        Action::ManageWebhooks,
+        Action::ReadUsage,
+        Action::SubmitForReview,
+        Action::CloneToProduction,
+        Action::CreateProductionCredential,
+        Action::ManageProductionCredential,
+        Action::ManageAccessControls,
+        Action::ReadAuditLog,
+        Action::ExportAuditLog,
+        Action::ExportUsage,
+        Action::ManageBilling,
+        Action::ReadInvoices,
+        Action::SetOperationalAlerts,
+        Action::SetSpendAlerts,
+        Action::ReviewLiveAudit,
+    ];
+
+    /// The roles that grant this action (besides `owner`, who may do everything).
+    pub fn granted_to(self) -> &'static [Role] {
+        use Role::*;
+        match self {
+            Action::ViewWorkspace => {
+                &[Developer, TechnicalLead, SecurityOwner, Billing, Compliance]
+            }
+            Action::ManageMembers | Action::NameResponsibles => &[],
+            Action::CreateProject
+            | Action::Subscribe
+            | Action::CreateSandboxCredential
+            | Action::ManageWebhooks
+            | Action::SetOperationalAlerts => &[Developer, TechnicalLead],
+            Action::ManageSandboxCredential => &[Developer, TechnicalLead, SecurityOwner],
+            Action::ReadUsage => &[Developer, TechnicalLead, Billing],
+            Action::SubmitForReview
+            | Action::CloneToProduction
+            | Action::CreateProductionCredential => &[TechnicalLead],
+            Action::ManageProductionCredential => &[TechnicalLead, SecurityOwner],
+            Action::ManageAccessControls => &[SecurityOwner],
+            Action::ReadAuditLog | Action::ExportAuditLog | Action::ReviewLiveAudit => {
+                &[SecurityOwner, Compliance]
+            }
+            Action::ExportUsage => &[Billing, Compliance],
+            Action::ManageBilling | Action::ReadInvoices | Action::SetSpendAlerts => &[Billing],
+        }
+    }
+}
+
+/// The permission rule: may a member holding `roles` perform `action`?
+pub fn allowed(roles: RoleSet, action: Action) -> bool {
+    roles.contains(Role::Owner) || action.granted_to().iter().any(|r| roles.contains(*r))
+}
+
+/// A role in the provider's own staff directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffRole {
+    Admin,
+    Reviewer,
+}
+
+impl StaffRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaffRole::Admin => "admin",
+            StaffRole::Reviewer => "reviewer",
+        }
+    }
+}
+
+impl FromStr for StaffRole {
+    type Err = FieldError;
+    fn from_str(s: &str) -> Result<Self, FieldError> {
+        match s {
+            "admin" => Ok(StaffRole::Admin),
+            "reviewer" => Ok(StaffRole::Reviewer),
+            _ => Err(FieldError::new(
+                "role",
+                "unknown staff role; expected admin or reviewer",
+            )),
+        }
+    }
+}
+
+/// What provider staff may ask to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StaffAction {
+    /// Approve, reject, request changes; grant or decline sandbox access.
+    Review,
+    /// Sign off a manual gate.
+    SignOffGate,
+    /// Read the go-live queue and any workspace's subscriptions.
+    ReadQueue,
+    ConfigurePlans,
+    ManageStaff,
+    /// Reopen a rejected subscription to sandbox.
+    Reopen,
+    ConfirmPayment,
+}
+
+impl StaffAction {
+    pub const ALL: [StaffAction; 7] = [
+        StaffAction::Review,
+        StaffAction::SignOffGate,
+        StaffAction::ReadQueue,
+        StaffAction::ConfigurePlans,
+        StaffAction::ManageStaff,
+        StaffAction::Reopen,
+        StaffAction::ConfirmPayment,
+    ];
+}
+
+/// Admins may do what a reviewer does, and configure the portal.
+pub fn staff_allowed(role: StaffRole, action: StaffAction) -> bool {
+    match role {
+        StaffRole::Admin => true,
+        StaffRole::Reviewer => matches!(
+            action,
+            StaffAction::Review | StaffAction::SignOffGate | StaffAction::ReadQueue
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The permission table as the spec writes it, restated independently of `granted_to` so a
+    /// change to either side shows up here.
+    fn expected(role: Role, action: Action) -> bool {
+        use Action::*;
+        match role {
+            Role::Owner => true,
+            Role::Developer => matches!(
+                action,
+                ViewWorkspace
+                    | CreateProject
+                    | Subscribe
+                    | CreateSandboxCredential
+                    | ManageSandboxCredential
+                    | ManageWebhooks
+                    | ReadUsage
+                    | SetOperationalAlerts
+            ),
+            Role::TechnicalLead => {
+                expected(Role::Developer, action)
+                    || matches!(
+                        action,
+                        SubmitForReview
+                            | CloneToProduction
+                            | CreateProductionCredential
+                            | ManageProductionCredential
+                    )
+            }
+            Role::SecurityOwner => matches!(
+                action,
+                ViewWorkspace
+                    | ManageSandboxCredential
+                    | ManageProductionCredential
+                    | ManageAccessControls
+                    | ReadAuditLog
+                    | ExportAuditLog
+                    | ReviewLiveAudit
+            ),
+            Role::Billing => {
+                matches!(
+                    action,
+                    ViewWorkspace
+                        | ManageBilling
+                        | ReadInvoices
+                        | ReadUsage
+                        | SetSpendAlerts
+                        | ExportUsage
+                )
+            }
+            Role::Compliance => {
+                matches!(
+                    action,
+                    ViewWorkspace | ReadAuditLog | ExportAuditLog | ExportUsage | ReviewLiveAudit
+                )
+            }
+        }
+    }
+
+    #[test]
+    fn every_role_set_and_action_pair_follows_the_table() {
+        // All 63 non-empty role sets times every action: a set may do what any of its roles may.
+        for bits in 1u8..64 {
+            let set = RoleSet(bits);
+            for action in Action::ALL {
+                let want = set.iter().any(|r| expected(r, action));
+                assert_eq!(allowed(set, action), want, "{:?} {:?}", set.names(), action);
+            }
+        }
+    }
+
+    #[test]
+    fn the_empty_set_may_do_nothing() {
+        for action in Action::ALL {
+            assert!(!allowed(RoleSet::empty(), action));
+        }
+    }
+
+    #[test]
+    fn staff_table() {
+        for action in StaffAction::ALL {
+            assert!(staff_allowed(StaffRole::Admin, action));
+            let reviewer = matches!(
+                action,
+                StaffAction::Review | StaffAction::SignOffGate | StaffAction::ReadQueue
+            );
+            assert_eq!(
+                staff_allowed(StaffRole::Reviewer, action),
+                reviewer,
+                "{action:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn role_names_parse_and_unknown_ones_are_refused() {
+        let set = RoleSet::parse(&["developer", "billing"]).unwrap();
+        assert_eq!(set.names(), vec!["developer", "billing"]);
+        assert_eq!(RoleSet::parse(&["janitor"]).unwrap_err().field, "roles");
+        assert!(RoleSet::parse::<&str>(&[]).is_err());
+        assert!(RoleSet::of(&Role::ALL).holds_every_role());
+        assert!(!RoleSet::of(&[Role::Owner]).holds_every_role());
+    }
+}

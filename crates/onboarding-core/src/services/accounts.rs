@@ -1,0 +1,247 @@
+//! Sign-up, sign-in and the account's own view (access state and next step).
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::*;
+use crate::next_step::NextStep;
+use crate::values::{Email, Label};
+use crate::workspace::{
+    AccessState, Account, AttachmentVia, InvitationStatus, JoinRequestStatus, PendingAttachment,
+    Staff, access_state,
+};
+
+/// Passwords: at least 10 characters (a passphrase beats complexity rules), at most 1024.
+fn check_password(password: &str) -> Result<(), FieldError> {
+    let n = password.chars().count();
+    if n < 10 {
+        return Err(FieldError::new(
+            "password",
+            "a password needs at least 10 characters",
+        ));
+    }
+    if n > 1024 {
+        return Err(FieldError::new(
+            "password",
+            "a password is at most 1024 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// What the access page shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountOverview {
+    pub account: AccountSummary,
+    pub access: AccessState,
+    pub next_step: NextStep,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountSummary {
+    pub id: AccountId,
+    pub email: String,
+    pub name: String,
+}
+
+impl From<&Account> for AccountSummary {
+    fn from(a: &Account) -> Self {
+        Self {
+            id: a.id,
+            email: a.email.to_string(),
+            name: a.name.to_string(),
+        }
+    }
+}
+
+impl Portal {
+    /// Creates an account. The e-mail must be unused.
+    pub async fn sign_up(&self, email: &str, name: &str, password: &str) -> ServiceResult<Account> {
+        let email = Email::new(email)?;
+        let name = Label::for_field("name", name)?;
+        check_password(password)?;
+        if self.p.accounts.account_by_email(&email).await?.is_some() {
+            return Err(ServiceError::Conflict {
+                message: "an account with this e-mail already exists".into(),
+                current: None,
+            });
+        }
+        let now = self.now();
+        let account = Account {
+            id: AccountId::from_ulid(self.ulid()),
+            email,
+            name,
+            password_hash: self.p.passwords.hash(password).await,
+            created_at: now,
+        };
+        let audit = self.audit(
+            Actor::Account(account.id),
+            None,
+            None,
+            "account.created",
+            account.id,
+            json!({}),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::InsertAccount(account.clone())],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(account)
+    }
+
+    /// Checks a consumer's e-mail and password. Unknown e-mail and wrong password answer the
+    /// same, after the same amount of hashing work.
+    pub async fn authenticate(&self, email: &str, password: &str) -> ServiceResult<Account> {
+        let Ok(email) = Email::new(email) else {
+            return Err(ServiceError::Unauthenticated);
+        };
+        match self.p.accounts.account_by_email(&email).await? {
+            Some(a) if self.p.passwords.verify(password, &a.password_hash).await => Ok(a),
+            Some(_) => Err(ServiceError::Unauthenticated),
+            None => {
+                let _ = self.p.passwords.hash(password).await;
+                Err(ServiceError::Unauthenticated)
+            }
+        }
+    }
+
+    /// Checks a staff member's e-mail and password (a separate directory from accounts).
+    pub async fn authenticate_staff(&self, email: &str, password: &str) -> ServiceResult<Staff> {
+        let Ok(email) = Email::new(email) else {
+            return Err(ServiceError::Unauthenticated);
+        };
+        match self.p.accounts.staff_by_email(&email).await? {
+            Some(s) if self.p.passwords.verify(password, &s.password_hash).await => Ok(s),
+            Some(_) => Err(ServiceError::Unauthenticated),
+            None => {
+                let _ = self.p.passwords.hash(password).await;
+                Err(ServiceError::Unauthenticated)
+            }
+        }
+    }
+
+    /// Adds a staff member. With no staff yet, `caller` may be `None` (the first admin, created
+    /// by the operator's command); afterwards only admins may add staff.
+    pub async fn create_staff(
+        &self,
+        caller: Option<Caller>,
+        email: &str,
+        name: &str,
+        role: StaffRole,
+        password: &str,
+    ) -> ServiceResult<Staff> {
+        let actor = match caller {
+            Some(c) => Actor::Staff(self.require_staff(c, StaffAction::ManageStaff)?),
+            None if self.p.accounts.staff_count().await? == 0 => Actor::System,
+            None => {
+                return Err(ServiceError::Forbidden {
+                    action: "create staff".into(),
+                });
+            }
+        };
+        let email = Email::new(email)?;
+        let name = Label::for_field("name", name)?;
+        check_password(password)?;
+        if self.p.accounts.staff_by_email(&email).await?.is_some() {
+            return Err(ServiceError::Conflict {
+                message: "a staff member with this e-mail already exists".into(),
+                current: None,
+            });
+        }
+        let now = self.now();
+        let staff = Staff {
+            id: StaffId::from_ulid(self.ulid()),
+            email,
+            name,
+            role,
+            password_hash: self.p.passwords.hash(password).await,
+            created_at: now,
+        };
+        let audit = self.audit(
+            actor,
+            None,
+            None,
+            "staff.created",
+            staff.id,
+            json!({ "role": role.as_str() }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::InsertStaff(staff.clone())],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(staff)
+    }
+
+    pub async fn account(&self, id: AccountId) -> ServiceResult<Account> {
+        self.p
+            .accounts
+            .account(id)
+            .await?
+            .ok_or(ServiceError::Unauthenticated)
+    }
+
+    pub async fn staff_member(&self, id: StaffId) -> ServiceResult<Staff> {
+        self.p
+            .accounts
+            .staff(id)
+            .await?
+            .ok_or(ServiceError::Unauthenticated)
+    }
+
+    /// The account's access state, with which organization and who must act while it waits.
+    pub async fn access_state(&self, account: &Account) -> ServiceResult<AccessState> {
+        let now = self.now();
+        let memberships = self.p.workspaces.memberships_of(account.id).await?;
+        let mut pending = Vec::new();
+        for inv in self.p.workspaces.invitations_for(&account.email).await? {
+            if inv.status == InvitationStatus::Pending && inv.usable(now).is_ok() {
+                if let Some(ws) = self.p.workspaces.workspace(inv.workspace_id).await? {
+                    pending.push(PendingAttachment {
+                        workspace_id: ws.id,
+                        organization: ws.name.to_string(),
+                        via: AttachmentVia::Invitation {
+                            invitation_id: inv.id,
+                            who_must_act: "you: accept the invitation".into(),
+                        },
+                    });
+                }
+            }
+        }
+        for jr in self.p.workspaces.join_requests_of(account.id).await? {
+            if jr.status == JoinRequestStatus::Pending {
+                if let Some(ws) = self.p.workspaces.workspace(jr.workspace_id).await? {
+                    pending.push(PendingAttachment {
+                        workspace_id: ws.id,
+                        organization: ws.name.to_string(),
+                        via: AttachmentVia::JoinRequest {
+                            join_request_id: jr.id,
+                            who_must_act: format!("an owner of {}", ws.name),
+                        },
+                    });
+                }
+            }
+        }
+        Ok(access_state(&memberships, pending))
+    }
+
+    /// The access page: state and the exact next step.
+    pub async fn me(&self, caller: Caller) -> ServiceResult<AccountOverview> {
+        let Caller::Account(id) = caller else {
+            return Err(ServiceError::Unauthenticated);
+        };
+        let account = self.account(id).await?;
+        let access = self.access_state(&account).await?;
+        let next_step = self.account_next_step(&account, &access).await?;
+        Ok(AccountOverview {
+            account: (&account).into(),
+            access,
+            next_step,
+        })
+    }
+}

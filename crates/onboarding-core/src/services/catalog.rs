@@ -1,0 +1,181 @@
+//! The provider's catalog: API products and plans, configured by admins.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::*;
+use crate::form::SubmissionForm;
+use crate::plan::{ApiProduct, Plan, Pricing, SandboxAccessMode, TestDataEntry};
+use crate::values::Label;
+
+/// Everything an admin sets on a plan (server-owned fields such as id and version excluded).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PlanInput {
+    pub name: String,
+    pub has_sandbox: bool,
+    pub sandbox_access: SandboxAccessMode,
+    pub endpoints: Vec<String>,
+    pub events: Vec<String>,
+    pub test_data: Vec<TestDataEntry>,
+    pub form: Option<SubmissionForm>,
+    pub pricing: Pricing,
+    pub gates: Vec<Gate>,
+    pub integration_min_calls: u64,
+    pub waive_separation_of_duties: bool,
+}
+
+impl PlanInput {
+    fn into_plan(
+        self,
+        id: PlanId,
+        product_id: ProductId,
+        created_at: DateTime<Utc>,
+        version: i64,
+    ) -> ServiceResult<Plan> {
+        let plan = Plan {
+            id,
+            product_id,
+            name: Label::for_field("name", &self.name)?,
+            has_sandbox: self.has_sandbox,
+            sandbox_access: self.sandbox_access,
+            endpoints: self.endpoints.iter().map(|e| e.trim().to_owned()).collect(),
+            events: self.events.iter().map(|e| e.trim().to_owned()).collect(),
+            test_data: self.test_data,
+            form: self.form,
+            pricing: self.pricing,
+            gates: self.gates,
+            integration_min_calls: self.integration_min_calls,
+            waive_separation_of_duties: self.waive_separation_of_duties,
+            created_at,
+            version,
+        };
+        plan.validate()?;
+        Ok(plan)
+    }
+}
+
+impl Portal {
+    pub async fn create_product(
+        &self,
+        caller: Caller,
+        name: &str,
+        description: &str,
+    ) -> ServiceResult<ApiProduct> {
+        let staff = self.require_staff(caller, StaffAction::ConfigurePlans)?;
+        let now = self.now();
+        let product = ApiProduct {
+            id: ProductId::from_ulid(self.ulid()),
+            name: Label::for_field("name", name)?,
+            description: description.trim().chars().take(2000).collect(),
+            created_at: now,
+        };
+        let audit = self.audit(
+            Actor::Staff(staff),
+            None,
+            None,
+            "product.created",
+            product.id,
+            json!({ "name": product.name }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::InsertProduct(product.clone())],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(product)
+    }
+
+    pub async fn products(&self) -> ServiceResult<Vec<ApiProduct>> {
+        Ok(self.p.plans.products().await?)
+    }
+
+    pub async fn create_plan(
+        &self,
+        caller: Caller,
+        product: ProductId,
+        input: PlanInput,
+    ) -> ServiceResult<Plan> {
+        let staff = self.require_staff(caller, StaffAction::ConfigurePlans)?;
+        self.p
+            .plans
+            .product(product)
+            .await?
+            .ok_or(ServiceError::NotFound { entity: "product" })?;
+        let now = self.now();
+        let plan = input.into_plan(PlanId::from_ulid(self.ulid()), product, now, 0)?;
+        let audit = self.audit(
+            Actor::Staff(staff),
+            None,
+            None,
+            "plan.created",
+            plan.id,
+            json!({ "name": plan.name }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::InsertPlan(plan.clone())],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(plan)
+    }
+
+    /// Replaces a plan's configuration. `expected_version` guards against two admins editing at once.
+    pub async fn update_plan(
+        &self,
+        caller: Caller,
+        id: PlanId,
+        input: PlanInput,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<Plan> {
+        let staff = self.require_staff(caller, StaffAction::ConfigurePlans)?;
+        let current = self.plan(id).await?;
+        if expected_version.is_some_and(|v| v != current.version) {
+            return Err(ServiceError::Conflict {
+                message: "the plan changed since you loaded it".into(),
+                current: Some(format!("version {}", current.version)),
+            });
+        }
+        let now = self.now();
+        let plan = input.into_plan(
+            id,
+            current.product_id,
+            current.created_at,
+            current.version + 1,
+        )?;
+        let audit = self.audit(
+            Actor::Staff(staff),
+            None,
+            None,
+            "plan.updated",
+            id,
+            json!({ "version": plan.version }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::UpdatePlan {
+                value: plan.clone(),
+                expected_version: current.version,
+            }],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(plan)
+    }
+
+    pub async fn plan(&self, id: PlanId) -> ServiceResult<Plan> {
+        self.p
+            .plans
+            .plan(id)
+            .await?
+            .ok_or(ServiceError::NotFound { entity: "plan" })
+    }
+
+    pub async fn plans(&self) -> ServiceResult<Vec<Plan>> {
+        Ok(self.p.plans.plans().await?)
+    }
+}

@@ -1,0 +1,424 @@
+//! Credentials: create (sandbox and production), list, regenerate, rotate, revoke; the
+//! verification hot path; the OAuth client-credentials grant.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::*;
+use crate::credential::{
+    ACCESS_TOKEN_TTL, AccessToken, Credential, CredentialError, CredentialKind, CredentialStatus,
+    GracePeriod, IssuedSecret, SECRET_BODY_LEN, SecretKind, SecretRecord, VerifyRefusal, decide,
+    precheck, production_lock,
+};
+use crate::pipeline::PhaseKind;
+use crate::project::Environment;
+use crate::usage::UsageEvent;
+use crate::values::Label;
+
+/// The kind of credential to create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NewCredentialKind {
+    ApiKey,
+    OauthClient,
+}
+
+/// A created (or re-keyed) credential with its secret: the only time the secret is shown.
+#[derive(Debug, Clone)]
+pub struct CreatedCredential {
+    pub credential: Credential,
+    pub secret: IssuedSecret,
+}
+
+/// The answer of the verification endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerifyAnswer {
+    pub valid: bool,
+    pub reason: Option<VerifyRefusal>,
+    pub workspace_id: Option<WorkspaceId>,
+    pub project_id: Option<ProjectId>,
+    pub environment: Option<Environment>,
+    pub plan_id: Option<PlanId>,
+    pub phase: Option<PhaseKind>,
+    pub subscription_id: Option<SubscriptionId>,
+    pub credential_id: Option<CredentialId>,
+}
+
+impl VerifyAnswer {
+    fn refused(reason: VerifyRefusal) -> Self {
+        Self {
+            valid: false,
+            reason: Some(reason),
+            workspace_id: None,
+            project_id: None,
+            environment: None,
+            plan_id: None,
+            phase: None,
+            subscription_id: None,
+            credential_id: None,
+        }
+    }
+}
+
+/// An access token from the client-credentials grant.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: IssuedSecret,
+    pub expires_in_seconds: i64,
+}
+
+fn credential_error(e: CredentialError) -> ServiceError {
+    ServiceError::Conflict {
+        message: e.to_string(),
+        current: Some("revoked".into()),
+    }
+}
+
+impl Portal {
+    fn mint(&self, kind: SecretKind, env: Environment) -> ServiceResult<IssuedSecret> {
+        IssuedSecret::new(kind, env, &self.p.secrets.base62(SECRET_BODY_LEN))
+            .map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    async fn load_credential(&self, id: CredentialId) -> ServiceResult<Credential> {
+        self.p
+            .credentials
+            .credential(id)
+            .await?
+            .ok_or(ServiceError::NotFound {
+                entity: "credential",
+            })
+    }
+
+    fn manage_action(env: Environment) -> Action {
+        match env {
+            Environment::Sandbox => Action::ManageSandboxCredential,
+            Environment::Production => Action::ManageProductionCredential,
+        }
+    }
+
+    /// Creates a credential for a subscription. Sandbox credentials need granted sandbox access;
+    /// production ones need an approved (and, on paid plans, paid) subscription cloned into a
+    /// production project. A sandbox project only ever holds sandbox credentials and vice versa.
+    pub async fn create_credential(
+        &self,
+        caller: Caller,
+        sub: SubscriptionId,
+        environment: Environment,
+        kind: NewCredentialKind,
+        name: &str,
+    ) -> ServiceResult<CreatedCredential> {
+        let s = self.load_subscription(sub).await?;
+        let action = match environment {
+            Environment::Sandbox => Action::CreateSandboxCredential,
+            Environment::Production => Action::CreateProductionCredential,
+        };
+        let (account, _) = self.require(caller, s.workspace_id, action).await?;
+        let name = Label::for_field("name", name)?;
+        let project = match environment {
+            Environment::Sandbox => {
+                if !s.sandbox_access.is_granted() {
+                    return Err(ServiceError::Refused {
+                        code: "sandbox_access_not_granted",
+                        message: "sandbox access has not been granted yet".into(),
+                    });
+                }
+                if s.phase.kind() == PhaseKind::Rejected {
+                    return Err(ServiceError::Conflict {
+                        message: "the subscription was rejected".into(),
+                        current: Some("rejected".into()),
+                    });
+                }
+                s.project_id
+            }
+            Environment::Production => {
+                let plan = self.plan(s.plan_id).await?;
+                if let Some(reason) =
+                    production_lock(&s, &plan, self.p.payments.is_paid(sub).await?)
+                {
+                    return Err(ServiceError::Locked(reason));
+                }
+                s.production_project_id.ok_or(ServiceError::Refused {
+                    code: "clone_to_production_first",
+                    message: "clone the sandbox project into production before creating production credentials".into(),
+                })?
+            }
+        };
+        let now = self.now();
+        let id = CredentialId::from_ulid(self.ulid());
+        let kind = match kind {
+            NewCredentialKind::ApiKey => CredentialKind::ApiKey,
+            NewCredentialKind::OauthClient => CredentialKind::OauthClient {
+                client_id: format!("client_{}", id.ulid().to_string().to_lowercase()),
+            },
+        };
+        let secret = self.mint(kind.secret_kind(), environment)?;
+        let credential = Credential {
+            id,
+            workspace_id: s.workspace_id,
+            project_id: project,
+            subscription_id: sub,
+            environment,
+            kind,
+            name,
+            status: CredentialStatus::Active,
+            secret: SecretRecord::of(&secret, now),
+            previous: None,
+            created_at: now,
+            created_by: Actor::Account(account),
+            version: 0,
+        };
+        let details = json!({ "environment": environment, "kind": credential.kind, "prefix": credential.secret.prefix, "last4": credential.secret.last4 });
+        let audit = self.audit(
+            caller.actor(),
+            Some(s.workspace_id),
+            Some(project),
+            "credential.created",
+            id,
+            details.clone(),
+            now,
+        );
+        let event = self.outbox(
+            s.workspace_id,
+            Some(project),
+            "credential.created",
+            json!({ "credential_id": id, "environment": environment }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::InsertCredential(credential.clone())],
+            audit: vec![audit],
+            outbox: vec![event],
+        })
+        .await?;
+        Ok(CreatedCredential { credential, secret })
+    }
+
+    pub async fn credentials_of_project(
+        &self,
+        caller: Caller,
+        project: ProjectId,
+    ) -> ServiceResult<Vec<Credential>> {
+        let p = self.load_project(project).await?;
+        self.require_read(caller, p.workspace_id).await?;
+        Ok(self.p.credentials.credentials_of_project(project).await?)
+    }
+
+    pub async fn credential(&self, caller: Caller, id: CredentialId) -> ServiceResult<Credential> {
+        let c = self.load_credential(id).await?;
+        self.require_read(caller, c.workspace_id).await?;
+        Ok(c)
+    }
+
+    async fn rekey(
+        &self,
+        caller: Caller,
+        id: CredentialId,
+        grace: Option<GracePeriod>,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<CreatedCredential> {
+        let c = self.load_credential(id).await?;
+        self.require(caller, c.workspace_id, Self::manage_action(c.environment))
+            .await?;
+        if expected_version.is_some_and(|v| v != c.version) {
+            return Err(ServiceError::Conflict {
+                message: "the credential changed since you loaded it".into(),
+                current: Some(format!("version {}", c.version)),
+            });
+        }
+        let now = self.now();
+        let secret = self.mint(c.kind.secret_kind(), c.environment)?;
+        let (mut next, action) = match grace {
+            Some(g) => (
+                c.rotate(&secret, g, now).map_err(credential_error)?,
+                "credential.rotated",
+            ),
+            None => (
+                c.regenerate(&secret, now).map_err(credential_error)?,
+                "credential.regenerated",
+            ),
+        };
+        next.version = c.version + 1;
+        let details = json!({ "last4": next.secret.last4, "previous_expires_at": next.previous.as_ref().map(|p| p.expires_at) });
+        let audit = self.audit(
+            caller.actor(),
+            Some(c.workspace_id),
+            Some(c.project_id),
+            action,
+            id,
+            details.clone(),
+            now,
+        );
+        let event = self.outbox(c.workspace_id, Some(c.project_id), action, json!({ "credential_id": id, "previous_expires_at": next.previous.as_ref().map(|p| p.expires_at) }), now);
+        self.commit(ChangeSet {
+            changes: vec![Change::UpdateCredential {
+                value: next.clone(),
+                expected_version: c.version,
+            }],
+            audit: vec![audit],
+            outbox: vec![event],
+        })
+        .await?;
+        Ok(CreatedCredential {
+            credential: next,
+            secret,
+        })
+    }
+
+    /// Regenerate: a new secret; the old one stops working at once.
+    pub async fn regenerate_credential(
+        &self,
+        caller: Caller,
+        id: CredentialId,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<CreatedCredential> {
+        self.rekey(caller, id, None, expected_version).await
+    }
+
+    /// Rotate Secret: a new secret; the old one keeps working until the grace deadline.
+    pub async fn rotate_credential(
+        &self,
+        caller: Caller,
+        id: CredentialId,
+        grace: GracePeriod,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<CreatedCredential> {
+        self.rekey(caller, id, Some(grace), expected_version).await
+    }
+
+    /// Revoke: stops at once.
+    pub async fn revoke_credential(
+        &self,
+        caller: Caller,
+        id: CredentialId,
+    ) -> ServiceResult<Credential> {
+        let c = self.load_credential(id).await?;
+        self.require(caller, c.workspace_id, Self::manage_action(c.environment))
+            .await?;
+        let now = self.now();
+        let mut next = c.revoke(caller.actor(), now).map_err(credential_error)?;
+        next.version = c.version + 1;
+        let audit = self.audit(
+            caller.actor(),
+            Some(c.workspace_id),
+            Some(c.project_id),
+            "credential.revoked",
+            id,
+            json!({}),
+            now,
+        );
+        let event = self.outbox(
+            c.workspace_id,
+            Some(c.project_id),
+            "credential.revoked",
+            json!({ "credential_id": id }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::UpdateCredential {
+                value: next.clone(),
+                expected_version: c.version,
+            }],
+            audit: vec![audit],
+            outbox: vec![event],
+        })
+        .await?;
+        Ok(next)
+    }
+
+    /// The verification decision for a presented secret (API key or access token). Malformed
+    /// and wrong-checksum secrets are refused before any look-up. Every answer with a known
+    /// credential is counted as usage on `endpoint` (`verify` when the gateway names none).
+    pub async fn verify_secret(
+        &self,
+        presented: &str,
+        expected: Option<Environment>,
+        endpoint: Option<&str>,
+        success: bool,
+    ) -> ServiceResult<VerifyAnswer> {
+        let parsed = match precheck(presented, expected) {
+            Ok(p) => p,
+            Err(r) => return Ok(VerifyAnswer::refused(r)),
+        };
+        let Some((c, matched)) = self.p.credentials.find_by_secret_hash(&parsed.hash).await? else {
+            return Ok(VerifyAnswer::refused(VerifyRefusal::Unknown));
+        };
+        let now = self.now();
+        if let Err(r) = decide(&c, matched, now) {
+            return Ok(VerifyAnswer::refused(r));
+        }
+        let s = self.p.subscriptions.subscription(c.subscription_id).await?;
+        let endpoint = endpoint
+            .map(str::trim)
+            .filter(|e| !e.is_empty() && e.len() <= 200)
+            .unwrap_or("verify");
+        self.p.meter.record(UsageEvent {
+            credential_id: c.id,
+            project_id: c.project_id,
+            environment: c.environment,
+            endpoint: endpoint.to_owned(),
+            at: now,
+            success,
+        });
+        Ok(VerifyAnswer {
+            valid: true,
+            reason: None,
+            workspace_id: Some(c.workspace_id),
+            project_id: Some(c.project_id),
+            environment: Some(c.environment),
+            plan_id: s.as_ref().map(|s| s.plan_id),
+            phase: s.as_ref().map(|s| s.phase.kind()),
+            subscription_id: Some(c.subscription_id),
+            credential_id: Some(c.id),
+        })
+    }
+
+    /// The OAuth 2.0 client-credentials grant (RFC 6749 §4.4): a short-lived bearer token.
+    /// Any failure answers `Unauthenticated` (the HTTP layer says `invalid_client`).
+    pub async fn issue_access_token(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+    ) -> ServiceResult<IssuedToken> {
+        let parsed = crate::credential::parse_secret(client_secret)
+            .map_err(|_| ServiceError::Unauthenticated)?;
+        if parsed.kind != SecretKind::ClientSecret {
+            return Err(ServiceError::Unauthenticated);
+        }
+        let Some((c, matched)) = self.p.credentials.find_by_secret_hash(&parsed.hash).await? else {
+            return Err(ServiceError::Unauthenticated);
+        };
+        let now = self.now();
+        let id_matches =
+            matches!(&c.kind, CredentialKind::OauthClient { client_id: id } if id == client_id);
+        if !id_matches || decide(&c, matched, now).is_err() {
+            return Err(ServiceError::Unauthenticated);
+        }
+        let token = self.mint(SecretKind::AccessToken, c.environment)?;
+        let record = AccessToken {
+            hash: token.hash(),
+            credential_id: c.id,
+            created_at: now,
+            expires_at: now + ACCESS_TOKEN_TTL,
+        };
+        let audit = self.audit(
+            Actor::Credential(c.id),
+            Some(c.workspace_id),
+            Some(c.project_id),
+            "credential.token_issued",
+            c.id,
+            json!({ "expires_at": record.expires_at }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::InsertAccessToken(record)],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(IssuedToken {
+            token,
+            expires_in_seconds: ACCESS_TOKEN_TTL.num_seconds(),
+        })
+    }
+}

@@ -1,0 +1,296 @@
+//! Use cases. Each method authorizes the caller with the permission table, reads through the
+//! store ports, applies the pure rules, and writes the change with its audit events and outbox
+//! messages as one [`ChangeSet`]. HTTP handlers and pages call these and nothing else.
+
+mod accounts;
+mod audit;
+mod catalog;
+mod credentials;
+mod journey;
+mod projects;
+mod subscriptions;
+mod workspaces;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+pub use accounts::AccountOverview;
+pub use catalog::PlanInput;
+pub use credentials::{CreatedCredential, IssuedToken, NewCredentialKind, VerifyAnswer};
+pub use journey::JourneyView;
+pub use projects::ProjectOverview;
+pub use subscriptions::{QueueEntry, SubscriptionView};
+pub use workspaces::{MemberView, WorkspaceOverview};
+
+use crate::audit::{Actor, AuditDraft};
+use crate::credential::LockReason;
+use crate::gates::Gate;
+use crate::ids::*;
+use crate::pipeline::PipelineError;
+use crate::ports::*;
+use crate::roles::{Action, RoleSet, StaffAction, StaffRole, allowed, staff_allowed};
+use crate::values::FieldError;
+use crate::workspace::Membership;
+
+/// Who is asking. Consumer accounts act inside their workspaces; staff act on the provider side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Account(AccountId),
+    Staff { id: StaffId, role: StaffRole },
+}
+
+impl Caller {
+    pub fn actor(self) -> Actor {
+        match self {
+            Caller::Account(id) => Actor::Account(id),
+            Caller::Staff { id, .. } => Actor::Staff(id),
+        }
+    }
+}
+
+/// Why a use case refused. Every variant maps to one problem `type` in the HTTP adapter.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ServiceError {
+    /// Unknown, or belongs to another workspace: the two are never told apart.
+    #[error("{entity} not found")]
+    NotFound { entity: &'static str },
+    #[error("your roles do not allow you to {action}")]
+    Forbidden { action: String },
+    /// The current state does not allow it; `current` names that state (a phase, a status).
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        current: Option<String>,
+    },
+    /// A business rule refused it (stable `code`, e.g. `no_sandbox_credential`).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
+    #[error("{0}")]
+    Invalid(FieldError),
+    #[error("{} field(s) refused", .0.len())]
+    InvalidFields(Vec<FieldError>),
+    #[error("gate `{}` has not passed: {missing}", gate.as_str())]
+    GateNotPassed { gate: Gate, missing: String },
+    #[error("{}", .0.message())]
+    Locked(LockReason),
+    #[error("authentication required")]
+    Unauthenticated,
+    /// A store failure; the text is for logs, never for responses.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => ServiceError::Conflict {
+                message: format!("changed concurrently: {m}"),
+                current: None,
+            },
+            StoreError::Unavailable(m) => ServiceError::Internal(m),
+        }
+    }
+}
+
+impl From<FieldError> for ServiceError {
+    fn from(e: FieldError) -> Self {
+        ServiceError::Invalid(e)
+    }
+}
+
+impl From<PipelineError> for ServiceError {
+    fn from(e: PipelineError) -> Self {
+        let refused = |code, e: &PipelineError| ServiceError::Refused {
+            code,
+            message: e.to_string(),
+        };
+        match &e {
+            PipelineError::Transition(t) => ServiceError::Conflict {
+                message: t.to_string(),
+                current: Some(t.from.as_str().to_owned()),
+            },
+            PipelineError::Answers(a) => ServiceError::InvalidFields(a.0.clone()),
+            PipelineError::GateNotPassed(g) => ServiceError::GateNotPassed {
+                gate: *g,
+                missing: e.to_string(),
+            },
+            PipelineError::NoSandboxCredential => refused("no_sandbox_credential", &e),
+            PipelineError::SandboxAccessNotGranted => refused("sandbox_access_not_granted", &e),
+            PipelineError::NotSubmitter => ServiceError::Forbidden {
+                action: "withdraw another member's submission".into(),
+            },
+            PipelineError::SandboxAccessNotRequested => refused("sandbox_access_not_requested", &e),
+            PipelineError::NotAManualGate(_) => refused("not_a_manual_gate", &e),
+            PipelineError::GateNotApplicable(_) => refused("gate_not_applicable", &e),
+        }
+    }
+}
+
+/// The ports a [`Portal`] runs on.
+#[derive(Clone)]
+pub struct Ports {
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+    pub secrets: Arc<dyn SecretGenerator>,
+    pub passwords: Arc<dyn PasswordHasher>,
+    pub accounts: Arc<dyn AccountStore>,
+    pub workspaces: Arc<dyn WorkspaceStore>,
+    pub plans: Arc<dyn PlanStore>,
+    pub projects: Arc<dyn ProjectStore>,
+    pub subscriptions: Arc<dyn SubscriptionStore>,
+    pub credentials: Arc<dyn CredentialStore>,
+    pub webhooks: Arc<dyn WebhookStore>,
+    pub usage: Arc<dyn UsageStore>,
+    pub alerts: Arc<dyn AlertStore>,
+    pub audit: Arc<dyn AuditLog>,
+    pub payments: Arc<dyn PaymentGateway>,
+    pub uow: Arc<dyn UnitOfWork>,
+    pub meter: Arc<dyn UsageSink>,
+}
+
+/// The portal's use cases over a set of ports. Cheap to clone.
+#[derive(Clone)]
+pub struct Portal {
+    p: Ports,
+}
+
+impl Portal {
+    pub fn new(ports: Ports) -> Self {
+        Self { p: ports }
+    }
+
+    pub fn ports(&self) -> &Ports {
+        &self.p
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.p.clock.now()
+    }
+
+    fn ulid(&self) -> ulid::Ulid {
+        self.p.ids.ulid()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn audit(
+        &self,
+        actor: Actor,
+        workspace: Option<WorkspaceId>,
+        project: Option<ProjectId>,
+        action: &str,
+        target: impl ToString,
+        details: Value,
+        at: DateTime<Utc>,
+    ) -> AuditDraft {
+        AuditDraft {
+            id: AuditEventId::from_ulid(self.ulid()),
+            at,
+            actor,
+            workspace_id: workspace,
+            project_id: project,
+            action: action.to_owned(),
+            target: target.to_string(),
+            details,
+        }
+    }
+
+    fn outbox(
+        &self,
+        workspace: WorkspaceId,
+        project: Option<ProjectId>,
+        event_type: &str,
+        payload: Value,
+        at: DateTime<Utc>,
+    ) -> OutboxMessage {
+        OutboxMessage {
+            id: MessageId::from_ulid(self.ulid()),
+            workspace_id: workspace,
+            project_id: project,
+            event_type: event_type.to_owned(),
+            payload,
+            created_at: at,
+        }
+    }
+
+    async fn commit(&self, set: ChangeSet) -> ServiceResult<()> {
+        Ok(self.p.uow.commit(set).await?)
+    }
+
+    /// The caller's membership of a workspace. Non-members get `NotFound`, so that another
+    /// tenant's ids are never confirmed to exist.
+    async fn membership(
+        &self,
+        caller: Caller,
+        workspace: WorkspaceId,
+    ) -> ServiceResult<(AccountId, Membership)> {
+        let Caller::Account(account) = caller else {
+            return Err(ServiceError::Forbidden {
+                action: "act inside a workspace as provider staff".into(),
+            });
+        };
+        let members = self.p.workspaces.members(workspace).await?;
+        members
+            .into_iter()
+            .find(|m| m.account_id == account)
+            .map(|m| (account, m))
+            .ok_or(ServiceError::NotFound {
+                entity: "workspace",
+            })
+    }
+
+    /// Authorizes a member's action inside a workspace: 404 for non-members, 403 for members
+    /// whose roles do not allow it.
+    async fn require(
+        &self,
+        caller: Caller,
+        workspace: WorkspaceId,
+        action: Action,
+    ) -> ServiceResult<(AccountId, RoleSet)> {
+        let (account, m) = self.membership(caller, workspace).await?;
+        if allowed(m.roles, action) {
+            Ok((account, m.roles))
+        } else {
+            Err(ServiceError::Forbidden {
+                action: format!("{action:?}").to_lowercase(),
+            })
+        }
+    }
+
+    /// Read access to a workspace: its members, or provider staff who work the queue.
+    async fn require_read(
+        &self,
+        caller: Caller,
+        workspace: WorkspaceId,
+    ) -> ServiceResult<Option<RoleSet>> {
+        match caller {
+            Caller::Staff { role, .. } if staff_allowed(role, StaffAction::ReadQueue) => {
+                self.p
+                    .workspaces
+                    .workspace(workspace)
+                    .await?
+                    .ok_or(ServiceError::NotFound {
+                        entity: "workspace",
+                    })?;
+                Ok(None)
+            }
+            _ => Ok(Some(
+                self.require(caller, workspace, Action::ViewWorkspace)
+                    .await?
+                    .1,
+            )),
+        }
+    }
+
+    fn require_staff(&self, caller: Caller, action: StaffAction) -> ServiceResult<StaffId> {
+        match caller {
+            Caller::Staff { id, role } if staff_allowed(role, action) => Ok(id),
+            _ => Err(ServiceError::Forbidden {
+                action: format!("{action:?}").to_lowercase(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! Projects: create, view (with environment posture and the production hand-off), clone to
+//! production, alert thresholds and the operating pass.
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::json;
+
+use super::*;
+use crate::credential::Credential;
+use crate::gates::{OperatingCheck, OperatingFacts, operating_checklist};
+use crate::pipeline::{PhaseKind, Subscription};
+use crate::project::{Drift, Environment, Project, drift};
+use crate::roles::Role;
+use crate::usage::{AlertMetric, AlertThreshold};
+use crate::values::Label;
+use crate::webhook::WebhookEndpoint;
+
+/// The project page.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectOverview {
+    pub project: Project,
+    pub subscriptions: Vec<Subscription>,
+    pub credentials: Vec<Credential>,
+    pub webhook_endpoints: Vec<WebhookEndpoint>,
+    pub alert_thresholds: Vec<AlertThreshold>,
+    /// Production projects: the first live operating pass.
+    pub operating_checklist: Option<Vec<OperatingCheck>>,
+    /// Production projects: differences from the sandbox project they were cloned from.
+    pub drift: Vec<Drift>,
+    pub next_step: crate::next_step::NextStep,
+}
+
+fn clean_list(field: &str, items: &[String]) -> Result<Vec<String>, FieldError> {
+    if items.len() > 200 {
+        return Err(FieldError::new(field, "at most 200 entries"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for i in items {
+        let t = i.trim();
+        if t.is_empty() || t.len() > 200 {
+            return Err(FieldError::new(field, "entries are 1-200 characters"));
+        }
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+impl Portal {
+    pub(super) async fn load_project(&self, id: ProjectId) -> ServiceResult<Project> {
+        self.p
+            .projects
+            .project(id)
+            .await?
+            .ok_or(ServiceError::NotFound { entity: "project" })
+    }
+
+    /// Creates a sandbox project with a clear purpose and the endpoints and events it uses.
+    pub async fn create_project(
+        &self,
+        caller: Caller,
+        ws: WorkspaceId,
+        name: &str,
+        purpose: &str,
+        endpoints: &[String],
+        events: &[String],
+    ) -> ServiceResult<Project> {
+        let (account, _) = self.require(caller, ws, Action::CreateProject).await?;
+        let now = self.now();
+        let project = Project {
+            id: ProjectId::from_ulid(self.ulid()),
+            workspace_id: ws,
+            name: Label::for_field("name", name)?,
+            purpose: Label::for_field("purpose", purpose)?,
+            environment: Environment::Sandbox,
+            endpoints: clean_list("endpoints", endpoints)?,
+            events: clean_list("events", events)?,
+            cloned_from: None,
+            subscription_id: None,
+            live_audit_reviewed_at: None,
+            created_at: now,
+            created_by: account,
+            version: 0,
+        };
+        let audit = self.audit(
+            caller.actor(),
+            Some(ws),
+            Some(project.id),
+            "project.created",
+            project.id,
+            json!({ "name": project.name, "purpose": project.purpose }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::InsertProject(project.clone())],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(project)
+    }
+
+    pub async fn projects(&self, caller: Caller, ws: WorkspaceId) -> ServiceResult<Vec<Project>> {
+        self.require_read(caller, ws).await?;
+        Ok(self.p.projects.projects(ws).await?)
+    }
+
+    async fn operating_facts(&self, project: &Project) -> ServiceResult<OperatingFacts> {
+        let endpoints = self.p.webhooks.endpoints(project.id).await?;
+        let last = self.p.webhooks.last_test_delivery(project.id).await?;
+        let members = self.p.workspaces.members(project.workspace_id).await?;
+        Ok(OperatingFacts {
+            alert_thresholds: self.p.alerts.thresholds(project.id).await?.len(),
+            webhook_healthy: endpoints.iter().any(WebhookEndpoint::is_verified)
+                && last.is_some_and(|(_, ok)| ok),
+            live_audit_reviewed: project.live_audit_reviewed_at.is_some(),
+            billing_members: members
+                .iter()
+                .filter(|m| m.roles.contains(Role::Billing))
+                .count(),
+        })
+    }
+
+    /// The operating checklist of a production project; `None` for sandbox projects.
+    pub async fn operating_pass(
+        &self,
+        project: &Project,
+    ) -> ServiceResult<Option<Vec<OperatingCheck>>> {
+        if project.environment != Environment::Production {
+            return Ok(None);
+        }
+        Ok(Some(operating_checklist(
+            &self.operating_facts(project).await?,
+        )))
+    }
+
+    pub async fn project_overview(
+        &self,
+        caller: Caller,
+        id: ProjectId,
+    ) -> ServiceResult<ProjectOverview> {
+        let project = self.load_project(id).await?;
+        self.require_read(caller, project.workspace_id).await?;
+        let all_subs = self
+            .p
+            .subscriptions
+            .subscriptions(project.workspace_id)
+            .await?;
+        let subscriptions: Vec<Subscription> = all_subs
+            .into_iter()
+            .filter(|s| s.project_id == id || s.production_project_id == Some(id))
+            .collect();
+        let drift = match project.cloned_from {
+            Some(src) => match self.p.projects.project(src).await? {
+                Some(sbx) => drift(&sbx, &project),
+                None => vec![],
+            },
+            None => vec![],
+        };
+        let next_step = self
+            .project_next_step(&project, subscriptions.first())
+            .await?;
+        Ok(ProjectOverview {
+            credentials: self.p.credentials.credentials_of_project(id).await?,
+            webhook_endpoints: self.p.webhooks.endpoints(id).await?,
+            alert_thresholds: self.p.alerts.thresholds(id).await?,
+            operating_checklist: self.operating_pass(&project).await?,
+            drift,
+            subscriptions,
+            next_step,
+            project,
+        })
+    }
+
+    /// Clones an approved subscription's sandbox project into a new production project: shape,
+    /// webhook targets (unverified) and alert thresholds; never a credential.
+    pub async fn clone_to_production(
+        &self,
+        caller: Caller,
+        sub: SubscriptionId,
+    ) -> ServiceResult<Project> {
+        let s = self.load_subscription(sub).await?;
+        let (account, _) = self
+            .require(caller, s.workspace_id, Action::CloneToProduction)
+            .await?;
+        if s.phase.kind() != PhaseKind::Production {
+            return Err(ServiceError::Conflict {
+                message: "only an approved subscription can be cloned into production".into(),
+                current: Some(s.phase.kind().as_str().into()),
+            });
+        }
+        if let Some(existing) = s.production_project_id {
+            return Err(ServiceError::Conflict {
+                message: format!("already cloned into {existing}"),
+                current: Some("cloned".into()),
+            });
+        }
+        let sandbox = self.load_project(s.project_id).await?;
+        let now = self.now();
+        let production =
+            sandbox.clone_to_production(ProjectId::from_ulid(self.ulid()), s.id, account, now);
+        let mut changes = vec![Change::InsertProject(production.clone())];
+        for ep in self.p.webhooks.endpoints(sandbox.id).await? {
+            changes.push(Change::InsertWebhookEndpoint(ep.clone_for(
+                WebhookEndpointId::from_ulid(self.ulid()),
+                production.id,
+                now,
+            )));
+        }
+        for th in self.p.alerts.thresholds(sandbox.id).await? {
+            changes.push(Change::PutAlertThreshold(AlertThreshold {
+                id: AlertThresholdId::from_ulid(self.ulid()),
+                project_id: production.id,
+                last_fired_window: None,
+                created_at: now,
+                ..th
+            }));
+        }
+        let mut next = s.clone();
+        next.production_project_id = Some(production.id);
+        next.version = s.version + 1;
+        changes.push(Change::UpdateSubscription {
+            value: next,
+            expected_version: s.version,
+        });
+        let audit = self.audit(
+            caller.actor(),
+            Some(s.workspace_id),
+            Some(production.id),
+            "project.cloned_to_production",
+            production.id,
+            json!({ "source": sandbox.id, "subscription": s.id }),
+            now,
+        );
+        let event = self.outbox(
+            s.workspace_id,
+            Some(production.id),
+            "project.cloned",
+            json!({ "project_id": production.id, "source_project_id": sandbox.id }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes,
+            audit: vec![audit],
+            outbox: vec![event],
+        })
+        .await?;
+        Ok(production)
+    }
+
+    /// Sets an alert threshold (one per metric per project; setting it again replaces the limit).
+    pub async fn set_alert_threshold(
+        &self,
+        caller: Caller,
+        project: ProjectId,
+        metric: AlertMetric,
+        limit: Decimal,
+    ) -> ServiceResult<AlertThreshold> {
+        let p = self.load_project(project).await?;
+        let action = if metric == AlertMetric::SpendPerMonth {
+            Action::SetSpendAlerts
+        } else {
+            Action::SetOperationalAlerts
+        };
+        self.require(caller, p.workspace_id, action).await?;
+        AlertThreshold::validate_limit(metric, limit)?;
+        let now = self.now();
+        let existing = self
+            .p
+            .alerts
+            .thresholds(project)
+            .await?
+            .into_iter()
+            .find(|t| t.metric == metric);
+        let th = AlertThreshold {
+            id: existing
+                .as_ref()
+                .map_or_else(|| AlertThresholdId::from_ulid(self.ulid()), |e| e.id),
+            project_id: project,
+            metric,
+            limit,
+            last_fired_window: existing.and_then(|e| e.last_fired_window),
+            created_at: now,
+        };
+        let audit = self.audit(
+            caller.actor(),
+            Some(p.workspace_id),
+            Some(project),
+            "alert_threshold.set",
+            th.id,
+            json!({ "metric": metric, "limit": limit.to_string() }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::PutAlertThreshold(th.clone())],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(th)
+    }
+
+    pub async fn delete_alert_threshold(
+        &self,
+        caller: Caller,
+        project: ProjectId,
+        id: AlertThresholdId,
+    ) -> ServiceResult<()> {
+        let p = self.load_project(project).await?;
+        let th = self
+            .p
+            .alerts
+            .thresholds(project)
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or(ServiceError::NotFound {
+                entity: "alert threshold",
+            })?;
+        let action = if th.metric == AlertMetric::SpendPerMonth {
+            Action::SetSpendAlerts
+        } else {
+            Action::SetOperationalAlerts
+        };
+        self.require(caller, p.workspace_id, action).await?;
+        let now = self.now();
+        let audit = self.audit(
+            caller.actor(),
+            Some(p.workspace_id),
+            Some(project),
+            "alert_threshold.deleted",
+            id,
+            json!({}),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::DeleteAlertThreshold(id)],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await
+    }
+
+    /// Ticks "review the first live audit entries" on a production project's operating pass.
+    pub async fn confirm_live_audit_reviewed(
+        &self,
+        caller: Caller,
+        project: ProjectId,
+    ) -> ServiceResult<Project> {
+        let p = self.load_project(project).await?;
+        self.require(caller, p.workspace_id, Action::ReviewLiveAudit)
+            .await?;
+        if p.environment != Environment::Production {
+            return Err(ServiceError::Conflict {
+                message: "the operating pass belongs to production projects".into(),
+                current: Some("sandbox".into()),
+            });
+        }
+        let now = self.now();
+        let mut next = p.clone();
+        next.live_audit_reviewed_at = Some(now);
+        next.version = p.version + 1;
+        let audit = self.audit(
+            caller.actor(),
+            Some(p.workspace_id),
+            Some(project),
+            "project.live_audit_reviewed",
+            project,
+            json!({}),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::UpdateProject {
+                value: next.clone(),
+                expected_version: p.version,
+            }],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(next)
+    }
+}

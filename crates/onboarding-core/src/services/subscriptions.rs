@@ -1,0 +1,631 @@
+//! The pipeline use cases: subscribe, submit, withdraw, the reviewers' decisions, sign-offs,
+//! the go-live queue and payments.
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::json;
+
+use super::*;
+use crate::billing::Payment;
+use crate::credential::{Credential, production_lock};
+use crate::form::{Answers, SubmissionForm};
+use crate::gates::{GateEvaluation, GateFacts, Responsible, evaluate};
+use crate::next_step::NextStep;
+use crate::pipeline::{Notice, PhaseKind, SandboxAccess, Step, Subscription};
+use crate::plan::{Currency, Plan, SandboxAccessMode, TestDataEntry};
+use crate::project::Environment;
+use crate::values::Notes;
+use crate::workspace::{Responsibility, Workspace};
+
+/// The subscription page.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscriptionView {
+    pub subscription: Subscription,
+    pub plan_name: String,
+    pub stepper: [Step; 3],
+    pub notice: Option<Notice>,
+    /// "Submit for Review" or "Submitted for Review".
+    pub submit_label: &'static str,
+    /// Why Submit for Review is disabled, if it is.
+    pub submit_blocked_by: Option<String>,
+    /// The form to fill in on submit (the plan's steps plus what its gates need); the portal
+    /// appends the review step.
+    pub form: Option<SubmissionForm>,
+    /// Sandbox test data, once sandbox access is granted.
+    pub test_data: Vec<TestDataEntry>,
+    pub sandbox_credentials: Vec<Credential>,
+    pub production_credentials: Vec<Credential>,
+    /// Why the production credential card is locked, if it is.
+    pub production_lock: Option<crate::credential::LockReason>,
+    pub paid: bool,
+    pub gates: GateEvaluation,
+    pub next_step: NextStep,
+}
+
+/// One row of the go-live queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueEntry {
+    pub subscription: Subscription,
+    pub workspace_name: String,
+    pub project_name: String,
+    pub plan_name: String,
+    pub submitted_at: DateTime<Utc>,
+    pub age_seconds: i64,
+    pub gates: GateEvaluation,
+}
+
+fn responsible(ws: &Workspace, r: Responsibility, members: &[Membership]) -> Responsible {
+    match ws.responsible(r) {
+        None => Responsible::NotNamed,
+        Some(id) => match members.iter().find(|m| m.account_id == id) {
+            Some(m) if m.roles.contains(r.required_role()) => Responsible::Named,
+            _ => Responsible::LacksRole,
+        },
+    }
+}
+
+impl Portal {
+    pub(super) async fn load_subscription(
+        &self,
+        id: SubscriptionId,
+    ) -> ServiceResult<Subscription> {
+        self.p
+            .subscriptions
+            .subscription(id)
+            .await?
+            .ok_or(ServiceError::NotFound {
+                entity: "subscription",
+            })
+    }
+
+    /// Subscribes a sandbox project to a plan. On an `approval_required` plan sandbox access
+    /// is requested and waits for a reviewer; on an `open` plan it is granted at once.
+    pub async fn subscribe(
+        &self,
+        caller: Caller,
+        project: ProjectId,
+        plan: PlanId,
+    ) -> ServiceResult<Subscription> {
+        let p = self.load_project(project).await?;
+        let (account, _) = self
+            .require(caller, p.workspace_id, Action::Subscribe)
+            .await?;
+        let plan = self.plan(plan).await?;
+        if p.environment != Environment::Sandbox {
+            return Err(FieldError::new(
+                "project_id",
+                "subscriptions start from a sandbox project",
+            )
+            .into());
+        }
+        if let Some(e) = p.endpoints.iter().find(|e| !plan.endpoints.contains(e)) {
+            return Err(FieldError::new(
+                "project_id",
+                format!("the project uses `{e}`, which the plan does not grant"),
+            )
+            .into());
+        }
+        if let Some(e) = p.events.iter().find(|e| !plan.events.contains(e)) {
+            return Err(FieldError::new(
+                "project_id",
+                format!("the project uses event `{e}`, which the plan does not grant"),
+            )
+            .into());
+        }
+        let existing = self.p.subscriptions.subscriptions(p.workspace_id).await?;
+        if existing.iter().any(|s| {
+            s.project_id == project && s.plan_id == plan.id && s.phase.kind() != PhaseKind::Rejected
+        }) {
+            return Err(ServiceError::Conflict {
+                message: "this project is already subscribed to this plan".into(),
+                current: Some("subscribed".into()),
+            });
+        }
+        let now = self.now();
+        let sandbox_access = match plan.sandbox_access {
+            SandboxAccessMode::Open => SandboxAccess::Granted { at: now, by: None },
+            SandboxAccessMode::ApprovalRequired => SandboxAccess::Requested { at: now },
+        };
+        let s = Subscription {
+            id: SubscriptionId::from_ulid(self.ulid()),
+            workspace_id: p.workspace_id,
+            project_id: project,
+            plan_id: plan.id,
+            phase: crate::pipeline::Phase::Sandbox {
+                changes_requested: None,
+            },
+            sandbox_access,
+            answers: None,
+            sign_offs: vec![],
+            history: vec![],
+            production_project_id: None,
+            created_at: now,
+            created_by: account,
+            version: 0,
+        };
+        let audit = self.audit(
+            caller.actor(),
+            Some(s.workspace_id),
+            Some(project),
+            "subscription.created",
+            s.id,
+            json!({ "plan": plan.id, "sandbox_access": sandbox_access.as_str() }),
+            now,
+        );
+        let event = self.outbox(
+            s.workspace_id,
+            Some(project),
+            "subscription.created",
+            json!({ "subscription_id": s.id, "plan_id": plan.id }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::InsertSubscription(s.clone())],
+            audit: vec![audit],
+            outbox: vec![event],
+        })
+        .await?;
+        Ok(s)
+    }
+
+    pub async fn subscriptions(
+        &self,
+        caller: Caller,
+        ws: WorkspaceId,
+    ) -> ServiceResult<Vec<Subscription>> {
+        self.require_read(caller, ws).await?;
+        Ok(self.p.subscriptions.subscriptions(ws).await?)
+    }
+
+    /// Gathers the facts the gates read and evaluates them.
+    pub async fn evaluate_gates(
+        &self,
+        s: &Subscription,
+        plan: &Plan,
+    ) -> ServiceResult<GateEvaluation> {
+        let ws =
+            self.p
+                .workspaces
+                .workspace(s.workspace_id)
+                .await?
+                .ok_or(ServiceError::NotFound {
+                    entity: "workspace",
+                })?;
+        let members = self.p.workspaces.members(s.workspace_id).await?;
+        let endpoints = self.p.webhooks.endpoints(s.project_id).await?;
+        let facts = GateFacts {
+            answers: s.answers.clone(),
+            signed_off: s.signed_off_gates(),
+            verified_webhook_endpoint: endpoints.iter().any(|e| e.is_verified()),
+            last_test_delivery: self.p.webhooks.last_test_delivery(s.project_id).await?,
+            successful_sandbox_calls: self
+                .p
+                .usage
+                .successful_calls(s.project_id, plan.endpoints.clone())
+                .await?,
+            billing_owner: responsible(&ws, Responsibility::BillingOwner, &members),
+            audit_contact: responsible(&ws, Responsibility::AuditContact, &members),
+            security_owner: responsible(&ws, Responsibility::SecurityOwner, &members),
+            members_holding_every_role: members
+                .iter()
+                .filter(|m| m.roles.holds_every_role())
+                .count(),
+            member_count: members.len(),
+        };
+        Ok(evaluate(plan, &facts, self.now()))
+    }
+
+    pub async fn subscription_view(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+    ) -> ServiceResult<SubscriptionView> {
+        let s = self.load_subscription(id).await?;
+        self.require_read(caller, s.workspace_id).await?;
+        let plan = self.plan(s.plan_id).await?;
+        let creds = self.p.credentials.credentials_of_subscription(id).await?;
+        let (sandbox_credentials, production_credentials): (Vec<_>, Vec<_>) = creds
+            .into_iter()
+            .partition(|c| c.environment == Environment::Sandbox);
+        let active_sandbox = sandbox_credentials.iter().filter(|c| c.is_active()).count();
+        let paid = self.p.payments.is_paid(id).await?;
+        let submit_blocked_by = match s.phase.kind() {
+            PhaseKind::Sandbox if !s.sandbox_access.is_granted() => Some("Sandbox access has not been granted yet.".to_owned()),
+            PhaseKind::Sandbox if active_sandbox == 0 => Some("Create a sandbox credential first: a subscription with no sandbox credentials cannot be submitted for review.".to_owned()),
+            PhaseKind::Sandbox => None,
+            other => Some(format!("The subscription is {}.", other.as_str().replace('_', " "))),
+        };
+        let gates = self.evaluate_gates(&s, &plan).await?;
+        let next_step = self.subscription_next_step(&s, &plan).await?;
+        Ok(SubscriptionView {
+            plan_name: plan.name.to_string(),
+            stepper: s.stepper(),
+            notice: s.notice(),
+            submit_label: s.submit_label(),
+            submit_blocked_by,
+            form: plan.effective_form(),
+            test_data: if s.sandbox_access.is_granted() {
+                plan.test_data.clone()
+            } else {
+                vec![]
+            },
+            sandbox_credentials,
+            production_credentials,
+            production_lock: production_lock(&s, &plan, paid),
+            paid,
+            gates,
+            next_step,
+            subscription: s,
+        })
+    }
+
+    fn check_version(s: &Subscription, expected: Option<i64>) -> ServiceResult<()> {
+        match expected {
+            Some(v) if v != s.version => Err(ServiceError::Conflict {
+                message: format!(
+                    "the subscription changed since version {v}; it is now {} at version {}",
+                    s.phase.kind(),
+                    s.version
+                ),
+                current: Some(s.phase.kind().as_str().into()),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Stores a transition. A lost race (the version moved) is reported with the current phase.
+    async fn store_transition(
+        &self,
+        before: &Subscription,
+        mut after: Subscription,
+        audit: AuditDraft,
+        event: Option<OutboxMessage>,
+    ) -> ServiceResult<Subscription> {
+        after.version = before.version + 1;
+        let set = ChangeSet {
+            changes: vec![Change::UpdateSubscription {
+                value: after.clone(),
+                expected_version: before.version,
+            }],
+            audit: vec![audit],
+            outbox: event.into_iter().collect(),
+        };
+        match self.p.uow.commit(set).await {
+            Ok(()) => Ok(after),
+            Err(StoreError::Conflict(_)) => {
+                let now = self.load_subscription(before.id).await?;
+                Err(ServiceError::Conflict {
+                    message: format!(
+                        "another decision was recorded first; the subscription is now {}",
+                        now.phase.kind()
+                    ),
+                    current: Some(now.phase.kind().as_str().into()),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn pipeline_event(
+        &self,
+        s: &Subscription,
+        event_type: &str,
+        notes: Option<&Notes>,
+        at: DateTime<Utc>,
+    ) -> (AuditDraft, OutboxMessage) {
+        let details = json!({ "phase": s.phase.kind(), "notes": notes });
+        let actor = s.history.last().map_or(Actor::System, |d| d.by);
+        let audit = self.audit(
+            actor,
+            Some(s.workspace_id),
+            Some(s.project_id),
+            event_type,
+            s.id,
+            details.clone(),
+            at,
+        );
+        let payload = json!({ "subscription_id": s.id, "phase": s.phase.kind(), "notes": notes, "version": s.version + 1 });
+        (
+            audit,
+            self.outbox(s.workspace_id, Some(s.project_id), event_type, payload, at),
+        )
+    }
+
+    /// Submit for Review: by a technical lead or owner, with answers to the plan's form.
+    pub async fn submit(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        answers: Option<Answers>,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<Subscription> {
+        let s = self.load_subscription(id).await?;
+        let (account, _) = self
+            .require(caller, s.workspace_id, Action::SubmitForReview)
+            .await?;
+        Self::check_version(&s, expected_version)?;
+        let plan = self.plan(s.plan_id).await?;
+        let active = self
+            .p
+            .credentials
+            .credentials_of_subscription(id)
+            .await?
+            .iter()
+            .filter(|c| c.environment == Environment::Sandbox && c.is_active())
+            .count();
+        let valid = match plan.effective_form() {
+            Some(form) => Some(
+                form.validate_answers(&answers.unwrap_or_default())
+                    .map_err(|e| ServiceError::InvalidFields(e.0))?,
+            ),
+            None => None,
+        };
+        let now = self.now();
+        let next = s.submit(account, now, active, valid)?;
+        let (audit, event) = self.pipeline_event(&next, "subscription.submitted", None, now);
+        self.store_transition(&s, next, audit, Some(event)).await
+    }
+
+    /// Withdraw: the submitter takes the submission back before a decision.
+    pub async fn withdraw(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<Subscription> {
+        let s = self.load_subscription(id).await?;
+        let (account, _) = self
+            .require(caller, s.workspace_id, Action::SubmitForReview)
+            .await?;
+        Self::check_version(&s, expected_version)?;
+        let now = self.now();
+        let next = s.withdraw(account, now)?;
+        let (audit, event) = self.pipeline_event(&next, "subscription.withdrawn", None, now);
+        self.store_transition(&s, next, audit, Some(event)).await
+    }
+
+    /// Approve: only when every applicable gate has passed.
+    pub async fn approve(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<Subscription> {
+        let staff = self.require_staff(caller, StaffAction::Review)?;
+        let s = self.load_subscription(id).await?;
+        Self::check_version(&s, expected_version)?;
+        let plan = self.plan(s.plan_id).await?;
+        let gates = self.evaluate_gates(&s, &plan).await?;
+        let now = self.now();
+        let next =
+            s.approve(staff, now, &gates)
+                .map_err(|e| match (&e, gates.remaining_gate()) {
+                    (crate::pipeline::PipelineError::GateNotPassed(_), Some(g)) => {
+                        ServiceError::GateNotPassed {
+                            gate: g.gate,
+                            missing: match &g.state {
+                                crate::gates::GateState::Pending { missing, .. } => missing.clone(),
+                                crate::gates::GateState::Failed { reason, .. } => reason.clone(),
+                                crate::gates::GateState::Passed => String::new(),
+                            },
+                        }
+                    }
+                    _ => e.into(),
+                })?;
+        let (audit, event) = self.pipeline_event(&next, "subscription.approved", None, now);
+        self.store_transition(&s, next, audit, Some(event)).await
+    }
+
+    pub async fn reject(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        notes: Option<&str>,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<Subscription> {
+        let staff = self.require_staff(caller, StaffAction::Review)?;
+        let notes = match notes.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => Some(Notes::new(n)?),
+            None => None,
+        };
+        let s = self.load_subscription(id).await?;
+        Self::check_version(&s, expected_version)?;
+        let now = self.now();
+        let next = s.reject(notes.clone(), staff, now)?;
+        let (audit, event) =
+            self.pipeline_event(&next, "subscription.rejected", notes.as_ref(), now);
+        self.store_transition(&s, next, audit, Some(event)).await
+    }
+
+    /// Request changes: notes are required (blank after trimming is refused).
+    pub async fn request_changes(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        notes: &str,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<Subscription> {
+        let staff = self.require_staff(caller, StaffAction::Review)?;
+        let notes = Notes::new(notes)?;
+        let s = self.load_subscription(id).await?;
+        Self::check_version(&s, expected_version)?;
+        let now = self.now();
+        let next = s.request_changes(notes.clone(), staff, now)?;
+        let (audit, event) =
+            self.pipeline_event(&next, "subscription.changes_requested", Some(&notes), now);
+        self.store_transition(&s, next, audit, Some(event)).await
+    }
+
+    /// Reopen a rejected subscription to sandbox (admins only).
+    pub async fn reopen(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<Subscription> {
+        let staff = self.require_staff(caller, StaffAction::Reopen)?;
+        let s = self.load_subscription(id).await?;
+        Self::check_version(&s, expected_version)?;
+        let now = self.now();
+        let next = s.reopen(staff, now)?;
+        let (audit, event) = self.pipeline_event(&next, "subscription.reopened", None, now);
+        self.store_transition(&s, next, audit, Some(event)).await
+    }
+
+    pub async fn decide_sandbox_access(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        grant: bool,
+        notes: Option<&str>,
+    ) -> ServiceResult<Subscription> {
+        let staff = self.require_staff(caller, StaffAction::Review)?;
+        let notes = match notes.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => Some(Notes::new(n)?),
+            None => None,
+        };
+        let s = self.load_subscription(id).await?;
+        let now = self.now();
+        let (next, kind) = if grant {
+            (
+                s.grant_sandbox_access(staff, now)?,
+                "subscription.sandbox_access_granted",
+            )
+        } else {
+            (
+                s.decline_sandbox_access(notes.clone(), staff, now)?,
+                "subscription.sandbox_access_declined",
+            )
+        };
+        let (audit, event) = self.pipeline_event(&next, kind, notes.as_ref(), now);
+        self.store_transition(&s, next, audit, Some(event)).await
+    }
+
+    /// A reviewer signs off a manual gate (consent handling) of a submission under review.
+    pub async fn sign_off_gate(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        gate: Gate,
+    ) -> ServiceResult<Subscription> {
+        let staff = self.require_staff(caller, StaffAction::SignOffGate)?;
+        let s = self.load_subscription(id).await?;
+        let plan = self.plan(s.plan_id).await?;
+        let now = self.now();
+        let next = s.sign_off(gate, plan.applies(gate), staff, now)?;
+        let audit = self.audit(
+            Actor::Staff(staff),
+            Some(s.workspace_id),
+            Some(s.project_id),
+            "gate.signed_off",
+            s.id,
+            json!({ "gate": gate }),
+            now,
+        );
+        self.store_transition(&s, next, audit, None).await
+    }
+
+    /// The go-live queue: every `in_review` subscription, oldest first, with gate summary,
+    /// remaining gate and age. Keyset paging by (submitted at, id).
+    pub async fn review_queue(
+        &self,
+        caller: Caller,
+        after: Option<QueueCursor>,
+        limit: u64,
+    ) -> ServiceResult<Vec<QueueEntry>> {
+        self.require_staff(caller, StaffAction::ReadQueue)?;
+        let now = self.now();
+        let mut out = Vec::new();
+        for s in self
+            .p
+            .subscriptions
+            .review_queue(after, limit.clamp(1, 200))
+            .await?
+        {
+            let crate::pipeline::Phase::InReview { submitted_at, .. } = s.phase else {
+                continue;
+            };
+            let plan = self.plan(s.plan_id).await?;
+            let ws = self.p.workspaces.workspace(s.workspace_id).await?;
+            let project = self.p.projects.project(s.project_id).await?;
+            out.push(QueueEntry {
+                gates: self.evaluate_gates(&s, &plan).await?,
+                workspace_name: ws.map(|w| w.name.to_string()).unwrap_or_default(),
+                project_name: project.map(|p| p.name.to_string()).unwrap_or_default(),
+                plan_name: plan.name.to_string(),
+                submitted_at,
+                age_seconds: (now - submitted_at).num_seconds(),
+                subscription: s,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records a payment an admin confirmed (the bundled payment adapter's flow).
+    pub async fn confirm_payment(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        amount: Decimal,
+        currency: &str,
+        reference: &str,
+    ) -> ServiceResult<Payment> {
+        let staff = self.require_staff(caller, StaffAction::ConfirmPayment)?;
+        let s = self.load_subscription(id).await?;
+        let plan = self.plan(s.plan_id).await?;
+        let currency = Currency::new(currency)?;
+        if amount <= Decimal::ZERO {
+            return Err(
+                FieldError::new("amount", "a payment amount must be greater than zero").into(),
+            );
+        }
+        match &plan.pricing {
+            crate::plan::Pricing::Paid { currency: c, .. } if c != &currency => {
+                return Err(FieldError::new(
+                    "currency",
+                    format!("this plan is priced in {}", c.as_str()),
+                )
+                .into());
+            }
+            crate::plan::Pricing::Free => {
+                return Err(ServiceError::Refused {
+                    code: "free_plan",
+                    message: "free plans take no payment".into(),
+                });
+            }
+            _ => {}
+        }
+        let reference = reference.trim();
+        if reference.is_empty() || reference.len() > 200 {
+            return Err(
+                FieldError::new("reference", "a payment reference is 1-200 characters").into(),
+            );
+        }
+        let now = self.now();
+        let payment = Payment {
+            id: PaymentId::from_ulid(self.ulid()),
+            workspace_id: s.workspace_id,
+            subscription_id: id,
+            amount,
+            currency,
+            reference: reference.to_owned(),
+            confirmed_by: staff,
+            at: now,
+        };
+        let audit = self.audit(Actor::Staff(staff), Some(s.workspace_id), Some(s.project_id), "payment.confirmed", payment.id, json!({ "amount": amount.to_string(), "currency": payment.currency, "subscription": id }), now);
+        let event = self.outbox(
+            s.workspace_id,
+            Some(s.project_id),
+            "payment.confirmed",
+            json!({ "subscription_id": id, "payment_id": payment.id }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::RecordPayment(payment.clone())],
+            audit: vec![audit],
+            outbox: vec![event],
+        })
+        .await?;
+        Ok(payment)
+    }
+}

@@ -1,0 +1,659 @@
+//! Workspaces, members, invitations, join requests and named responsibles.
+
+use chrono::TimeDelta;
+use serde::Serialize;
+use serde_json::json;
+
+use super::*;
+use crate::next_step::NextStep;
+use crate::roles::Role;
+use crate::values::{Email, Label};
+use crate::workspace::{
+    DEFAULT_INVITATION_TTL, Invitation, InvitationError, InvitationStatus, JoinRequest,
+    JoinRequestStatus, MAX_INVITATION_TTL, Responsibility, Workspace,
+};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberView {
+    pub account_id: AccountId,
+    pub name: String,
+    pub email: String,
+    pub roles: RoleSet,
+    pub responsibilities: Vec<Responsibility>,
+}
+
+/// The workspace page.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkspaceOverview {
+    pub workspace: Workspace,
+    /// The caller's roles (`None` for provider staff).
+    pub my_roles: Option<RoleSet>,
+    pub members: Vec<MemberView>,
+    /// Visible to those who manage members.
+    pub invitations: Vec<Invitation>,
+    pub join_requests: Vec<JoinRequest>,
+    pub next_step: NextStep,
+}
+
+fn invitation_error(e: InvitationError) -> ServiceError {
+    match e {
+        InvitationError::WrongRecipient => ServiceError::NotFound {
+            entity: "invitation",
+        },
+        other => ServiceError::Conflict {
+            message: other.to_string(),
+            current: Some(
+                match other {
+                    InvitationError::Expired => "expired",
+                    InvitationError::Revoked => "revoked",
+                    _ => "accepted",
+                }
+                .into(),
+            ),
+        },
+    }
+}
+
+impl Portal {
+    /// Any signed-in account may create a workspace; it becomes its owner.
+    pub async fn create_workspace(&self, caller: Caller, name: &str) -> ServiceResult<Workspace> {
+        let Caller::Account(account) = caller else {
+            return Err(ServiceError::Forbidden {
+                action: "create a workspace as provider staff".into(),
+            });
+        };
+        let name = Label::for_field("name", name)?;
+        let now = self.now();
+        let ws = Workspace {
+            id: WorkspaceId::from_ulid(self.ulid()),
+            name,
+            billing_owner: None,
+            audit_contact: None,
+            security_owner: None,
+            created_at: now,
+            created_by: account,
+            version: 0,
+        };
+        let m = Membership {
+            workspace_id: ws.id,
+            account_id: account,
+            roles: RoleSet::of(&[Role::Owner]),
+            joined_at: now,
+        };
+        let audit = self.audit(
+            caller.actor(),
+            Some(ws.id),
+            None,
+            "workspace.created",
+            ws.id,
+            json!({ "name": ws.name }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![
+                Change::InsertWorkspace(ws.clone()),
+                Change::PutMembership(m),
+            ],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(ws)
+    }
+
+    /// The workspaces the caller belongs to.
+    pub async fn my_workspaces(&self, caller: Caller) -> ServiceResult<Vec<(Workspace, RoleSet)>> {
+        let Caller::Account(account) = caller else {
+            return Ok(vec![]);
+        };
+        let mut out = Vec::new();
+        for m in self.p.workspaces.memberships_of(account).await? {
+            if let Some(ws) = self.p.workspaces.workspace(m.workspace_id).await? {
+                out.push((ws, m.roles));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn load_workspace(&self, id: WorkspaceId) -> ServiceResult<Workspace> {
+        self.p
+            .workspaces
+            .workspace(id)
+            .await?
+            .ok_or(ServiceError::NotFound {
+                entity: "workspace",
+            })
+    }
+
+    pub async fn workspace_overview(
+        &self,
+        caller: Caller,
+        id: WorkspaceId,
+    ) -> ServiceResult<WorkspaceOverview> {
+        let my_roles = self.require_read(caller, id).await?;
+        let workspace = self.load_workspace(id).await?;
+        let mut members = Vec::new();
+        for m in self.p.workspaces.members(id).await? {
+            let Some(a) = self.p.accounts.account(m.account_id).await? else {
+                continue;
+            };
+            let responsibilities = [
+                Responsibility::BillingOwner,
+                Responsibility::AuditContact,
+                Responsibility::SecurityOwner,
+            ]
+            .into_iter()
+            .filter(|r| workspace.responsible(*r) == Some(a.id))
+            .collect();
+            members.push(MemberView {
+                account_id: a.id,
+                name: a.name.to_string(),
+                email: a.email.to_string(),
+                roles: m.roles,
+                responsibilities,
+            });
+        }
+        let manages = my_roles.is_none_or(|r| allowed(r, Action::ManageMembers));
+        let (invitations, join_requests) = if manages {
+            (
+                self.p.workspaces.invitations(id).await?,
+                self.p.workspaces.join_requests(id).await?,
+            )
+        } else {
+            (vec![], vec![])
+        };
+        let next_step = self.workspace_next_step(&workspace).await?;
+        Ok(WorkspaceOverview {
+            workspace,
+            my_roles,
+            members,
+            invitations,
+            join_requests,
+            next_step,
+        })
+    }
+
+    /// Invites an e-mail with a set of roles; expires after `ttl` (default 7 days, at most 30).
+    pub async fn invite(
+        &self,
+        caller: Caller,
+        ws: WorkspaceId,
+        email: &str,
+        roles: RoleSet,
+        ttl: Option<TimeDelta>,
+    ) -> ServiceResult<Invitation> {
+        let (account, _) = self.require(caller, ws, Action::ManageMembers).await?;
+        let email = Email::new(email)?;
+        if roles.is_empty() {
+            return Err(FieldError::new("roles", "at least one role is required").into());
+        }
+        let ttl = ttl.unwrap_or(DEFAULT_INVITATION_TTL);
+        if ttl <= TimeDelta::zero() || ttl > MAX_INVITATION_TTL {
+            return Err(FieldError::new(
+                "expires_in_days",
+                "an invitation lasts between 1 and 30 days",
+            )
+            .into());
+        }
+        let now = self.now();
+        if let Some(existing) = self.p.accounts.account_by_email(&email).await? {
+            if self
+                .p
+                .workspaces
+                .members(ws)
+                .await?
+                .iter()
+                .any(|m| m.account_id == existing.id)
+            {
+                return Err(ServiceError::Conflict {
+                    message: "this person is already a member".into(),
+                    current: Some("member".into()),
+                });
+            }
+        }
+        if self
+            .p
+            .workspaces
+            .invitations(ws)
+            .await?
+            .iter()
+            .any(|i| i.email == email && i.usable(now).is_ok())
+        {
+            return Err(ServiceError::Conflict {
+                message: "a pending invitation to this e-mail exists".into(),
+                current: Some("pending".into()),
+            });
+        }
+        let inv = Invitation {
+            id: InvitationId::from_ulid(self.ulid()),
+            workspace_id: ws,
+            email,
+            roles,
+            invited_by: account,
+            created_at: now,
+            expires_at: now + ttl,
+            status: InvitationStatus::Pending,
+            version: 0,
+        };
+        let audit = self.audit(
+            caller.actor(),
+            Some(ws),
+            None,
+            "invitation.created",
+            inv.id,
+            json!({ "email": inv.email, "roles": roles }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::InsertInvitation(inv.clone())],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(inv)
+    }
+
+    pub async fn revoke_invitation(
+        &self,
+        caller: Caller,
+        id: InvitationId,
+    ) -> ServiceResult<Invitation> {
+        let inv = self
+            .p
+            .workspaces
+            .invitation(id)
+            .await?
+            .ok_or(ServiceError::NotFound {
+                entity: "invitation",
+            })?;
+        self.require(caller, inv.workspace_id, Action::ManageMembers)
+            .await?;
+        let now = self.now();
+        let mut next = inv.revoke(now).map_err(invitation_error)?;
+        next.version = inv.version + 1;
+        let audit = self.audit(
+            caller.actor(),
+            Some(inv.workspace_id),
+            None,
+            "invitation.revoked",
+            id,
+            json!({}),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::UpdateInvitation {
+                value: next.clone(),
+                expected_version: inv.version,
+            }],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(next)
+    }
+
+    /// Accepts an invitation sent to the caller's e-mail; accepted once.
+    pub async fn accept_invitation(
+        &self,
+        caller: Caller,
+        id: InvitationId,
+    ) -> ServiceResult<Membership> {
+        let Caller::Account(account_id) = caller else {
+            return Err(ServiceError::NotFound {
+                entity: "invitation",
+            });
+        };
+        let account = self.account(account_id).await?;
+        let inv = self
+            .p
+            .workspaces
+            .invitation(id)
+            .await?
+            .ok_or(ServiceError::NotFound {
+                entity: "invitation",
+            })?;
+        let now = self.now();
+        let mut next = inv.accept(&account.email, now).map_err(invitation_error)?;
+        next.version = inv.version + 1;
+        let existing = self
+            .p
+            .workspaces
+            .members(inv.workspace_id)
+            .await?
+            .into_iter()
+            .find(|m| m.account_id == account_id);
+        let roles = existing.as_ref().map_or(inv.roles, |m| {
+            RoleSet::of(&m.roles.iter().chain(inv.roles.iter()).collect::<Vec<_>>())
+        });
+        let m = Membership {
+            workspace_id: inv.workspace_id,
+            account_id,
+            roles,
+            joined_at: existing.map_or(now, |e| e.joined_at),
+        };
+        let audit = self.audit(
+            caller.actor(),
+            Some(inv.workspace_id),
+            None,
+            "invitation.accepted",
+            id,
+            json!({ "roles": roles }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![
+                Change::UpdateInvitation {
+                    value: next,
+                    expected_version: inv.version,
+                },
+                Change::PutMembership(m.clone()),
+            ],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(m)
+    }
+
+    /// Asks to join a workspace (its id is shared by a colleague); an owner decides.
+    pub async fn request_to_join(
+        &self,
+        caller: Caller,
+        ws: WorkspaceId,
+        message: Option<String>,
+    ) -> ServiceResult<JoinRequest> {
+        let Caller::Account(account) = caller else {
+            return Err(ServiceError::NotFound {
+                entity: "workspace",
+            });
+        };
+        self.load_workspace(ws).await?;
+        if self
+            .p
+            .workspaces
+            .members(ws)
+            .await?
+            .iter()
+            .any(|m| m.account_id == account)
+        {
+            return Err(ServiceError::Conflict {
+                message: "you are already a member".into(),
+                current: Some("member".into()),
+            });
+        }
+        if self
+            .p
+            .workspaces
+            .join_requests_of(account)
+            .await?
+            .iter()
+            .any(|j| j.workspace_id == ws && j.status == JoinRequestStatus::Pending)
+        {
+            return Err(ServiceError::Conflict {
+                message: "a request to join is already pending".into(),
+                current: Some("pending".into()),
+            });
+        }
+        let message = message
+            .map(|m| m.trim().chars().take(1000).collect::<String>())
+            .filter(|m| !m.is_empty());
+        let now = self.now();
+        let jr = JoinRequest {
+            id: JoinRequestId::from_ulid(self.ulid()),
+            workspace_id: ws,
+            account_id: account,
+            message,
+            created_at: now,
+            status: JoinRequestStatus::Pending,
+            decided_by: None,
+            decided_at: None,
+            version: 0,
+        };
+        let audit = self.audit(
+            caller.actor(),
+            Some(ws),
+            None,
+            "join_request.created",
+            jr.id,
+            json!({}),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::InsertJoinRequest(jr.clone())],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(jr)
+    }
+
+    /// An owner approves (with roles, default `developer`) or declines a join request.
+    pub async fn decide_join_request(
+        &self,
+        caller: Caller,
+        id: JoinRequestId,
+        approve: bool,
+        roles: Option<RoleSet>,
+    ) -> ServiceResult<JoinRequest> {
+        let jr = self
+            .p
+            .workspaces
+            .join_request(id)
+            .await?
+            .ok_or(ServiceError::NotFound {
+                entity: "join request",
+            })?;
+        let (owner, _) = self
+            .require(caller, jr.workspace_id, Action::ManageMembers)
+            .await?;
+        let now = self.now();
+        let mut next = jr
+            .decide(approve, owner, now)
+            .ok_or_else(|| ServiceError::Conflict {
+                message: "this request was already decided".into(),
+                current: Some(format!("{:?}", jr.status).to_lowercase()),
+            })?;
+        next.version = jr.version + 1;
+        let mut changes = vec![Change::UpdateJoinRequest {
+            value: next.clone(),
+            expected_version: jr.version,
+        }];
+        let roles = roles.unwrap_or(RoleSet::of(&[Role::Developer]));
+        if approve {
+            changes.push(Change::PutMembership(Membership {
+                workspace_id: jr.workspace_id,
+                account_id: jr.account_id,
+                roles,
+                joined_at: now,
+            }));
+        }
+        let action = if approve {
+            "join_request.approved"
+        } else {
+            "join_request.declined"
+        };
+        let audit = self.audit(
+            caller.actor(),
+            Some(jr.workspace_id),
+            None,
+            action,
+            id,
+            json!({ "roles": approve.then_some(roles) }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes,
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(next)
+    }
+
+    /// Replaces a member's roles. A workspace always keeps at least one owner.
+    pub async fn set_roles(
+        &self,
+        caller: Caller,
+        ws: WorkspaceId,
+        account: AccountId,
+        roles: RoleSet,
+    ) -> ServiceResult<Membership> {
+        self.require(caller, ws, Action::ManageMembers).await?;
+        if roles.is_empty() {
+            return Err(FieldError::new("roles", "at least one role is required").into());
+        }
+        let members = self.p.workspaces.members(ws).await?;
+        let m = members
+            .iter()
+            .find(|m| m.account_id == account)
+            .ok_or(ServiceError::NotFound { entity: "member" })?;
+        let owners_left = members
+            .iter()
+            .filter(|o| o.account_id != account && o.roles.contains(Role::Owner))
+            .count();
+        if !roles.contains(Role::Owner) && owners_left == 0 {
+            return Err(ServiceError::Refused {
+                code: "last_owner",
+                message: "a workspace keeps at least one owner".into(),
+            });
+        }
+        let now = self.now();
+        let next = Membership { roles, ..m.clone() };
+        let audit = self.audit(
+            caller.actor(),
+            Some(ws),
+            None,
+            "member.roles_changed",
+            account,
+            json!({ "from": m.roles, "to": roles }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::PutMembership(next.clone())],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(next)
+    }
+
+    /// Removes a member (never the last owner); responsibilities they held are cleared.
+    pub async fn remove_member(
+        &self,
+        caller: Caller,
+        ws: WorkspaceId,
+        account: AccountId,
+    ) -> ServiceResult<()> {
+        self.require(caller, ws, Action::ManageMembers).await?;
+        let members = self.p.workspaces.members(ws).await?;
+        let m = members
+            .iter()
+            .find(|m| m.account_id == account)
+            .ok_or(ServiceError::NotFound { entity: "member" })?;
+        if m.roles.contains(Role::Owner)
+            && members
+                .iter()
+                .filter(|o| o.roles.contains(Role::Owner))
+                .count()
+                == 1
+        {
+            return Err(ServiceError::Refused {
+                code: "last_owner",
+                message: "a workspace keeps at least one owner".into(),
+            });
+        }
+        let workspace = self.load_workspace(ws).await?;
+        let mut next = workspace.clone();
+        for r in [
+            Responsibility::BillingOwner,
+            Responsibility::AuditContact,
+            Responsibility::SecurityOwner,
+        ] {
+            if next.responsible(r) == Some(account) {
+                next.set_responsible(r, None);
+            }
+        }
+        let now = self.now();
+        let mut changes = vec![Change::RemoveMembership {
+            workspace_id: ws,
+            account_id: account,
+        }];
+        if next != workspace {
+            next.version = workspace.version + 1;
+            changes.push(Change::UpdateWorkspace {
+                value: next,
+                expected_version: workspace.version,
+            });
+        }
+        let audit = self.audit(
+            caller.actor(),
+            Some(ws),
+            None,
+            "member.removed",
+            account,
+            json!({}),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes,
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await
+    }
+
+    /// Names (or clears) the billing owner, audit contact or security owner. The member must hold
+    /// the matching role.
+    pub async fn name_responsible(
+        &self,
+        caller: Caller,
+        ws: WorkspaceId,
+        what: Responsibility,
+        who: Option<AccountId>,
+    ) -> ServiceResult<Workspace> {
+        self.require(caller, ws, Action::NameResponsibles).await?;
+        if let Some(who) = who {
+            let members = self.p.workspaces.members(ws).await?;
+            let m = members
+                .iter()
+                .find(|m| m.account_id == who)
+                .ok_or(ServiceError::NotFound { entity: "member" })?;
+            let role = what.required_role();
+            if !m.roles.contains(role) {
+                return Err(FieldError::new(
+                    "account_id",
+                    format!(
+                        "the {} must hold the {} role",
+                        what.as_str().replace('_', " "),
+                        role
+                    ),
+                )
+                .into());
+            }
+        }
+        let workspace = self.load_workspace(ws).await?;
+        let mut next = workspace.clone();
+        next.set_responsible(what, who);
+        next.version = workspace.version + 1;
+        let now = self.now();
+        let audit = self.audit(
+            caller.actor(),
+            Some(ws),
+            None,
+            &format!("workspace.{}_named", what.as_str()),
+            ws,
+            json!({ "account_id": who }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::UpdateWorkspace {
+                value: next.clone(),
+                expected_version: workspace.version,
+            }],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(next)
+    }
+}
