@@ -200,31 +200,32 @@ impl Portal {
         let memberships = self.p.workspaces.memberships_of(account.id).await?;
         let mut pending = Vec::new();
         for inv in self.p.workspaces.invitations_for(&account.email).await? {
-            if inv.status == InvitationStatus::Pending && inv.usable(now).is_ok() {
-                if let Some(ws) = self.p.workspaces.workspace(inv.workspace_id).await? {
-                    pending.push(PendingAttachment {
-                        workspace_id: ws.id,
-                        organization: ws.name.to_string(),
-                        via: AttachmentVia::Invitation {
-                            invitation_id: inv.id,
-                            who_must_act: "you: accept the invitation".into(),
-                        },
-                    });
-                }
+            if inv.status == InvitationStatus::Pending
+                && inv.usable(now).is_ok()
+                && let Some(ws) = self.p.workspaces.workspace(inv.workspace_id).await?
+            {
+                pending.push(PendingAttachment {
+                    workspace_id: ws.id,
+                    organization: ws.name.to_string(),
+                    via: AttachmentVia::Invitation {
+                        invitation_id: inv.id,
+                        who_must_act: "you: accept the invitation".into(),
+                    },
+                });
             }
         }
         for jr in self.p.workspaces.join_requests_of(account.id).await? {
-            if jr.status == JoinRequestStatus::Pending {
-                if let Some(ws) = self.p.workspaces.workspace(jr.workspace_id).await? {
-                    pending.push(PendingAttachment {
-                        workspace_id: ws.id,
-                        organization: ws.name.to_string(),
-                        via: AttachmentVia::JoinRequest {
-                            join_request_id: jr.id,
-                            who_must_act: format!("an owner of {}", ws.name),
-                        },
-                    });
-                }
+            if jr.status == JoinRequestStatus::Pending
+                && let Some(ws) = self.p.workspaces.workspace(jr.workspace_id).await?
+            {
+                pending.push(PendingAttachment {
+                    workspace_id: ws.id,
+                    organization: ws.name.to_string(),
+                    via: AttachmentVia::JoinRequest {
+                        join_request_id: jr.id,
+                        who_must_act: format!("an owner of {}", ws.name),
+                    },
+                });
             }
         }
         Ok(access_state(&memberships, pending))

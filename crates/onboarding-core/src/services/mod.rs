@@ -294,3 +294,6 @@ impl Portal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

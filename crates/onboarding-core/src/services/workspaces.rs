@@ -196,20 +196,19 @@ impl Portal {
             .into());
         }
         let now = self.now();
-        if let Some(existing) = self.p.accounts.account_by_email(&email).await? {
-            if self
+        if let Some(existing) = self.p.accounts.account_by_email(&email).await?
+            && self
                 .p
                 .workspaces
                 .members(ws)
                 .await?
                 .iter()
                 .any(|m| m.account_id == existing.id)
-            {
-                return Err(ServiceError::Conflict {
-                    message: "this person is already a member".into(),
-                    current: Some("member".into()),
-                });
-            }
+        {
+            return Err(ServiceError::Conflict {
+                message: "this person is already a member".into(),
+                current: Some("member".into()),
+            });
         }
         if self
             .p

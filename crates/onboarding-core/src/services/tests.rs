@@ -1,0 +1,612 @@
+//! Use cases against `mockall` mocks of the ports: no database. Each test pins down what the
+//! use case reads, and asserts on the one `ChangeSet` it commits: the state change and its
+//! audit event travel together, and a refusal commits nothing.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+
+use super::*;
+use crate::credential::{CredentialKind, CredentialStatus, IssuedSecret, SecretKind, SecretRecord};
+use crate::pipeline::{Phase, PhaseKind, Subscription};
+use crate::plan::{Plan, Pricing};
+use crate::project::Environment;
+use crate::roles::Role;
+use crate::test_fixtures::*;
+use crate::workspace::Workspace;
+
+/// Every port as a mock with nothing expected; each test adds what its use case needs.
+struct Mocks {
+    clock: MockClock,
+    ids: MockIdGenerator,
+    secrets: MockSecretGenerator,
+    accounts: MockAccountStore,
+    workspaces: MockWorkspaceStore,
+    plans: MockPlanStore,
+    projects: MockProjectStore,
+    subscriptions: MockSubscriptionStore,
+    credentials: MockCredentialStore,
+    webhooks: MockWebhookStore,
+    usage: MockUsageStore,
+    alerts: MockAlertStore,
+    audit: MockAuditLog,
+    payments: MockPaymentGateway,
+    uow: MockUnitOfWork,
+}
+
+impl Mocks {
+    fn new() -> Self {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(t0);
+        let mut ids = MockIdGenerator::new();
+        let counter = std::sync::atomic::AtomicU64::new(100);
+        ids.expect_ulid().returning(move || {
+            ulid::Ulid::from_parts(counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst), 1)
+        });
+        let mut secrets = MockSecretGenerator::new();
+        secrets.expect_base62().returning(|n| "Q".repeat(n));
+        Self {
+            clock,
+            ids,
+            secrets,
+            accounts: MockAccountStore::new(),
+            workspaces: MockWorkspaceStore::new(),
+            plans: MockPlanStore::new(),
+            projects: MockProjectStore::new(),
+            subscriptions: MockSubscriptionStore::new(),
+            credentials: MockCredentialStore::new(),
+            webhooks: MockWebhookStore::new(),
+            usage: MockUsageStore::new(),
+            alerts: MockAlertStore::new(),
+            audit: MockAuditLog::new(),
+            payments: MockPaymentGateway::new(),
+            uow: MockUnitOfWork::new(),
+        }
+    }
+
+    fn member(mut self, roles: &[Role]) -> Self {
+        let m = Membership {
+            workspace_id: workspace_id(),
+            account_id: dev(),
+            roles: RoleSet::of(roles),
+            joined_at: t0(),
+        };
+        let other = Membership {
+            workspace_id: workspace_id(),
+            account_id: other_account(),
+            roles: RoleSet::of(&[Role::Billing]),
+            joined_at: t0(),
+        };
+        self.workspaces
+            .expect_members()
+            .returning(move |_| Ok(vec![m.clone(), other.clone()]));
+        self
+    }
+
+    fn subscription(mut self, s: Subscription) -> Self {
+        self.subscriptions
+            .expect_subscription()
+            .returning(move |_| Ok(Some(s.clone())));
+        self
+    }
+
+    fn plan(mut self, p: Plan) -> Self {
+        self.plans
+            .expect_plan()
+            .returning(move |_| Ok(Some(p.clone())));
+        self
+    }
+
+    fn sandbox_credentials(mut self, n: usize) -> Self {
+        let secret =
+            IssuedSecret::new(SecretKind::ApiKey, Environment::Sandbox, &"a".repeat(32)).unwrap();
+        let c = credential(Environment::Sandbox, &secret);
+        self.credentials
+            .expect_credentials_of_subscription()
+            .returning(move |_| Ok(vec![c.clone(); n]));
+        self
+    }
+
+    /// Facts for gate evaluation: a workspace with every responsible named, nothing else.
+    fn gate_facts(mut self, calls: u64) -> Self {
+        let ws = Workspace {
+            id: workspace_id(),
+            name: crate::values::Label::new("Acme").unwrap(),
+            billing_owner: Some(other_account()),
+            audit_contact: None,
+            security_owner: None,
+            created_at: t0(),
+            created_by: dev(),
+            version: 0,
+        };
+        self.workspaces
+            .expect_workspace()
+            .returning(move |_| Ok(Some(ws.clone())));
+        self.webhooks.expect_endpoints().returning(|_| Ok(vec![]));
+        self.webhooks
+            .expect_last_test_delivery()
+            .returning(|_| Ok(None));
+        self.usage
+            .expect_successful_calls()
+            .returning(move |_, _| Ok(calls));
+        self
+    }
+
+    fn portal(self) -> Portal {
+        let meter = {
+            let mut m = MockUsageSink::new();
+            m.expect_record().returning(|_| ());
+            m
+        };
+        Portal::new(Ports {
+            clock: Arc::new(self.clock),
+            ids: Arc::new(self.ids),
+            secrets: Arc::new(self.secrets),
+            passwords: Arc::new(crate::memory::TestPasswordHasher),
+            accounts: Arc::new(self.accounts),
+            workspaces: Arc::new(self.workspaces),
+            plans: Arc::new(self.plans),
+            projects: Arc::new(self.projects),
+            subscriptions: Arc::new(self.subscriptions),
+            credentials: Arc::new(self.credentials),
+            webhooks: Arc::new(self.webhooks),
+            usage: Arc::new(self.usage),
+            alerts: Arc::new(self.alerts),
+            audit: Arc::new(self.audit),
+            payments: Arc::new(self.payments),
+            uow: Arc::new(self.uow),
+            meter: Arc::new(meter),
+        })
+    }
+}
+
+/// A plan with no form and only the integration gate: submission goes straight through.
+fn simple_plan(min_calls: u64) -> Plan {
+    let mut p = standard_plan();
+    p.form = None;
+    p.gates = vec![crate::gates::Gate::IntegrationVerification];
+    p.integration_min_calls = min_calls;
+    p
+}
+
+fn in_review() -> Subscription {
+    sandbox_subscription().submit(dev(), t0(), 1, None).unwrap()
+}
+
+fn staff() -> Caller {
+    Caller::Staff {
+        id: reviewer(),
+        role: StaffRole::Reviewer,
+    }
+}
+
+fn updated_subscription(set: &ChangeSet) -> Option<&Subscription> {
+    set.changes.iter().find_map(|c| match c {
+        Change::UpdateSubscription { value, .. } => Some(value),
+        _ => None,
+    })
+}
+
+/// The committed set holds exactly one change, the subscription now in `phase`, and exactly
+/// one audit event named `action` about it.
+fn transition_committed(set: &ChangeSet, phase: PhaseKind, action: &str) -> bool {
+    set.changes.len() == 1
+        && updated_subscription(set).is_some_and(|s| s.phase.kind() == phase)
+        && set.audit.len() == 1
+        && set.audit[0].action == action
+        && set.audit[0].target == subscription_id().to_string()
+}
+
+#[tokio::test]
+async fn submit_commits_the_transition_and_its_audit_event_together() {
+    let mut m = Mocks::new()
+        .member(&[Role::TechnicalLead])
+        .subscription(sandbox_subscription())
+        .plan(simple_plan(0))
+        .sandbox_credentials(1);
+    m.uow
+        .expect_commit()
+        .withf(|set| {
+            transition_committed(set, PhaseKind::InReview, "subscription.submitted")
+                && set.outbox.len() == 1
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let s = m
+        .portal()
+        .submit(Caller::Account(dev()), subscription_id(), None, Some(0))
+        .await
+        .unwrap();
+    assert_eq!(s.phase.kind(), PhaseKind::InReview);
+    assert_eq!(s.version, 1);
+}
+
+#[tokio::test]
+async fn submit_without_a_sandbox_credential_is_refused_and_writes_nothing() {
+    let mut m = Mocks::new()
+        .member(&[Role::TechnicalLead])
+        .subscription(sandbox_subscription())
+        .plan(simple_plan(0))
+        .sandbox_credentials(0);
+    m.uow.expect_commit().never();
+    let err = m
+        .portal()
+        .submit(Caller::Account(dev()), subscription_id(), None, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ServiceError::Refused {
+                code: "no_sandbox_credential",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_developer_may_not_submit() {
+    let mut m = Mocks::new()
+        .member(&[Role::Developer])
+        .subscription(sandbox_subscription());
+    m.uow.expect_commit().never();
+    let err = m
+        .portal()
+        .submit(Caller::Account(dev()), subscription_id(), None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Forbidden { .. }));
+}
+
+#[tokio::test]
+async fn a_stale_version_is_a_conflict_naming_the_current_phase() {
+    let mut moved_on = in_review();
+    moved_on.version = 3;
+    let mut m = Mocks::new()
+        .member(&[Role::TechnicalLead])
+        .subscription(moved_on);
+    m.uow.expect_commit().never();
+    let err = m
+        .portal()
+        .submit(Caller::Account(dev()), subscription_id(), None, Some(2))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ServiceError::Conflict {
+            message: "the subscription changed since version 2; it is now in_review at version 3"
+                .into(),
+            current: Some("in_review".into())
+        }
+    );
+}
+
+#[tokio::test]
+async fn submit_validates_answers_against_the_plans_form() {
+    let mut m = Mocks::new()
+        .member(&[Role::TechnicalLead])
+        .subscription(sandbox_subscription())
+        .plan(standard_plan())
+        .sandbox_credentials(1);
+    m.uow.expect_commit().never();
+    let err = m
+        .portal()
+        .submit(Caller::Account(dev()), subscription_id(), None, None)
+        .await
+        .unwrap_err();
+    let ServiceError::InvalidFields(fields) = err else {
+        panic!("{err:?}")
+    };
+    assert!(fields.iter().any(|f| f.field == "answers.legal_name"));
+}
+
+#[tokio::test]
+async fn approve_commits_production_with_its_audit_event_and_webhook_message() {
+    let mut m = Mocks::new()
+        .subscription(in_review())
+        .plan(simple_plan(25))
+        .member(&[Role::Owner])
+        .gate_facts(25);
+    m.uow
+        .expect_commit()
+        .withf(|set| {
+            transition_committed(set, PhaseKind::Production, "subscription.approved")
+                && set.outbox[0].event_type == "subscription.approved"
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let s = m
+        .portal()
+        .approve(staff(), subscription_id(), None)
+        .await
+        .unwrap();
+    assert_eq!(s.notice().unwrap().title(), "Approved");
+}
+
+#[tokio::test]
+async fn approve_is_refused_while_a_gate_is_pending() {
+    let mut m = Mocks::new()
+        .subscription(in_review())
+        .plan(simple_plan(25))
+        .member(&[Role::Owner])
+        .gate_facts(24);
+    m.uow.expect_commit().never();
+    let err = m
+        .portal()
+        .approve(staff(), subscription_id(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ServiceError::GateNotPassed {
+            gate: crate::gates::Gate::IntegrationVerification,
+            missing: "24 of 25 successful sandbox calls made".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_member_calling_a_reviewer_action_is_forbidden() {
+    let mut m = Mocks::new();
+    m.uow.expect_commit().never();
+    let err = m
+        .portal()
+        .approve(Caller::Account(dev()), subscription_id(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Forbidden { .. }));
+}
+
+#[tokio::test]
+async fn losing_a_concurrent_decision_reports_the_winners_phase() {
+    let mut m = Mocks::new()
+        .plan(simple_plan(0))
+        .member(&[Role::Owner])
+        .gate_facts(0);
+    let mut seq = mockall::Sequence::new();
+    let approved = in_review()
+        .approve(
+            reviewer(),
+            t0(),
+            &crate::gates::GateEvaluation { gates: vec![] },
+        )
+        .unwrap();
+    m.subscriptions
+        .expect_subscription()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(in_review())));
+    m.subscriptions
+        .expect_subscription()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_| Ok(Some(approved.clone())));
+    m.uow
+        .expect_commit()
+        .times(1)
+        .returning(|_| Err(StoreError::Conflict("subscription".into())));
+    let err = m
+        .portal()
+        .reject(staff(), subscription_id(), Some("no"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ServiceError::Conflict { current: Some(ref c), .. } if c == "production"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn request_changes_requires_notes_and_commits_them() {
+    let mut m = Mocks::new().subscription(in_review());
+    m.uow.expect_commit().never();
+    let err = m
+        .portal()
+        .request_changes(staff(), subscription_id(), "   ", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Invalid(ref f) if f.field == "notes"));
+
+    let mut m = Mocks::new().subscription(in_review());
+    m.uow
+        .expect_commit()
+        .withf(|set| {
+            transition_committed(set, PhaseKind::Sandbox, "subscription.changes_requested")
+                && matches!(&updated_subscription(set).unwrap().phase, Phase::Sandbox { changes_requested: Some(c) } if c.notes.as_str() == "Explain data retention")
+                && set.audit[0].details["notes"] == "Explain data retention"
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let s = m
+        .portal()
+        .request_changes(staff(), subscription_id(), " Explain data retention ", None)
+        .await
+        .unwrap();
+    assert_eq!(s.notice().unwrap().title(), "Changes Requested");
+}
+
+fn approved_and_cloned() -> Subscription {
+    let mut s = approved_subscription();
+    s.production_project_id = Some(ProjectId::from_ulid(ulid::Ulid::from_parts(5, 5)));
+    s
+}
+
+#[tokio::test]
+async fn production_credentials_stay_locked_until_payment_on_a_paid_plan() {
+    let mut m = Mocks::new()
+        .member(&[Role::TechnicalLead])
+        .subscription(approved_and_cloned())
+        .plan(standard_plan());
+    m.payments.expect_is_paid().returning(|_| Ok(false));
+    m.uow.expect_commit().never();
+    let err = m
+        .portal()
+        .create_credential(
+            Caller::Account(dev()),
+            subscription_id(),
+            Environment::Production,
+            NewCredentialKind::ApiKey,
+            "live",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ServiceError::Locked(crate::credential::LockReason::PaymentRequired)
+    );
+}
+
+#[tokio::test]
+async fn production_credentials_are_refused_before_approval() {
+    let mut m = Mocks::new()
+        .member(&[Role::TechnicalLead])
+        .subscription(in_review())
+        .plan(standard_plan());
+    m.payments.expect_is_paid().returning(|_| Ok(true));
+    m.uow.expect_commit().never();
+    let err = m
+        .portal()
+        .create_credential(
+            Caller::Account(dev()),
+            subscription_id(),
+            Environment::Production,
+            NewCredentialKind::ApiKey,
+            "live",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ServiceError::Locked(crate::credential::LockReason::NotApproved)
+    );
+}
+
+#[tokio::test]
+async fn a_production_credential_is_created_with_its_audit_event_and_only_its_hash_is_stored() {
+    let mut m = Mocks::new()
+        .member(&[Role::TechnicalLead])
+        .subscription(approved_and_cloned())
+        .plan(standard_plan());
+    m.payments.expect_is_paid().returning(|_| Ok(true));
+    let secret =
+        IssuedSecret::new(SecretKind::ApiKey, Environment::Production, &"Q".repeat(32)).unwrap();
+    let plaintext = secret.expose().to_owned();
+    m.uow
+        .expect_commit()
+        .withf(move |set| {
+            let stored = format!("{set:?}");
+            matches!(&set.changes[..], [Change::InsertCredential(c)]
+                if c.environment == Environment::Production
+                && c.project_id == ProjectId::from_ulid(ulid::Ulid::from_parts(5, 5))
+                && c.secret.hash == SecretHash::of(&plaintext))
+                && set.audit.len() == 1
+                && set.audit[0].action == "credential.created"
+                && !stored.contains(&plaintext)
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let created = m
+        .portal()
+        .create_credential(
+            Caller::Account(dev()),
+            subscription_id(),
+            Environment::Production,
+            NewCredentialKind::ApiKey,
+            "live",
+        )
+        .await
+        .unwrap();
+    assert!(created.secret.expose().starts_with("sk_prod_"));
+    assert_eq!(created.credential.status, CredentialStatus::Active);
+}
+
+use crate::credential::SecretHash;
+
+#[tokio::test]
+async fn rotate_keeps_the_old_hash_until_the_deadline() {
+    let old = IssuedSecret::new(SecretKind::ApiKey, Environment::Sandbox, &"b".repeat(32)).unwrap();
+    let cred = credential(Environment::Sandbox, &old);
+    let mut m = Mocks::new().member(&[Role::Developer]);
+    let c2 = cred.clone();
+    m.credentials
+        .expect_credential()
+        .returning(move |_| Ok(Some(c2.clone())));
+    let old_hash = old.hash();
+    m.uow
+        .expect_commit()
+        .withf(move |set| {
+            matches!(&set.changes[..], [Change::UpdateCredential { value, expected_version: 0 }]
+                if value.previous.as_ref().is_some_and(|p| p.hash == old_hash && p.expires_at == t0() + TimeDelta::hours(2))
+                && value.secret.hash != old_hash)
+                && set.audit[0].action == "credential.rotated"
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let grace = crate::credential::GracePeriod::new(TimeDelta::hours(2)).unwrap();
+    m.portal()
+        .rotate_credential(Caller::Account(dev()), credential_id(), grace, None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn verify_refuses_a_one_character_change_without_a_lookup() {
+    let mut m = Mocks::new();
+    m.credentials.expect_find_by_secret_hash().never();
+    let good =
+        IssuedSecret::new(SecretKind::ApiKey, Environment::Sandbox, &"c".repeat(32)).unwrap();
+    let mut bad = good.expose().to_owned();
+    bad.replace_range(10..11, "d");
+    let answer = m
+        .portal()
+        .verify_secret(&bad, None, None, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.reason,
+        Some(crate::credential::VerifyRefusal::BadChecksum)
+    );
+}
+
+#[tokio::test]
+async fn verify_answers_the_full_identity_of_a_valid_secret() {
+    let secret =
+        IssuedSecret::new(SecretKind::ApiKey, Environment::Sandbox, &"c".repeat(32)).unwrap();
+    let cred = credential(Environment::Sandbox, &secret);
+    let mut m = Mocks::new().subscription(sandbox_subscription());
+    m.credentials
+        .expect_find_by_secret_hash()
+        .returning(move |_| {
+            Ok(Some((
+                cred.clone(),
+                crate::credential::SecretMatch::Current,
+            )))
+        });
+    let a = m
+        .portal()
+        .verify_secret(
+            secret.expose(),
+            Some(Environment::Sandbox),
+            Some("GET /v1/accounts"),
+            true,
+        )
+        .await
+        .unwrap();
+    assert!(a.valid);
+    assert_eq!(
+        (a.workspace_id, a.environment, a.phase, a.credential_id),
+        (
+            Some(workspace_id()),
+            Some(Environment::Sandbox),
+            Some(PhaseKind::Sandbox),
+            Some(credential_id())
+        )
+    );
+    let _ = (
+        CredentialKind::ApiKey,
+        SecretRecord::of(&secret, t0()),
+        Pricing::Free,
+    );
+}
