@@ -86,6 +86,21 @@ impl SecretGenerator for DeterministicSecrets {
     }
 }
 
+/// A vault for tests and examples: reversible encoding with a tag so that `open` refuses text it
+/// did not seal. Not encryption; the server uses an AEAD with the operator's key.
+pub struct TestVault;
+
+impl SecretVault for TestVault {
+    fn seal(&self, plaintext: &str) -> String {
+        format!("testvault:{}", plaintext.chars().rev().collect::<String>())
+    }
+    fn open(&self, sealed: &str) -> Option<String> {
+        sealed
+            .strip_prefix("testvault:")
+            .map(|s| s.chars().rev().collect())
+    }
+}
+
 /// A fast salted SHA-256 hasher for tests and examples. The server uses argon2id.
 pub struct TestPasswordHasher;
 
@@ -852,6 +867,7 @@ pub fn in_memory_portal(start: DateTime<Utc>) -> (Portal, Arc<MemoryStore>, Arc<
         payments: store.clone(),
         uow: store.clone(),
         meter: store.clone(),
+        vault: Arc::new(TestVault),
     };
     (Portal::new(ports), store, clock)
 }

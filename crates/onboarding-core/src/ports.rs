@@ -204,6 +204,9 @@ pub struct OutboxMessage {
     /// `subscription.approved`, `credential.rotated`, ...
     pub event_type: String,
     pub payload: Value,
+    /// For `endpoint.verification` and `test` events: the one endpoint to deliver to. Other
+    /// events go to every enabled endpoint of the project subscribed to the event type.
+    pub target_endpoint: Option<WebhookEndpointId>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -366,4 +369,13 @@ pub trait IdempotencyStore: Send + Sync {
     async fn complete(&self, scope: &str, key: &str, response: StoredResponse) -> StoreResult<()>;
     /// Forgets a claim whose request failed without a response worth replaying.
     async fn release(&self, scope: &str, key: &str) -> StoreResult<()>;
+}
+
+/// Encrypts secrets that must be used again later (webhook signing secrets). The bundled
+/// adapter uses an AEAD with the operator's key; only sealed text reaches the database.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait SecretVault: Send + Sync {
+    fn seal(&self, plaintext: &str) -> String;
+    /// `None` when the text was not sealed with this vault's key (or was tampered with).
+    fn open(&self, sealed: &str) -> Option<String>;
 }

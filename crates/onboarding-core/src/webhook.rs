@@ -23,6 +23,17 @@ pub enum EndpointStatus {
     },
 }
 
+/// A `whsec_` signing secret, sealed by the [`SecretVault`](crate::ports::SecretVault) port:
+/// deliveries must be signed with it, so it is stored encrypted, never in clear and never hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningSecret {
+    pub sealed: String,
+    pub created_at: DateTime<Utc>,
+    /// Set on the previous secret when the endpoint's secret is rotated: deliveries carry both
+    /// signatures until then.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookEndpoint {
     pub id: WebhookEndpointId,
@@ -31,6 +42,10 @@ pub struct WebhookEndpoint {
     pub url: String,
     pub events: Vec<String>,
     pub status: EndpointStatus,
+    /// Newest first; at most two (the current one and, during rotation, the previous one).
+    pub signing_secrets: Vec<SigningSecret>,
+    /// Since when every delivery has failed (an endpoint failing for 5 days is disabled).
+    pub failing_since: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub version: i64,
 }
@@ -45,6 +60,7 @@ impl WebhookEndpoint {
         &self,
         id: WebhookEndpointId,
         project_id: ProjectId,
+        secret: SigningSecret,
         now: DateTime<Utc>,
     ) -> WebhookEndpoint {
         WebhookEndpoint {
@@ -54,6 +70,8 @@ impl WebhookEndpoint {
             url: self.url.clone(),
             events: self.events.clone(),
             status: EndpointStatus::Pending,
+            signing_secrets: vec![secret],
+            failing_since: None,
             created_at: now,
             version: 0,
         }

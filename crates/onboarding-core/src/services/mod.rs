@@ -150,6 +150,7 @@ pub struct Ports {
     pub payments: Arc<dyn PaymentGateway>,
     pub uow: Arc<dyn UnitOfWork>,
     pub meter: Arc<dyn UsageSink>,
+    pub vault: Arc<dyn SecretVault>,
 }
 
 /// The portal's use cases over a set of ports. Cheap to clone.
@@ -212,8 +213,23 @@ impl Portal {
             project_id: project,
             event_type: event_type.to_owned(),
             payload,
+            target_endpoint: None,
             created_at: at,
         }
+    }
+
+    /// A fresh `whsec_` signing secret: its plaintext (shown once) and its sealed form (stored).
+    pub(crate) fn new_signing_secret(
+        &self,
+        now: DateTime<Utc>,
+    ) -> (String, crate::webhook::SigningSecret) {
+        let plaintext = format!("whsec_{}", self.p.secrets.base62(43));
+        let sealed = crate::webhook::SigningSecret {
+            sealed: self.p.vault.seal(&plaintext),
+            created_at: now,
+            expires_at: None,
+        };
+        (plaintext, sealed)
     }
 
     async fn commit(&self, set: ChangeSet) -> ServiceResult<()> {

@@ -202,9 +202,12 @@ impl Portal {
             sandbox.clone_to_production(ProjectId::from_ulid(self.ulid()), s.id, account, now);
         let mut changes = vec![Change::InsertProject(production.clone())];
         for ep in self.p.webhooks.endpoints(sandbox.id).await? {
+            // Never copy a secret: the production endpoint gets its own signing secret.
+            let (_, secret) = self.new_signing_secret(now);
             changes.push(Change::InsertWebhookEndpoint(ep.clone_for(
                 WebhookEndpointId::from_ulid(self.ulid()),
                 production.id,
+                secret,
                 now,
             )));
         }

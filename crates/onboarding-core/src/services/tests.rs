@@ -156,6 +156,7 @@ impl Mocks {
             payments: Arc::new(self.payments),
             uow: Arc::new(self.uow),
             meter: Arc::new(meter),
+            vault: Arc::new(crate::memory::TestVault),
         })
     }
 }
