@@ -44,9 +44,11 @@ pub struct Invoice {
     pub totals: Vec<(Currency, String)>,
 }
 
-/// Rounds money to the cent.
+/// Rounds money to the cent, always written with two decimals (`0.00`, not `0`).
 pub fn to_cents(d: Decimal) -> Decimal {
-    d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+    let mut cents = d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    cents.rescale(2);
+    cents
 }
 
 /// Computes an invoice. Free plans produce no line.
