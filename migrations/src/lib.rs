@@ -1,1 +1,17 @@
+//! Schema migrations of the portal's database (SQLite and PostgreSQL).
+//!
+//! Migrations describe tables with local `DeriveIden` enums and never import the entities, so
+//! that an old migration keeps meaning what it meant when it shipped.
 
+pub use sea_orm_migration::prelude::*;
+
+mod m20250101_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20250101_000001_initial::Migration)]
+    }
+}

@@ -1,0 +1,1207 @@
+//! The storage conformance suite: every test runs on SQLite (a fresh file per test) and, when
+//! `PORTAL_TEST_DATABASE_URL` names a PostgreSQL server, on a fresh database there too. The
+//! in-memory reference store is the oracle where behaviour must match it exactly.
+
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use onboarding_core::audit::{Actor, AuditDraft, AuditEvent, verify_chain};
+use onboarding_core::billing::Payment;
+use onboarding_core::credential::{
+    AccessToken, Credential, CredentialKind, CredentialStatus, RetiringSecret, SecretHash,
+    SecretMatch, SecretRecord,
+};
+use onboarding_core::gates::Gate;
+use onboarding_core::ids::*;
+use onboarding_core::memory::{
+    DeterministicSecrets, ManualClock, MemoryStore, SequentialIds, TestPasswordHasher, TestVault,
+    in_memory_portal,
+};
+use onboarding_core::pipeline::{Phase, SandboxAccess, Subscription};
+use onboarding_core::plan::Currency;
+use onboarding_core::ports::*;
+use onboarding_core::project::{Environment, Project};
+use onboarding_core::services::{NewCredentialKind, PlanInput};
+use onboarding_core::usage::{UsageBucket, UsageEvent, aggregate};
+use onboarding_core::values::{Email, Label};
+use onboarding_core::workspace::{Account, Workspace};
+use onboarding_core::{Portal, Ports, ServiceError};
+use rust_decimal::Decimal;
+use sea_orm::{ConnectionTrait, Database};
+use storage_seaorm::{SeaOrmStore, connect_and_migrate};
+use test_support::*;
+use ulid::Ulid;
+
+// ---------------------------------------------------------------------------------------------
+// Databases
+
+enum Target {
+    Sqlite,
+    Postgres(String),
+}
+
+fn targets() -> Vec<Target> {
+    let mut t = vec![Target::Sqlite];
+    if let Ok(url) = std::env::var("PORTAL_TEST_DATABASE_URL")
+        && !url.trim().is_empty()
+    {
+        t.push(Target::Postgres(url));
+    }
+    t
+}
+
+/// One fresh database, removed at the end (best effort).
+struct TestDb {
+    store: SeaOrmStore,
+    file: Option<std::path::PathBuf>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    async fn create(target: &Target) -> TestDb {
+        match target {
+            Target::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("portal-t-{}", Ulid::generate()));
+                let path = dir.join("portal.db");
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                let store = connect_and_migrate(&url).await.expect("sqlite store");
+                TestDb {
+                    store,
+                    file: Some(dir),
+                    pg: None,
+                }
+            }
+            Target::Postgres(base) => {
+                let name = format!("portal_t_{}", Ulid::generate().to_string().to_lowercase());
+                let admin = Database::connect(base.as_str()).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL at PORTAL_TEST_DATABASE_URL is unreachable: {e}")
+                });
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                let mut url = url::Url::parse(base).expect("PORTAL_TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                let store = connect_and_migrate(url.as_str())
+                    .await
+                    .expect("postgres store");
+                TestDb {
+                    store,
+                    file: None,
+                    pg: Some((base.clone(), name)),
+                }
+            }
+        }
+    }
+
+    async fn finish(self) {
+        let TestDb { store, file, pg } = self;
+        store.connection().clone().close().await.ok();
+        if let Some(dir) = file {
+            std::fs::remove_dir_all(dir).ok();
+        }
+        if let Some((base, name)) = pg
+            && let Ok(admin) = Database::connect(base.as_str()).await
+        {
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            admin.execute_unprepared(&drop).await.ok();
+            admin.close().await.ok();
+        }
+    }
+}
+
+/// Runs `body` once per database target, each on its own fresh database.
+async fn on_each_db<F, Fut>(body: F)
+where
+    F: Fn(SeaOrmStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for target in targets() {
+        let db = TestDb::create(&target).await;
+        body(db.store.clone()).await;
+        db.finish().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A portal over the store
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap()
+}
+
+/// Buffers counted calls like the server's meter and flushes them through `UsageStore::add`.
+#[derive(Default)]
+struct Meter(Mutex<Vec<UsageEvent>>);
+
+impl UsageSink for Meter {
+    fn record(&self, event: UsageEvent) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+impl Meter {
+    async fn flush(&self, store: &SeaOrmStore) {
+        let events = std::mem::take(&mut *self.0.lock().unwrap());
+        store.add(aggregate(&events)).await.unwrap();
+    }
+}
+
+struct Rig {
+    portal: Portal,
+    clock: Arc<ManualClock>,
+    meter: Arc<Meter>,
+    store: SeaOrmStore,
+}
+
+fn rig(store: &SeaOrmStore) -> Rig {
+    let s = Arc::new(store.clone());
+    let clock = Arc::new(ManualClock::new(t0()));
+    let meter = Arc::new(Meter::default());
+    let portal = Portal::new(Ports {
+        clock: clock.clone(),
+        ids: Arc::new(SequentialIds::default()),
+        secrets: Arc::new(DeterministicSecrets::default()),
+        passwords: Arc::new(TestPasswordHasher),
+        accounts: s.clone(),
+        workspaces: s.clone(),
+        plans: s.clone(),
+        projects: s.clone(),
+        subscriptions: s.clone(),
+        credentials: s.clone(),
+        webhooks: s.clone(),
+        usage: s.clone(),
+        alerts: s.clone(),
+        audit: s.clone(),
+        payments: s.clone(),
+        uow: s.clone(),
+        meter: meter.clone(),
+        vault: Arc::new(TestVault),
+    });
+    Rig {
+        portal,
+        clock,
+        meter,
+        store: store.clone(),
+    }
+}
+
+async fn all_events(audit: &dyn AuditLog) -> Vec<AuditEvent> {
+    let mut out = Vec::new();
+    for chain in audit.chains().await.unwrap() {
+        out.extend(audit.events(chain, 0, 100_000).await.unwrap());
+    }
+    out
+}
+
+async fn audit_count(audit: &dyn AuditLog) -> usize {
+    all_events(audit).await.len()
+}
+
+fn ulid(n: u64) -> Ulid {
+    Ulid::from_parts(1_800_000_000_000 + n, u128::from(n))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The journey: the same scenario over the SeaORM store and the in-memory reference
+
+struct JourneyOut {
+    sub: SubscriptionId,
+    /// Audit events each step added, by step name.
+    added: Vec<(&'static str, usize)>,
+}
+
+#[allow(unused_assignments)]
+async fn journey(
+    portal: &Portal,
+    clock: &ManualClock,
+    flush: Option<(&Meter, &SeaOrmStore)>,
+) -> JourneyOut {
+    let audit = portal.ports().audit.clone();
+    let mut added = Vec::new();
+    let mut last = audit_count(audit.as_ref()).await;
+    macro_rules! step {
+        ($name:literal, $e:expr) => {{
+            clock.advance(TimeDelta::minutes(1));
+            let out = $e.await.unwrap();
+            let now = audit_count(audit.as_ref()).await;
+            added.push(($name, now - last));
+            last = now;
+            out
+        }};
+    }
+    let prov = step!("provider", provider(portal, false));
+    let p = step!(
+        "partner",
+        partner(
+            portal,
+            "lena@fintech.example",
+            "Fintech Ltd",
+            &prov.standard
+        )
+    );
+    let sub = step!(
+        "subscribe",
+        portal.subscribe(p.caller, p.project.id, prov.standard.id)
+    );
+    let key = step!(
+        "sandbox credential",
+        portal.create_credential(
+            p.caller,
+            sub.id,
+            Environment::Sandbox,
+            NewCredentialKind::ApiKey,
+            "dev"
+        )
+    );
+    for _ in 0..prov.standard.integration_min_calls {
+        portal
+            .verify_secret(
+                key.secret.expose(),
+                Some(Environment::Sandbox),
+                Some(&prov.standard.endpoints[0]),
+                true,
+            )
+            .await
+            .unwrap();
+    }
+    if let Some((meter, store)) = flush {
+        meter.flush(store).await;
+    }
+    step!(
+        "submit",
+        portal.submit(p.caller, sub.id, Some(demo_answers()), None)
+    );
+    step!(
+        "request changes",
+        portal.request_changes(prov.reviewer, sub.id, "Explain data retention", None)
+    );
+    step!(
+        "resubmit",
+        portal.submit(p.caller, sub.id, Some(demo_answers()), None)
+    );
+    step!("responsibles", name_all_responsibles(portal, &p));
+    step!(
+        "sign off",
+        portal.sign_off_gate(prov.reviewer, sub.id, Gate::ConsentHandling)
+    );
+    step!("approve", portal.approve(prov.reviewer, sub.id, None));
+    step!("clone", portal.clone_to_production(p.caller, sub.id));
+    step!(
+        "payment",
+        portal.confirm_payment(
+            prov.admin,
+            sub.id,
+            Decimal::from_str("49.00").unwrap(),
+            "EUR",
+            "INV-1"
+        )
+    );
+    step!(
+        "production credential",
+        portal.create_credential(
+            p.caller,
+            sub.id,
+            Environment::Production,
+            NewCredentialKind::ApiKey,
+            "live"
+        )
+    );
+    JourneyOut { sub: sub.id, added }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_pipeline_matches_the_reference_store_event_for_event() {
+    on_each_db(|store| async move {
+        let r = rig(&store);
+        let out = journey(&r.portal, &r.clock, Some((&r.meter, &r.store))).await;
+        let (mem_portal, mem, mem_clock) = in_memory_portal(t0());
+        let mem_out = journey(&mem_portal, &mem_clock, None).await;
+
+        for (step, n) in &out.added {
+            assert!(*n >= 1, "step `{step}` wrote no audit event");
+        }
+        for one in [
+            "submit",
+            "request changes",
+            "resubmit",
+            "approve",
+            "payment",
+            "production credential",
+            "sandbox credential",
+            "subscribe",
+        ] {
+            let n = out.added.iter().find(|(s, _)| *s == one).unwrap().1;
+            assert_eq!(n, 1, "step `{one}` wrote {n} audit events");
+        }
+        assert_eq!(out.added, mem_out.added);
+
+        let sub = store.subscription(out.sub).await.unwrap().unwrap();
+        assert!(matches!(sub.phase, Phase::Production { .. }));
+        assert_eq!(Some(sub), mem.subscription(mem_out.sub).await.unwrap());
+
+        // Same ids, clock and secrets: the chains are identical, hash for hash.
+        let events = all_events(&store).await;
+        assert_eq!(events, mem.audit_events());
+        let actions: Vec<&str> = events.iter().map(|e| e.draft.action.as_str()).collect();
+        for a in [
+            "subscription.submitted",
+            "subscription.changes_requested",
+            "subscription.approved",
+        ] {
+            assert!(actions.contains(&a), "{a} missing from {actions:?}");
+        }
+        assert_eq!(store.outbox_messages().await.unwrap(), mem.outbox());
+
+        let verified = r.portal.verify_all_audit_chains().await.unwrap();
+        assert!(verified.len() >= 2, "provider chain and workspace chain");
+        for (chain, result) in verified {
+            let n = result.unwrap_or_else(|b| panic!("chain {chain:?} broken: {b}"));
+            assert!(n > 0);
+        }
+        assert!(store.is_paid(out.sub).await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_operation_writes_nothing() {
+    on_each_db(|store| async move {
+        let r = rig(&store);
+        let prov = provider(&r.portal, false).await.unwrap();
+        let p = partner(
+            &r.portal,
+            "lena@fintech.example",
+            "Fintech Ltd",
+            &prov.standard,
+        )
+        .await
+        .unwrap();
+        let sub = r
+            .portal
+            .subscribe(p.caller, p.project.id, prov.standard.id)
+            .await
+            .unwrap();
+        let before = all_events(&store).await;
+        let outbox = store.outbox_messages().await.unwrap();
+
+        let err = r
+            .portal
+            .submit(p.caller, sub.id, Some(demo_answers()), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ServiceError::Refused {
+                    code: "no_sandbox_credential",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = r.portal.approve(p.caller, sub.id, None).await.unwrap_err();
+        assert!(matches!(err, ServiceError::Forbidden { .. }), "{err:?}");
+        let err = r
+            .portal
+            .sign_up("lena@fintech.example", "Again", PASSWORD)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ServiceError::Conflict { .. }), "{err:?}");
+
+        assert_eq!(all_events(&store).await, before);
+        assert_eq!(store.outbox_messages().await.unwrap(), outbox);
+        assert_eq!(store.subscription(sub.id).await.unwrap(), Some(sub));
+    })
+    .await;
+}
+
+/// A plan whose only gate is integration verification with no minimum: submission and
+/// approval go straight through.
+async fn quick_plan(portal: &Portal, prov: &Provider) -> onboarding_core::plan::Plan {
+    let s = &prov.standard;
+    let input = PlanInput {
+        name: "Quick".into(),
+        has_sandbox: true,
+        sandbox_access: s.sandbox_access,
+        endpoints: s.endpoints.clone(),
+        events: s.events.clone(),
+        test_data: vec![],
+        form: None,
+        pricing: onboarding_core::plan::Pricing::Free,
+        gates: vec![Gate::IntegrationVerification],
+        integration_min_calls: 0,
+        waive_separation_of_duties: true,
+    };
+    portal
+        .create_plan(prov.admin, prov.product.id, input)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_approvals_exactly_one_wins() {
+    on_each_db(|store| async move {
+        let r = rig(&store);
+        let prov = provider(&r.portal, false).await.unwrap();
+        let plan = quick_plan(&r.portal, &prov).await;
+        let p = partner(&r.portal, "lena@fintech.example", "Fintech Ltd", &plan)
+            .await
+            .unwrap();
+        let sub = r
+            .portal
+            .subscribe(p.caller, p.project.id, plan.id)
+            .await
+            .unwrap();
+        r.portal
+            .create_credential(
+                p.caller,
+                sub.id,
+                Environment::Sandbox,
+                NewCredentialKind::ApiKey,
+                "dev",
+            )
+            .await
+            .unwrap();
+        r.portal.submit(p.caller, sub.id, None, None).await.unwrap();
+
+        let spawn = |portal: Portal| {
+            let reviewer = prov.reviewer;
+            tokio::spawn(async move { portal.approve(reviewer, sub.id, None).await })
+        };
+        let (a, b) = (spawn(r.portal.clone()), spawn(r.portal.clone()));
+        let results = [a.await.unwrap(), b.await.unwrap()];
+        let wins = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(wins, 1, "{results:?}");
+        for e in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert!(matches!(e, ServiceError::Conflict { .. }), "{e:?}");
+        }
+        let approvals = all_events(&store)
+            .await
+            .into_iter()
+            .filter(|e| e.draft.action == "subscription.approved")
+            .count();
+        assert_eq!(approvals, 1);
+        let s = store.subscription(sub.id).await.unwrap().unwrap();
+        assert!(matches!(s.phase, Phase::Production { .. }));
+        assert_eq!(s.version, sub.version + 2);
+        for (_, res) in r.portal.verify_all_audit_chains().await.unwrap() {
+            res.unwrap();
+        }
+    })
+    .await;
+}
+
+fn draft(n: u64, ws: Option<WorkspaceId>) -> AuditDraft {
+    AuditDraft {
+        id: AuditEventId::from_ulid(ulid(n)),
+        at: t0() + TimeDelta::seconds(n as i64),
+        actor: Actor::System,
+        workspace_id: ws,
+        project_id: None,
+        action: "test.appended".into(),
+        target: format!("n{n}"),
+        details: serde_json::json!({"n": n, "z": [1, 2], "a": {"b": null}}),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_concurrent_commits_on_one_chain_all_succeed_without_gaps() {
+    on_each_db(|store| async move {
+        let ws = Some(WorkspaceId::from_ulid(ulid(1)));
+        let tasks: Vec<_> = (0..10u64)
+            .map(|i| {
+                let s = store.clone();
+                tokio::spawn(async move {
+                    s.commit(ChangeSet {
+                        audit: vec![draft(100 + i, ws)],
+                        ..Default::default()
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let events = store.events(ws, 0, 100).await.unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            (1..=10).collect::<Vec<_>>()
+        );
+        verify_chain(&events).unwrap();
+        assert_eq!(store.chains().await.unwrap(), vec![ws]);
+        // Paging by sequence number.
+        let page = store.events(ws, 4, 3).await.unwrap();
+        assert_eq!(
+            page.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![5, 6, 7]
+        );
+    })
+    .await;
+}
+
+fn account(n: u64, email: &str) -> Account {
+    Account {
+        id: AccountId::from_ulid(ulid(n)),
+        email: Email::new(email).unwrap(),
+        name: Label::new("Someone").unwrap(),
+        password_hash: "test$x".into(),
+        created_at: t0(),
+    }
+}
+
+fn workspace(n: u64, by: AccountId) -> Workspace {
+    Workspace {
+        id: WorkspaceId::from_ulid(ulid(n)),
+        name: Label::new("Acme").unwrap(),
+        billing_owner: None,
+        audit_contact: None,
+        security_owner: None,
+        created_at: t0(),
+        created_by: by,
+        version: 0,
+    }
+}
+
+fn project(n: u64, ws: WorkspaceId, by: AccountId) -> Project {
+    Project {
+        id: ProjectId::from_ulid(ulid(n)),
+        workspace_id: ws,
+        name: Label::new("Sync").unwrap(),
+        purpose: Label::new("Balances").unwrap(),
+        environment: Environment::Sandbox,
+        endpoints: vec!["GET /v1/balances".into()],
+        events: vec![],
+        cloned_from: None,
+        subscription_id: None,
+        live_audit_reviewed_at: None,
+        created_at: t0(),
+        created_by: by,
+        version: 0,
+    }
+}
+
+fn outbox(n: u64, ws: WorkspaceId) -> OutboxMessage {
+    OutboxMessage {
+        id: MessageId::from_ulid(ulid(n)),
+        workspace_id: ws,
+        project_id: None,
+        event_type: "test.event".into(),
+        payload: serde_json::json!({"n": n}),
+        target_endpoint: None,
+        created_at: t0(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_conflict_rolls_back_the_whole_change_set() {
+    on_each_db(|store| async move {
+        let a = account(1, "a@acme.example");
+        let ws = workspace(2, a.id);
+        store
+            .commit(ChangeSet {
+                changes: vec![
+                    Change::InsertAccount(a.clone()),
+                    Change::InsertWorkspace(ws.clone()),
+                ],
+                audit: vec![draft(3, Some(ws.id))],
+                outbox: vec![outbox(4, ws.id)],
+            })
+            .await
+            .unwrap();
+        let before = all_events(&store).await;
+
+        // The project insert comes first and succeeds inside the transaction; the stale
+        // workspace update then fails: neither the project, nor the audit row, nor the
+        // outbox row may survive.
+        let mut renamed = ws.clone();
+        renamed.name = Label::new("Renamed").unwrap();
+        let p = project(5, ws.id, a.id);
+        let err = store
+            .commit(ChangeSet {
+                changes: vec![
+                    Change::InsertProject(p.clone()),
+                    Change::UpdateWorkspace {
+                        value: renamed.clone(),
+                        expected_version: 7,
+                    },
+                ],
+                audit: vec![draft(6, Some(ws.id))],
+                outbox: vec![outbox(7, ws.id)],
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(store.project(p.id).await.unwrap(), None);
+        assert_eq!(all_events(&store).await, before);
+        assert_eq!(store.outbox_messages().await.unwrap().len(), 1);
+        assert_eq!(store.workspace(ws.id).await.unwrap(), Some(ws.clone()));
+
+        // The right version wins and bumps it.
+        store
+            .commit(ChangeSet {
+                changes: vec![Change::UpdateWorkspace {
+                    value: renamed.clone(),
+                    expected_version: 0,
+                }],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let stored = store.workspace(ws.id).await.unwrap().unwrap();
+        assert_eq!((stored.name.as_str(), stored.version), ("Renamed", 1));
+
+        // A taken unique key is a conflict too, and also leaves nothing behind.
+        let twin = account(8, "a@acme.example");
+        let err = store
+            .commit(ChangeSet {
+                changes: vec![
+                    Change::InsertProject(project(9, ws.id, a.id)),
+                    Change::InsertAccount(twin.clone()),
+                ],
+                audit: vec![draft(10, Some(ws.id))],
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(store.account(twin.id).await.unwrap(), None);
+        assert_eq!(
+            store.project(ProjectId::from_ulid(ulid(9))).await.unwrap(),
+            None
+        );
+        assert_eq!(all_events(&store).await, before);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn money_round_trips_exactly() {
+    on_each_db(|store| async move {
+        let amount = Decimal::from_str("12345678901234.0123456789").unwrap();
+        let p = Payment {
+            id: PaymentId::from_ulid(ulid(1)),
+            workspace_id: WorkspaceId::from_ulid(ulid(2)),
+            subscription_id: SubscriptionId::from_ulid(ulid(3)),
+            amount,
+            currency: Currency::new("EUR").unwrap(),
+            reference: "INV-9".into(),
+            confirmed_by: StaffId::from_ulid(ulid(4)),
+            at: t0(),
+        };
+        store
+            .commit(ChangeSet {
+                changes: vec![Change::RecordPayment(p.clone())],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let back = store.payments_of(p.subscription_id).await.unwrap();
+        assert_eq!(back, vec![p]);
+        assert_eq!(back[0].amount.to_string(), "12345678901234.0123456789");
+        assert!(
+            store
+                .is_paid(SubscriptionId::from_ulid(ulid(3)))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .is_paid(SubscriptionId::from_ulid(ulid(5)))
+                .await
+                .unwrap()
+        );
+    })
+    .await;
+}
+
+fn in_review(n: u64, ws: WorkspaceId, at: DateTime<Utc>) -> Subscription {
+    Subscription {
+        id: SubscriptionId::from_ulid(ulid(n)),
+        workspace_id: ws,
+        project_id: ProjectId::from_ulid(ulid(n + 1000)),
+        plan_id: PlanId::from_ulid(ulid(7)),
+        phase: Phase::InReview {
+            submitted_at: at,
+            submitted_by: AccountId::from_ulid(ulid(8)),
+        },
+        sandbox_access: SandboxAccess::Granted { at: t0(), by: None },
+        answers: None,
+        sign_offs: vec![],
+        history: vec![],
+        production_project_id: None,
+        created_at: t0(),
+        created_by: AccountId::from_ulid(ulid(8)),
+        version: 1,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_queue_pages_by_submission_time_then_id() {
+    on_each_db(|store| async move {
+        let ws = WorkspaceId::from_ulid(ulid(1));
+        let mem = MemoryStore::new();
+        let same = t0() + TimeDelta::minutes(5);
+        // Inserted out of order; three share a timestamp; one is not in review.
+        let mut subs = vec![
+            in_review(40, ws, same),
+            in_review(10, ws, t0() + TimeDelta::minutes(9)),
+            in_review(30, ws, same),
+            in_review(20, ws, t0() + TimeDelta::minutes(1)),
+            in_review(50, ws, same),
+            in_review(60, ws, t0() + TimeDelta::milliseconds(1500)),
+        ];
+        let mut sandbox = in_review(70, ws, t0());
+        sandbox.phase = Phase::Sandbox {
+            changes_requested: None,
+        };
+        subs.push(sandbox);
+        let set = ChangeSet {
+            changes: subs
+                .iter()
+                .cloned()
+                .map(Change::InsertSubscription)
+                .collect(),
+            ..Default::default()
+        };
+        store.commit(set.clone()).await.unwrap();
+        mem.commit(set).await.unwrap();
+
+        let mut pages = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store.review_queue(cursor, 2).await.unwrap();
+            assert_eq!(page, mem.review_queue(cursor, 2).await.unwrap());
+            let Some(last) = page.last() else { break };
+            let Phase::InReview { submitted_at, .. } = last.phase else {
+                panic!()
+            };
+            cursor = Some((submitted_at, last.id));
+            pages.extend(page.iter().map(|s| s.id.ulid()));
+        }
+        assert_eq!(pages, [60, 20, 30, 40, 50, 10].map(ulid).to_vec());
+        assert_eq!(
+            store.subscriptions(ws).await.unwrap(),
+            mem.subscriptions(ws).await.unwrap()
+        );
+    })
+    .await;
+}
+
+fn secret(tag: &str) -> SecretRecord {
+    SecretRecord {
+        hash: SecretHash::of(tag),
+        prefix: "sk_sbx_".into(),
+        last4: "abcd".into(),
+        created_at: t0(),
+    }
+}
+
+fn credential(n: u64, kind: CredentialKind, current: &str) -> Credential {
+    Credential {
+        id: CredentialId::from_ulid(ulid(n)),
+        workspace_id: WorkspaceId::from_ulid(ulid(1)),
+        project_id: ProjectId::from_ulid(ulid(2)),
+        subscription_id: SubscriptionId::from_ulid(ulid(3)),
+        environment: Environment::Sandbox,
+        kind,
+        name: Label::new("dev").unwrap(),
+        status: CredentialStatus::Active,
+        secret: secret(current),
+        previous: None,
+        created_at: t0(),
+        created_by: Actor::System,
+        version: 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_are_found_by_current_previous_and_token_hash() {
+    on_each_db(|store| async move {
+        let mem = MemoryStore::new();
+        let both = |set: ChangeSet| {
+            let (store, mem) = (store.clone(), &mem);
+            async move {
+                let a = store.commit(set.clone()).await;
+                let b = mem.commit(set).await;
+                assert_eq!(a.is_ok(), b.is_ok(), "{a:?} vs {b:?}");
+                a
+            }
+        };
+        let key = credential(10, CredentialKind::ApiKey, "one");
+        let client = credential(
+            11,
+            CredentialKind::OauthClient {
+                client_id: "cid_1".into(),
+            },
+            "client",
+        );
+        let token = AccessToken {
+            hash: SecretHash::of("token"),
+            credential_id: client.id,
+            created_at: t0(),
+            expires_at: t0() + TimeDelta::hours(1),
+        };
+        both(ChangeSet {
+            changes: vec![
+                Change::InsertCredential(key.clone()),
+                Change::InsertCredential(client.clone()),
+                Change::InsertAccessToken(token),
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+        // Rotate: the old secret keeps working until its deadline.
+        let deadline = t0() + TimeDelta::hours(24);
+        let mut rotated = key.clone();
+        rotated.secret = secret("two");
+        rotated.previous = Some(RetiringSecret {
+            hash: SecretHash::of("one"),
+            last4: "abcd".into(),
+            expires_at: deadline,
+        });
+        rotated.version = 1;
+        both(ChangeSet {
+            changes: vec![Change::UpdateCredential {
+                value: rotated.clone(),
+                expected_version: 0,
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+        let lookups = ["one", "two", "client", "token", "nothing"];
+        let check = |expect: [Option<SecretMatch>; 5]| {
+            let (store, mem) = (store.clone(), &mem);
+            async move {
+                for (tag, want) in lookups.iter().zip(expect) {
+                    let got = store
+                        .find_by_secret_hash(&SecretHash::of(tag))
+                        .await
+                        .unwrap();
+                    let reference = mem.find_by_secret_hash(&SecretHash::of(tag)).await.unwrap();
+                    assert_eq!(got, reference, "lookup of `{tag}`");
+                    assert_eq!(got.map(|(_, m)| m), want, "lookup of `{tag}`");
+                }
+            }
+        };
+        let token_match = Some(SecretMatch::AccessToken {
+            expires_at: t0() + TimeDelta::hours(1),
+        });
+        check([
+            Some(SecretMatch::Previous {
+                expires_at: deadline,
+            }),
+            Some(SecretMatch::Current),
+            Some(SecretMatch::Current),
+            token_match,
+            None,
+        ])
+        .await;
+
+        // Regenerate: a new current secret, the rotated-out one gone at once.
+        let mut regenerated = rotated.clone();
+        regenerated.secret = secret("three");
+        regenerated.previous = None;
+        regenerated.version = 2;
+        // A stale version changes nothing.
+        let err = both(ChangeSet {
+            changes: vec![Change::UpdateCredential {
+                value: regenerated.clone(),
+                expected_version: 0,
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)));
+        both(ChangeSet {
+            changes: vec![Change::UpdateCredential {
+                value: regenerated.clone(),
+                expected_version: 1,
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        check([None, None, Some(SecretMatch::Current), token_match, None]).await;
+        let (found, m) = store
+            .find_by_secret_hash(&SecretHash::of("three"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((found, m), (regenerated, SecretMatch::Current));
+
+        assert_eq!(
+            store.find_by_client_id("cid_1").await.unwrap(),
+            Some(client.clone())
+        );
+        assert_eq!(store.find_by_client_id("cid_2").await.unwrap(), None);
+        assert_eq!(
+            store
+                .credentials_of_project(client.project_id)
+                .await
+                .unwrap(),
+            mem.credentials_of_project(client.project_id).await.unwrap()
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_claims_are_atomic_and_answer_like_the_reference() {
+    on_each_db(|store| async move {
+        let now = t0();
+        assert_eq!(
+            store.claim("acct_1", "k1", "h1", now).await.unwrap(),
+            IdempotencyClaim::Claimed
+        );
+        assert_eq!(
+            store.claim("acct_1", "k1", "h1", now).await.unwrap(),
+            IdempotencyClaim::InProgress
+        );
+        assert_eq!(
+            store.claim("acct_1", "k1", "h2", now).await.unwrap(),
+            IdempotencyClaim::Mismatch
+        );
+        assert_eq!(
+            store.claim("acct_2", "k1", "h2", now).await.unwrap(),
+            IdempotencyClaim::Claimed
+        );
+        let resp = StoredResponse {
+            status: 201,
+            body: "{\"id\":1}".into(),
+            location: Some("/x/1".into()),
+        };
+        store.complete("acct_1", "k1", resp.clone()).await.unwrap();
+        assert_eq!(
+            store.claim("acct_1", "k1", "h1", now).await.unwrap(),
+            IdempotencyClaim::Replay(resp)
+        );
+        assert_eq!(
+            store.claim("acct_1", "k1", "h9", now).await.unwrap(),
+            IdempotencyClaim::Mismatch
+        );
+        store.release("acct_1", "k1").await.unwrap();
+        assert_eq!(
+            store.claim("acct_1", "k1", "h9", now).await.unwrap(),
+            IdempotencyClaim::Claimed
+        );
+        // Completing an unknown key is a no-op, as in the reference store.
+        store
+            .complete(
+                "nobody",
+                "k",
+                StoredResponse {
+                    status: 200,
+                    body: String::new(),
+                    location: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.claim("nobody", "k", "h", now).await.unwrap(),
+            IdempotencyClaim::Claimed
+        );
+
+        let racers: Vec<_> = (0..8)
+            .map(|_| {
+                let s = store.clone();
+                tokio::spawn(async move { s.claim("acct_3", "race", "h", now).await.unwrap() })
+            })
+            .collect();
+        let mut claimed = 0;
+        for r in racers {
+            match r.await.unwrap() {
+                IdempotencyClaim::Claimed => claimed += 1,
+                IdempotencyClaim::InProgress => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(claimed, 1);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_refuses_to_rewrite_the_audit_log() {
+    on_each_db(|store| async move {
+        let ws = Some(WorkspaceId::from_ulid(ulid(1)));
+        store
+            .commit(ChangeSet {
+                audit: vec![draft(1, ws), draft(2, ws), draft(3, None)],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let before = all_events(&store).await;
+        let db = store.connection();
+        for sql in [
+            "UPDATE audit_event SET action = 'forged'",
+            "UPDATE audit_event SET seq = seq + 10 WHERE seq = 2",
+            "DELETE FROM audit_event WHERE seq = 2",
+            "DELETE FROM audit_event",
+        ] {
+            let r = db.execute_unprepared(sql).await;
+            assert!(r.is_err(), "`{sql}` was allowed");
+        }
+        assert_eq!(all_events(&store).await, before);
+        assert_eq!(before.len(), 3);
+    })
+    .await;
+}
+
+fn bucket(cred: u64, endpoint: &str, minute: i64, requests: u64, errors: u64) -> UsageBucket {
+    UsageBucket {
+        credential_id: CredentialId::from_ulid(ulid(cred)),
+        project_id: ProjectId::from_ulid(ulid(2)),
+        environment: Environment::Sandbox,
+        endpoint: endpoint.into(),
+        bucket_start: t0() + TimeDelta::minutes(minute),
+        requests,
+        errors,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_upserts_add_up() {
+    on_each_db(|store| async move {
+        let mem = MemoryStore::new();
+        let project = ProjectId::from_ulid(ulid(2));
+        // More rows than one chunk, and the same key twice within one batch.
+        let mut batch: Vec<UsageBucket> = (0..1200)
+            .map(|i| bucket(10 + i % 3, "GET /a", i as i64, 5, 1))
+            .collect();
+        batch.push(bucket(10, "GET /a", 0, 2, 2));
+        batch.push(bucket(11, "POST /b", 3, 7, 0));
+        for _ in 0..2 {
+            store.add(batch.clone()).await.unwrap();
+            mem.add(batch.clone()).await.unwrap();
+        }
+        let (from, to) = (t0(), t0() + TimeDelta::days(2));
+        let got = store.buckets(project, from, to).await.unwrap();
+        assert_eq!(got, mem.buckets(project, from, to).await.unwrap());
+        assert_eq!(got.len(), 1201);
+        assert_eq!(got[0].requests, 14);
+        assert_eq!(got[0].errors, 6);
+        let ends = vec!["GET /a".to_owned(), "POST /b".to_owned()];
+        let calls = store.successful_calls(project, ends.clone()).await.unwrap();
+        assert_eq!(calls, mem.successful_calls(project, ends).await.unwrap());
+        assert_eq!(calls, 2 * (1200 * 4 + 7));
+        assert_eq!(store.successful_calls(project, vec![]).await.unwrap(), 0);
+        let window = store
+            .buckets(
+                project,
+                t0() + TimeDelta::minutes(3),
+                t0() + TimeDelta::minutes(5),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            window,
+            mem.buckets(
+                project,
+                t0() + TimeDelta::minutes(3),
+                t0() + TimeDelta::minutes(5)
+            )
+            .await
+            .unwrap()
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_tokens_and_test_deliveries() {
+    on_each_db(|store| async move {
+        let who = Principal::Account(AccountId::from_ulid(ulid(1)));
+        let tok = |tag: &str, kind| AuthToken {
+            token_hash: SecretHash::of(tag),
+            principal: who,
+            kind,
+            name: tag.into(),
+            csrf_token: Some("csrf".into()),
+            created_at: t0(),
+            expires_at: t0() + TimeDelta::days(1),
+        };
+        let a = tok("a", AuthTokenKind::Session);
+        let b = tok("b", AuthTokenKind::PersonalAccessToken);
+        store.insert_token(a.clone()).await.unwrap();
+        store.insert_token(b.clone()).await.unwrap();
+        assert_eq!(
+            store.find_token(&a.token_hash).await.unwrap(),
+            Some(a.clone())
+        );
+        assert_eq!(store.tokens_of(who).await.unwrap().len(), 2);
+        assert!(
+            store
+                .tokens_of(Principal::Staff(StaffId::from_ulid(ulid(1))))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        store.delete_token(&a.token_hash).await.unwrap();
+        assert_eq!(store.find_token(&a.token_hash).await.unwrap(), None);
+        assert_eq!(store.tokens_of(who).await.unwrap(), vec![b]);
+
+        let project = ProjectId::from_ulid(ulid(5));
+        assert_eq!(store.last_test_delivery(project).await.unwrap(), None);
+        store
+            .record_test_delivery(project, None, t0(), false)
+            .await
+            .unwrap();
+        store
+            .record_test_delivery(
+                project,
+                Some(WebhookEndpointId::from_ulid(ulid(6))),
+                t0() + TimeDelta::minutes(1),
+                true,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.last_test_delivery(project).await.unwrap(),
+            Some((t0() + TimeDelta::minutes(1), true))
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn database_urls_never_show_their_password() {
+    let redacted = storage_seaorm::redact_url("postgres://portal:hunter2@db.internal:5432/portal");
+    assert_eq!(redacted, "postgres://portal:***@db.internal:5432/portal");
+    assert_eq!(
+        storage_seaorm::redact_url("sqlite://data/portal.db?mode=rwc"),
+        "sqlite://data/portal.db?mode=rwc"
+    );
+    let err = connect_and_migrate("mysql://root:hunter2@localhost/x")
+        .await
+        .err()
+        .unwrap();
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains("hunter2") && text.contains("***"), "{text}");
+}
+
+#[tokio::test]
+async fn an_in_memory_sqlite_database_keeps_its_data() {
+    let store = connect_and_migrate("sqlite::memory:").await.unwrap();
+    let a = account(1, "a@acme.example");
+    store
+        .commit(ChangeSet {
+            changes: vec![Change::InsertAccount(a.clone())],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.account_by_email(&a.email).await.unwrap(), Some(a));
+    assert_eq!(store.backend(), sea_orm::DbBackend::Sqlite);
+}
