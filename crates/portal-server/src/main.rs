@@ -1,1 +1,165 @@
-fn main() {}
+//! `portal-server`: serve (default), migrate, create-admin, demo, audit verify.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use portal_server::{Config, LogFormat};
+
+#[derive(Parser)]
+#[command(
+    name = "portal-server",
+    version,
+    about = "The onboarding portal server"
+)]
+struct Cli {
+    /// A TOML configuration file (also `PORTAL_CONFIG`).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Log format (also `PORTAL_LOG_FORMAT`).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the portal (the default).
+    Serve,
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Add an admin; prints a generated password once.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Seed the demo product and plans, a demo developer and workspace (idempotent).
+    Demo,
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify every hash chain; exits non-zero naming the first bad event.
+    Verify,
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => b.json().init(),
+        LogFormat::Pretty => b.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+fn fail(msg: impl std::fmt::Display) -> ! {
+    eprintln!("error: {msg}");
+    std::process::exit(1)
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let mut config =
+        Config::load(cli.config.as_deref(), |k| std::env::var(k).ok()).unwrap_or_else(|e| fail(e));
+    if let Some(f) = cli.log_format {
+        config.log_format = f;
+    }
+    init_logging(config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let server = portal_server::start(config, Some(Box::pin(shutdown_signal())))
+                .await
+                .unwrap_or_else(|e| fail(e));
+            if let Err(e) = server.wait().await {
+                fail(e);
+            }
+        }
+        Command::Migrate => {
+            portal_server::connect(&config)
+                .await
+                .unwrap_or_else(|e| fail(e));
+            println!("database is up to date: {}", config.database_url_redacted());
+        }
+        Command::CreateAdmin { email, name } => {
+            let w = portal_server::connect(&config)
+                .await
+                .unwrap_or_else(|e| fail(e));
+            let password = portal_server::create_admin(&w.portal, &email, &name)
+                .await
+                .unwrap_or_else(|e| fail(e));
+            println!("admin {email} created; password (shown once): {password}");
+        }
+        Command::Demo => {
+            let w = portal_server::connect(&config)
+                .await
+                .unwrap_or_else(|e| fail(e));
+            let r = portal_server::seed_demo(&w.portal)
+                .await
+                .unwrap_or_else(|e| fail(e));
+            println!(
+                "demo: product {}, {} plan(s) created",
+                if r.product_created {
+                    "created"
+                } else {
+                    "already there"
+                },
+                r.plans_created
+            );
+            match r.developer {
+                Some((email, pw)) => {
+                    println!(
+                        "demo developer {email} (password, shown once: {pw}) with workspace \"Demo Organization\""
+                    )
+                }
+                None => println!("demo developer already exists"),
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let w = portal_server::connect(&config)
+                .await
+                .unwrap_or_else(|e| fail(e));
+            match portal_server::verify_audit(&w.portal).await {
+                Ok(lines) => {
+                    for l in lines {
+                        println!("{l}");
+                    }
+                }
+                Err(e) => fail(e),
+            }
+        }
+    }
+}

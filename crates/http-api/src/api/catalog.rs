@@ -1,0 +1,126 @@
+//! The provider's catalog. Admins configure products and plans; anyone (even signed out: the
+//! Docs lane is public) lists and reads them. Test data is not part of the public plan: it is
+//! shown on a subscription once its sandbox access is granted.
+
+use onboarding_core::gates::Gate;
+use onboarding_core::ids::*;
+use onboarding_core::services::PlanInput;
+use poem_openapi::OpenApi;
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+
+use super::*;
+use crate::auth::Auth;
+use crate::dto::*;
+use crate::state::AppState;
+
+pub struct CatalogApi {
+    pub state: AppState,
+}
+
+/// Request DTO → the core's plan input. The core validates the result; this only reshapes.
+fn plan_input(dto: &PlanInputDto) -> ApiResult<PlanInput> {
+    let mut v = serde_json::to_value(dto).map_err(Problem::internal)?;
+    let gates: Vec<String> = match &dto.gates {
+        Some(g) => g.clone(),
+        None => Gate::ALL.iter().map(|g| g.as_str().to_owned()).collect(),
+    };
+    v["gates"] = serde_json::json!(gates);
+    // serde's message names the offending field or variant; it becomes a validation problem.
+    serde_json::from_value(v).map_err(|e| Problem::field("plan", e.to_string()))
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "Tag::Catalog")]
+impl CatalogApi {
+    /// Create an API product (admins).
+    #[oai(path = "/products", method = "post")]
+    async fn create_product(
+        &self,
+        auth: Auth,
+        body: Json<CreateProductRequest>,
+    ) -> ApiResult<Created<ProductDto>> {
+        let p = self
+            .state
+            .portal()
+            .create_product(auth.caller(), &body.name, &body.description)
+            .await?;
+        created((&p).into(), format!("/api/v1/products/{}", p.id))
+    }
+
+    /// The API products.
+    #[oai(path = "/products", method = "get")]
+    async fn products(
+        &self,
+        cursor: Query<Option<String>>,
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Ok200<ProductPage>> {
+        let all = self.state.portal().products().await?;
+        let (items, next_cursor) = page(all, |p| p.id.to_string(), cursor.0, limit.0);
+        ok(ProductPage {
+            items: items.iter().map(Into::into).collect(),
+            next_cursor,
+        })
+    }
+
+    /// Create a plan of a product, with test data, submission form, pricing and gates (admins).
+    #[oai(path = "/products/:id/plans", method = "post")]
+    async fn create_plan(
+        &self,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<PlanInputDto>,
+    ) -> ApiResult<Created<PlanDto>> {
+        let product: ProductId = path_id(&id, "product")?;
+        let input = plan_input(&body)?;
+        let p = self
+            .state
+            .portal()
+            .create_plan(auth.caller(), product, input)
+            .await?;
+        created(PlanDto::admin(&p), format!("/api/v1/plans/{}", p.id))
+    }
+
+    /// Replace a plan's configuration (admins). Send the version you loaded as `If-Match`.
+    #[oai(path = "/plans/:id", method = "put")]
+    async fn update_plan(
+        &self,
+        auth: Auth,
+        id: Path<String>,
+        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        body: Json<PlanInputDto>,
+    ) -> ApiResult<Tagged<PlanDto>> {
+        let id: PlanId = path_id(&id, "plan")?;
+        let (version, strict) = expected_version(if_match.0.as_deref(), body.version)?;
+        let input = plan_input(&body)?;
+        let p = self
+            .state
+            .portal()
+            .update_plan(auth.caller(), id, input, version)
+            .await
+            .map_err(|e| precondition(e.into(), strict))?;
+        tagged(PlanDto::admin(&p), p.version)
+    }
+
+    /// Every plan.
+    #[oai(path = "/plans", method = "get")]
+    async fn plans(
+        &self,
+        cursor: Query<Option<String>>,
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Ok200<PlanPage>> {
+        let all = self.state.portal().plans().await?;
+        let (items, next_cursor) = page(all, |p| p.id.to_string(), cursor.0, limit.0);
+        ok(PlanPage {
+            items: items.iter().map(PlanDto::public).collect(),
+            next_cursor,
+        })
+    }
+
+    /// One plan.
+    #[oai(path = "/plans/:id", method = "get")]
+    async fn plan(&self, id: Path<String>) -> ApiResult<Tagged<PlanDto>> {
+        let id: PlanId = path_id(&id, "plan")?;
+        let p = self.state.portal().plan(id).await?;
+        tagged(PlanDto::public(&p), p.version)
+    }
+}

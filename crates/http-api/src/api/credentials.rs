@@ -1,0 +1,122 @@
+//! API keys and OAuth clients. The secret appears only in the create, regenerate and rotate
+//! answers; listings show the prefix and the last four characters.
+
+use onboarding_core::credential::GracePeriod;
+use onboarding_core::ids::*;
+use onboarding_core::project::Environment;
+use onboarding_core::services::{CreatedCredential, NewCredentialKind};
+use poem_openapi::OpenApi;
+use poem_openapi::param::{Header, Path};
+use poem_openapi::payload::Json;
+
+use super::*;
+use crate::auth::Auth;
+use crate::dto::*;
+use crate::state::AppState;
+
+pub struct CredentialsApi {
+    pub state: AppState,
+}
+
+fn shown_once(c: &CreatedCredential) -> CreatedCredentialDto {
+    CreatedCredentialDto {
+        credential: (&c.credential).into(),
+        secret: c.secret.expose().to_owned(),
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "Tag::Credentials")]
+impl CredentialsApi {
+    /// Create a sandbox or production credential for a subscription. Production ones stay
+    /// locked until the subscription is approved (and paid, on a paid plan) and cloned.
+    #[oai(path = "/subscriptions/:id/credentials", method = "post")]
+    async fn create(
+        &self,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<CreateCredentialRequest>,
+    ) -> ApiResult<Created<CreatedCredentialDto>> {
+        let sub: SubscriptionId = path_id(&id, "subscription")?;
+        let env = Environment::parse(&body.environment)
+            .ok_or_else(|| Problem::field("environment", "`sandbox` or `production`"))?;
+        let kind = match body.kind.as_deref().unwrap_or("api_key") {
+            "api_key" => NewCredentialKind::ApiKey,
+            "oauth_client" => NewCredentialKind::OauthClient,
+            _ => return Err(Problem::field("kind", "`api_key` or `oauth_client`")),
+        };
+        let c = self
+            .state
+            .portal()
+            .create_credential(auth.caller(), sub, env, kind, &body.name)
+            .await?;
+        let location = format!("/api/v1/credentials/{}", c.credential.id);
+        created(shown_once(&c), location)
+    }
+
+    /// One credential.
+    #[oai(path = "/credentials/:id", method = "get")]
+    async fn get(&self, auth: Auth, id: Path<String>) -> ApiResult<Tagged<CredentialDto>> {
+        let id: CredentialId = path_id(&id, "credential")?;
+        let c = self.state.portal().credential(auth.caller(), id).await?;
+        tagged((&c).into(), c.version)
+    }
+
+    /// Regenerate: a new secret; the old one stops working at once.
+    #[oai(path = "/credentials/:id/regenerate", method = "post")]
+    async fn regenerate(
+        &self,
+        auth: Auth,
+        id: Path<String>,
+        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        body: Json<TransitionRequest>,
+    ) -> ApiResult<Tagged<CreatedCredentialDto>> {
+        let id: CredentialId = path_id(&id, "credential")?;
+        let (v, strict) = expected_version(if_match.0.as_deref(), body.version)?;
+        let c = self
+            .state
+            .portal()
+            .regenerate_credential(auth.caller(), id, v)
+            .await
+            .map_err(|e| precondition(e.into(), strict))?;
+        let version = c.credential.version;
+        tagged(shown_once(&c), version)
+    }
+
+    /// Rotate Secret: a new secret; the old one keeps working until the grace deadline
+    /// (default 24 h, at most 7 days).
+    #[oai(path = "/credentials/:id/rotate", method = "post")]
+    async fn rotate(
+        &self,
+        auth: Auth,
+        id: Path<String>,
+        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        body: Json<RotateRequest>,
+    ) -> ApiResult<Tagged<CreatedCredentialDto>> {
+        let id: CredentialId = path_id(&id, "credential")?;
+        let (v, strict) = expected_version(if_match.0.as_deref(), body.version)?;
+        let grace = match body.grace_period_seconds {
+            Some(s) => GracePeriod::from_seconds(s).map_err(|e| Problem::validation(vec![e]))?,
+            None => GracePeriod::DEFAULT,
+        };
+        let c = self
+            .state
+            .portal()
+            .rotate_credential(auth.caller(), id, grace, v)
+            .await
+            .map_err(|e| precondition(e.into(), strict))?;
+        let version = c.credential.version;
+        tagged(shown_once(&c), version)
+    }
+
+    /// Revoke: stops at once.
+    #[oai(path = "/credentials/:id/revoke", method = "post")]
+    async fn revoke(&self, auth: Auth, id: Path<String>) -> ApiResult<Tagged<CredentialDto>> {
+        let id: CredentialId = path_id(&id, "credential")?;
+        let c = self
+            .state
+            .portal()
+            .revoke_credential(auth.caller(), id)
+            .await?;
+        tagged((&c).into(), c.version)
+    }
+}

@@ -1,0 +1,167 @@
+//! The REST API, one `#[OpenApi]` struct per area, combined by tuple in [`crate::api_service`]:
+//! a later area (webhooks, usage, billing) is a new module and one more tuple member.
+
+pub mod accounts;
+pub mod audit;
+pub mod catalog;
+pub mod credentials;
+pub mod oauth;
+pub mod projects;
+pub mod review;
+pub mod subscriptions;
+pub mod workspaces;
+
+use std::str::FromStr;
+
+use onboarding_core::ids::IdParseError;
+use onboarding_core::roles::RoleSet;
+use poem_openapi::payload::Json;
+use poem_openapi::types::{ParseFromJSON, ToJSON};
+use poem_openapi::{ApiResponse, Tags};
+
+use crate::problem::Problem;
+
+#[derive(Tags)]
+pub enum Tag {
+    /// Sign up, sign in and out, the access page, personal access tokens, staff.
+    Accounts,
+    /// Workspaces (organizations), members, invitations, join requests, named responsibles.
+    Workspaces,
+    /// API products and plans (admins configure; everyone reads).
+    Catalog,
+    /// Projects, clone to production, alert thresholds, the operating pass.
+    Projects,
+    /// The pipeline: subscribe, submit, withdraw, decisions, sandbox access, payments.
+    Subscriptions,
+    /// The go-live queue and gate sign-off.
+    Review,
+    /// API keys and OAuth clients: create, list, regenerate, rotate, revoke.
+    Credentials,
+    /// The hot path for gateways and the OAuth token endpoint.
+    Gateway,
+    /// The tamper-evident audit log.
+    Audit,
+}
+
+pub type ApiResult<T> = Result<T, Problem>;
+
+/// 200 with the resource.
+#[derive(ApiResponse)]
+pub enum Ok200<T: ToJSON + ParseFromJSON + Send + Sync> {
+    #[oai(status = 200)]
+    Ok(Json<T>),
+}
+
+/// 200 with the resource and its version as `ETag` (send it back as `If-Match`).
+#[derive(ApiResponse)]
+pub enum Tagged<T: ToJSON + ParseFromJSON + Send + Sync> {
+    #[oai(status = 200)]
+    Ok(Json<T>, #[oai(header = "ETag")] String),
+}
+
+/// 201 with the created resource and its `Location`.
+#[derive(ApiResponse)]
+pub enum Created<T: ToJSON + ParseFromJSON + Send + Sync> {
+    #[oai(status = 201)]
+    Created(Json<T>, #[oai(header = "Location")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum NoContent {
+    #[oai(status = 204)]
+    NoContent,
+}
+
+pub fn ok<T: ToJSON + ParseFromJSON + Send + Sync>(v: T) -> ApiResult<Ok200<T>> {
+    Ok(Ok200::Ok(Json(v)))
+}
+
+pub fn tagged<T: ToJSON + ParseFromJSON + Send + Sync>(v: T, version: i64) -> ApiResult<Tagged<T>> {
+    Ok(Tagged::Ok(Json(v), etag(version)))
+}
+
+pub fn created<T: ToJSON + ParseFromJSON + Send + Sync>(
+    v: T,
+    location: String,
+) -> ApiResult<Created<T>> {
+    Ok(Created::Created(Json(v), location))
+}
+
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// A path id: a malformed one answers 404 like an unknown one.
+pub fn path_id<T: FromStr<Err = IdParseError>>(s: &str, entity: &str) -> ApiResult<T> {
+    s.parse().map_err(|_| Problem::not_found(entity))
+}
+
+/// An id in a body or query: a malformed one is a validation problem naming the field.
+pub fn body_id<T: FromStr<Err = IdParseError>>(s: &str, field: &str) -> ApiResult<T> {
+    s.parse()
+        .map_err(|e: IdParseError| Problem::field(field, e.to_string()))
+}
+
+pub fn role_set(names: &[String], field: &str) -> ApiResult<RoleSet> {
+    RoleSet::parse(names).map_err(|mut e| {
+        e.field = field.into();
+        Problem::validation(vec![e])
+    })
+}
+
+/// The expected version from `If-Match: "<v>"` (or `W/"<v>"`) or a body's `version`.
+/// Returns the version and whether it came from `If-Match` (a stale one then answers 412).
+pub fn expected_version(
+    if_match: Option<&str>,
+    body: Option<i64>,
+) -> ApiResult<(Option<i64>, bool)> {
+    match if_match
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && *s != "*")
+    {
+        Some(raw) => {
+            let v = raw
+                .trim_start_matches("W/")
+                .trim_matches('"')
+                .parse::<i64>()
+                .map_err(|_| Problem::field("If-Match", "expected an ETag such as \"3\""))?;
+            Ok((Some(v), true))
+        }
+        None => Ok((body, false)),
+    }
+}
+
+/// A stale `If-Match` is a failed precondition (412); the problem keeps the current state.
+pub fn precondition(p: Problem, via_if_match: bool) -> Problem {
+    // The core words a lost version check "changed since ..." (a stale expectation) or
+    // "... recorded first" (a race lost at commit); other conflicts stay 409.
+    let stale = p.body.detail.contains("changed since") || p.body.detail.contains("recorded first");
+    if via_if_match && stale && p.body.type_.ends_with("/conflict") {
+        let mut q = Problem::new(
+            "precondition-failed",
+            format!("If-Match did not match: {}", p.body.detail),
+        );
+        q.body.current = p.body.current;
+        q
+    } else {
+        p
+    }
+}
+
+/// Keyset paging over a list the core returns whole, ordered by id (ULIDs sort by creation).
+pub fn page<T>(
+    mut items: Vec<T>,
+    key: impl Fn(&T) -> String,
+    cursor: Option<String>,
+    limit: Option<u32>,
+) -> (Vec<T>, Option<String>) {
+    let limit = limit.unwrap_or(50).clamp(1, 200) as usize;
+    items.sort_by_key(&key);
+    if let Some(c) = cursor {
+        items.retain(|i| key(i) > c);
+    }
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = if more { items.last().map(&key) } else { None };
+    (items, next)
+}

@@ -1,0 +1,178 @@
+//! Projects, clone to production, alert thresholds and the operating pass.
+
+use onboarding_core::ids::*;
+use onboarding_core::usage::AlertMetric;
+use poem_openapi::OpenApi;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+
+use super::*;
+use crate::auth::Auth;
+use crate::dto::*;
+use crate::state::AppState;
+
+pub struct ProjectsApi {
+    pub state: AppState,
+}
+
+pub fn decimal(field: &str, s: &str) -> ApiResult<rust_decimal::Decimal> {
+    s.trim().parse().map_err(|_| {
+        Problem::field(
+            field,
+            "expected a decimal number as a string, e.g. \"12.50\"",
+        )
+    })
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "Tag::Projects")]
+impl ProjectsApi {
+    /// Create a sandbox project with a clear purpose and the endpoints and events it uses.
+    #[oai(path = "/workspaces/:id/projects", method = "post")]
+    async fn create(
+        &self,
+        auth: Auth,
+        id: Path<String>,
+        body: Json<CreateProjectRequest>,
+    ) -> ApiResult<Created<ProjectDto>> {
+        let ws: WorkspaceId = path_id(&id, "workspace")?;
+        let p = self
+            .state
+            .portal()
+            .create_project(
+                auth.caller(),
+                ws,
+                &body.name,
+                &body.purpose,
+                &body.endpoints,
+                &body.events,
+            )
+            .await?;
+        created((&p).into(), format!("/api/v1/projects/{}", p.id))
+    }
+
+    /// The workspace's projects.
+    #[oai(path = "/workspaces/:id/projects", method = "get")]
+    async fn list(
+        &self,
+        auth: Auth,
+        id: Path<String>,
+        cursor: Query<Option<String>>,
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Ok200<ProjectPage>> {
+        let ws: WorkspaceId = path_id(&id, "workspace")?;
+        let all = self.state.portal().projects(auth.caller(), ws).await?;
+        let (items, next_cursor) = page(all, |p| p.id.to_string(), cursor.0, limit.0);
+        ok(ProjectPage {
+            items: items.iter().map(Into::into).collect(),
+            next_cursor,
+        })
+    }
+
+    /// The project page.
+    #[oai(path = "/projects/:id", method = "get")]
+    async fn get(&self, auth: Auth, id: Path<String>) -> ApiResult<Tagged<ProjectOverviewDto>> {
+        let id: ProjectId = path_id(&id, "project")?;
+        let o = self
+            .state
+            .portal()
+            .project_overview(auth.caller(), id)
+            .await?;
+        tagged((&o).into(), o.project.version)
+    }
+
+    /// The project's credentials (prefix and last four characters only).
+    #[oai(path = "/projects/:id/credentials", method = "get")]
+    async fn credentials(
+        &self,
+        auth: Auth,
+        id: Path<String>,
+        cursor: Query<Option<String>>,
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Ok200<CredentialPage>> {
+        let id: ProjectId = path_id(&id, "project")?;
+        let all = self
+            .state
+            .portal()
+            .credentials_of_project(auth.caller(), id)
+            .await?;
+        let (items, next_cursor) = page(all, |c| c.id.to_string(), cursor.0, limit.0);
+        ok(CredentialPage {
+            items: items.iter().map(Into::into).collect(),
+            next_cursor,
+        })
+    }
+
+    /// Clone an approved subscription's sandbox project into a new production project.
+    #[oai(path = "/subscriptions/:id/clone-to-production", method = "post")]
+    async fn clone_to_production(
+        &self,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Created<ProjectDto>> {
+        let id: SubscriptionId = path_id(&id, "subscription")?;
+        let p = self
+            .state
+            .portal()
+            .clone_to_production(auth.caller(), id)
+            .await?;
+        created((&p).into(), format!("/api/v1/projects/{}", p.id))
+    }
+
+    /// Set an alert threshold: `requests_per_day`, `error_rate_percent` or `spend_per_month`
+    /// (setting it again replaces the limit).
+    #[oai(path = "/projects/:id/alert-thresholds/:metric", method = "put")]
+    async fn set_threshold(
+        &self,
+        auth: Auth,
+        id: Path<String>,
+        metric: Path<String>,
+        body: Json<SetThresholdRequest>,
+    ) -> ApiResult<Ok200<AlertThresholdDto>> {
+        let id: ProjectId = path_id(&id, "project")?;
+        let metric: AlertMetric = serde_json::from_value(serde_json::json!(metric.0))
+            .map_err(|_| Problem::not_found("alert metric"))?;
+        let limit = decimal("limit", &body.limit)?;
+        let t = self
+            .state
+            .portal()
+            .set_alert_threshold(auth.caller(), id, metric, limit)
+            .await?;
+        ok((&t).into())
+    }
+
+    /// Delete an alert threshold.
+    #[oai(
+        path = "/projects/:id/alert-thresholds/:threshold_id",
+        method = "delete"
+    )]
+    async fn delete_threshold(
+        &self,
+        auth: Auth,
+        id: Path<String>,
+        threshold_id: Path<String>,
+    ) -> ApiResult<NoContent> {
+        let id: ProjectId = path_id(&id, "project")?;
+        let th: AlertThresholdId = path_id(&threshold_id, "alert threshold")?;
+        self.state
+            .portal()
+            .delete_alert_threshold(auth.caller(), id, th)
+            .await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// Tick "review the first live audit entries" on a production project's operating pass.
+    #[oai(path = "/projects/:id/live-audit-reviewed", method = "post")]
+    async fn live_audit_reviewed(
+        &self,
+        auth: Auth,
+        id: Path<String>,
+    ) -> ApiResult<Ok200<ProjectDto>> {
+        let id: ProjectId = path_id(&id, "project")?;
+        let p = self
+            .state
+            .portal()
+            .confirm_live_audit_reviewed(auth.caller(), id)
+            .await?;
+        ok((&p).into())
+    }
+}

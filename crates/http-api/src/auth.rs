@@ -1,0 +1,242 @@
+//! Authentication: argon2id password hashing (the core's `PasswordHasher` port), browser
+//! sessions by cookie, personal access tokens by bearer, and the gateways' service token.
+//! Only the SHA-256 of a session or token is stored; the plaintext lives in the cookie or in
+//! the one response that shows it.
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use async_trait::async_trait;
+use onboarding_core::Caller;
+use onboarding_core::credential::SecretHash;
+use onboarding_core::ports::{AuthToken, AuthTokenKind, PasswordHasher, Principal};
+use poem::Request;
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::{ApiKey, Bearer};
+
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "portal_session";
+
+/// argon2id with the OWASP parameters (19 MiB, 2 passes, 1 lane), run on the blocking pool
+/// so a sign-in never stalls the async workers.
+#[derive(Clone)]
+pub struct Argon2Hasher {
+    params: Params,
+}
+
+impl Default for Argon2Hasher {
+    fn default() -> Self {
+        Self {
+            params: Params::new(19_456, 2, 1, None).expect("OWASP argon2 parameters are valid"),
+        }
+    }
+}
+
+impl Argon2Hasher {
+    fn argon(&self) -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    }
+}
+
+#[async_trait]
+impl PasswordHasher for Argon2Hasher {
+    async fn hash(&self, password: &str) -> String {
+        let me = self.clone();
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || {
+            me.argon()
+                .hash_password(password.as_bytes())
+                .map(|h| h.to_string())
+                .expect("argon2 hashing with OS randomness")
+        })
+        .await
+        .expect("hashing task")
+    }
+
+    async fn verify(&self, password: &str, phc_hash: &str) -> bool {
+        let me = self.clone();
+        let password = password.to_owned();
+        let phc = phc_hash.to_owned();
+        tokio::task::spawn_blocking(move || {
+            // The parameters come from the stored PHC string, so raising them later still
+            // verifies old hashes.
+            me.argon()
+                .verify_password(password.as_bytes(), phc.as_str())
+                .is_ok()
+        })
+        .await
+        .unwrap_or(false)
+    }
+}
+
+/// A signed-in caller and the token that signed them in.
+#[derive(Debug, Clone)]
+pub struct Authed {
+    pub caller: Caller,
+    pub token_hash: SecretHash,
+    pub kind: AuthTokenKind,
+}
+
+impl Authed {
+    /// The scope of idempotency keys: the principal, not the token, so a key survives a new
+    /// session of the same person.
+    pub fn scope(&self) -> String {
+        match self.caller {
+            Caller::Account(id) => id.to_string(),
+            Caller::Staff { id, .. } => id.to_string(),
+        }
+    }
+}
+
+fn state(req: &Request) -> poem::Result<&AppState> {
+    req.data::<AppState>()
+        .ok_or_else(|| Problem::internal("application state missing").into())
+}
+
+/// Resolves a session or personal access token to its caller; expired and unknown tokens
+/// answer 401.
+pub async fn resolve_token(state: &AppState, token: &str) -> Result<Authed, Problem> {
+    let hash = SecretHash::of(token);
+    let found = state
+        .tokens()
+        .find_token(&hash)
+        .await
+        .map_err(Problem::internal)?
+        .ok_or_else(Problem::unauthenticated)?;
+    if found.expires_at <= state.portal().ports().clock.now() {
+        return Err(Problem::new(
+            "unauthenticated",
+            "the session or token has expired; sign in again",
+        ));
+    }
+    let caller = match found.principal {
+        Principal::Account(id) => {
+            state.portal().account(id).await?;
+            Caller::Account(id)
+        }
+        Principal::Staff(id) => {
+            let staff = state.portal().staff_member(id).await?;
+            Caller::Staff {
+                id,
+                role: staff.role,
+            }
+        }
+    };
+    Ok(Authed {
+        caller,
+        token_hash: hash,
+        kind: found.kind,
+    })
+}
+
+async fn check_session(req: &Request, key: ApiKey) -> poem::Result<Authed> {
+    Ok(resolve_token(state(req)?, &key.key).await?)
+}
+
+async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Authed> {
+    Ok(resolve_token(state(req)?, &bearer.token).await?)
+}
+
+/// Browser session: the `portal_session` cookie set by the sign-in endpoints.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "portal_session",
+    key_in = "cookie",
+    checker = "check_session"
+)]
+pub struct SessionCookie(pub Authed);
+
+/// Personal access token (`POST /api/v1/tokens`), as `Authorization: Bearer pat_...`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "pat", checker = "check_bearer")]
+pub struct PersonalAccessToken(pub Authed);
+
+/// A signed-in account or staff member, by session cookie or personal access token.
+#[derive(SecurityScheme)]
+pub enum Auth {
+    Session(SessionCookie),
+    Token(PersonalAccessToken),
+}
+
+impl Auth {
+    pub fn authed(&self) -> &Authed {
+        match self {
+            Auth::Session(SessionCookie(a)) | Auth::Token(PersonalAccessToken(a)) => a,
+        }
+    }
+    pub fn caller(&self) -> Caller {
+        self.authed().caller
+    }
+}
+
+async fn check_gateway(req: &Request, bearer: Bearer) -> poem::Result<()> {
+    let st = state(req)?;
+    let Some(expected) = &st.config().gateway_token_hash else {
+        return Err(Problem::new(
+            "unauthenticated",
+            "no gateway token is configured on this portal",
+        )
+        .into());
+    };
+    // Compare hashes in constant time: the token is a long random string, its hash leaks nothing.
+    let got = SecretHash::of(&bearer.token);
+    if constant_time_eq(got.as_str().as_bytes(), expected.as_str().as_bytes()) {
+        Ok(())
+    } else {
+        Err(Problem::new("unauthenticated", "unknown gateway token").into())
+    }
+}
+
+/// The provider service token that API gateways present to the verification endpoint.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "bearer",
+    bearer_format = "gateway token",
+    checker = "check_gateway"
+)]
+pub struct GatewayToken(pub ());
+
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A new random token with a readable prefix (`ps_` session, `pat_` personal access token).
+pub fn mint_token(state: &AppState, prefix: &str) -> String {
+    format!("{prefix}_{}", state.portal().ports().secrets.base62(40))
+}
+
+/// Starts a browser session: a new random id at every sign-in (no fixation), hash stored.
+pub async fn start_session(
+    state: &AppState,
+    principal: Principal,
+) -> Result<(String, AuthToken), Problem> {
+    let token = mint_token(state, "ps");
+    let now = state.portal().ports().clock.now();
+    let record = AuthToken {
+        token_hash: SecretHash::of(&token),
+        principal,
+        kind: AuthTokenKind::Session,
+        name: String::new(),
+        csrf_token: Some(state.portal().ports().secrets.base62(32)),
+        created_at: now,
+        expires_at: now + state.config().session_ttl,
+    };
+    state
+        .tokens()
+        .insert_token(record.clone())
+        .await
+        .map_err(Problem::internal)?;
+    Ok((token, record))
+}
+
+/// The `Set-Cookie` value of a session.
+pub fn session_cookie(state: &AppState, token: &str, max_age: i64) -> String {
+    let secure = if state.config().secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}")
+}

@@ -1,0 +1,153 @@
+//! `Idempotency-Key` on POSTs: the first request with a key runs and its successful answer is
+//! stored (status, body, `Location`); a retry with the same key and the same request gets that
+//! answer again; the same key with another request is refused (422); a retry while the first
+//! is still running is refused (409). Keys are scoped per signed-in principal.
+
+use std::sync::Arc;
+
+use poem::http::{HeaderValue, Method, StatusCode, header};
+use poem::{Endpoint, IntoResponse, Request, Response};
+use sha2::{Digest, Sha256};
+
+use crate::auth::{self, SESSION_COOKIE};
+use crate::problem::{Problem, problem_from_poem_error};
+use crate::state::AppState;
+use onboarding_core::ports::{IdempotencyClaim, StoredResponse};
+
+pub const HEADER: &str = "Idempotency-Key";
+
+/// The caller's token from the bearer header or the session cookie, without resolving it.
+fn presented_token(req: &Request) -> Option<String> {
+    if let Some(t) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some(t.trim().to_owned());
+    }
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// Secrets are shown once: a replayed answer says where the secret was instead of repeating
+/// it, so the idempotency store never holds a plaintext secret.
+fn redact_for_storage(body: &[u8]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut v) => {
+            for key in ["secret", "token", "access_token"] {
+                if v.get(key).is_some() {
+                    v[key] = serde_json::json!("(shown once in the original response)");
+                }
+            }
+            v.to_string()
+        }
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
+    }
+}
+
+pub async fn idempotency<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
+    let key = req
+        .headers()
+        .get(HEADER)
+        .map(|v| v.to_str().map(str::to_owned));
+    // Only the API's own POSTs: the gateway paths (verify, token) are not creating requests.
+    let applies = req.method() == Method::POST
+        && req.uri().path().starts_with("/api/v1/")
+        && req.uri().path() != "/api/v1/verify";
+    let (Some(key), true) = (key, applies) else {
+        return ep.call(req).await.map(IntoResponse::into_response);
+    };
+    let key = match key {
+        Ok(k) if !k.is_empty() && k.len() <= 255 => k,
+        _ => {
+            return Ok(Problem::field(HEADER, "1 to 255 visible ASCII characters").to_response());
+        }
+    };
+    let Some(state) = req.data::<AppState>().cloned() else {
+        return Ok(Problem::internal("application state missing").to_response());
+    };
+    // Anonymous POSTs (sign-up, sign-in) have no scope to keep keys apart: they run as usual.
+    let Some(token) = presented_token(&req) else {
+        return ep.call(req).await.map(IntoResponse::into_response);
+    };
+    let scope = match auth::resolve_token(&state, &token).await {
+        Ok(a) => a.scope(),
+        Err(_) => return ep.call(req).await.map(IntoResponse::into_response),
+    };
+    let body = req.take_body().into_bytes().await?;
+    let mut h = Sha256::new();
+    h.update(req.method().as_str().as_bytes());
+    h.update(b" ");
+    h.update(req.uri().path().as_bytes());
+    h.update(b"\n");
+    h.update(&body);
+    let fingerprint: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    req.set_body(body);
+
+    let now = state.portal().ports().clock.now();
+    let claim = state
+        .idempotency()
+        .claim(&scope, &key, &fingerprint, now)
+        .await
+        .map_err(Problem::internal)?;
+    match claim {
+        IdempotencyClaim::Replay(stored) => Ok(replay(stored)),
+        IdempotencyClaim::Mismatch => Ok(Problem::new(
+            "idempotency-key-mismatch",
+            "this Idempotency-Key was used with a different request",
+        )
+        .to_response()),
+        IdempotencyClaim::InProgress => Ok(Problem::new(
+            "idempotency-key-in-use",
+            "a request with this Idempotency-Key is still being processed; retry later",
+        )
+        .header("Retry-After", "1")
+        .to_response()),
+        IdempotencyClaim::Claimed => {
+            let resp = match ep.call(req).await {
+                Ok(r) => r.into_response(),
+                Err(e) => problem_from_poem_error(&e).to_response(),
+            };
+            if !resp.status().is_success() {
+                // Failures are not remembered: fixing the request and retrying with the same
+                // key must be possible.
+                let _ = state.idempotency().release(&scope, &key).await;
+                return Ok(resp);
+            }
+            let (parts, body) = resp.into_parts();
+            let bytes = body.into_bytes().await?;
+            let stored = StoredResponse {
+                status: parts.status.as_u16(),
+                body: redact_for_storage(&bytes),
+                location: parts
+                    .headers
+                    .get(header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+            };
+            if let Err(e) = state.idempotency().complete(&scope, &key, stored).await {
+                tracing::warn!(error = %e, "could not store an idempotent response");
+            }
+            Ok(Response::from_parts(parts, bytes.into()))
+        }
+    }
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    let mut resp = Response::builder()
+        .status(StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK))
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .header("Idempotent-Replayed", "true")
+        .body(stored.body);
+    if let Some(loc) = stored.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        resp.headers_mut().insert(header::LOCATION, loc);
+    }
+    resp
+}

@@ -1,0 +1,80 @@
+//! What every handler shares: the core's use cases and the HTTP adapter's own stores.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use onboarding_core::Portal;
+use onboarding_core::credential::SecretHash;
+use onboarding_core::ports::{AuthTokenStore, IdempotencyStore};
+
+use crate::throttle::Throttle;
+
+/// Settings of the HTTP adapter.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Adds `Secure` to session cookies (set when the portal is served over TLS).
+    pub secure_cookies: bool,
+    /// How long a browser session lasts.
+    pub session_ttl: TimeDelta,
+    /// The SHA-256 of the provider service token that gateways present to `/api/v1/verify`.
+    pub gateway_token_hash: Option<SecretHash>,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            secure_cookies: false,
+            session_ttl: TimeDelta::hours(12),
+            gateway_token_hash: None,
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+struct Inner {
+    portal: Portal,
+    tokens: Arc<dyn AuthTokenStore>,
+    idempotency: Arc<dyn IdempotencyStore>,
+    throttle: Throttle,
+    config: ApiConfig,
+}
+
+/// Cheap to clone; every API struct holds one.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    pub fn new(
+        portal: Portal,
+        tokens: Arc<dyn AuthTokenStore>,
+        idempotency: Arc<dyn IdempotencyStore>,
+        config: ApiConfig,
+    ) -> Self {
+        let throttle = Throttle::new(portal.ports().clock.clone());
+        Self(Arc::new(Inner {
+            portal,
+            tokens,
+            idempotency,
+            throttle,
+            config,
+        }))
+    }
+
+    pub fn portal(&self) -> &Portal {
+        &self.0.portal
+    }
+    pub fn tokens(&self) -> &dyn AuthTokenStore {
+        self.0.tokens.as_ref()
+    }
+    pub fn idempotency(&self) -> &dyn IdempotencyStore {
+        self.0.idempotency.as_ref()
+    }
+    pub fn throttle(&self) -> &Throttle {
+        &self.0.throttle
+    }
+    pub fn config(&self) -> &ApiConfig {
+        &self.0.config
+    }
+}

@@ -1,0 +1,217 @@
+//! Layered configuration: defaults → optional TOML file (`--config` / `PORTAL_CONFIG`) →
+//! `PORTAL_*` environment variables. Secrets are wrapped so `Debug` never prints them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use onboarding_core::ports::Clock;
+use serde::Deserialize;
+
+/// A secret value: `Debug` and `Display` print `***`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+/// The server's configuration.
+#[derive(Clone)]
+pub struct Config {
+    /// Address to listen on (`127.0.0.1:8080`; `127.0.0.1:0` picks a free port).
+    pub bind: String,
+    /// Where the default SQLite database and the gateway token hash live.
+    pub data_dir: PathBuf,
+    /// `sqlite://...`, `postgres://...`, or `memory:` (nothing kept; for trials). Default:
+    /// `sqlite://<data_dir>/portal.db?mode=rwc`. May carry a password, hence a secret.
+    pub database_url: Option<Secret>,
+    /// The provider service token gateways present to `/api/v1/verify`.
+    pub gateway_token: Option<Secret>,
+    pub log_format: LogFormat,
+    /// The URL users reach the portal at (printed at start-up); default from `bind`.
+    pub public_url: Option<String>,
+    /// `Secure` session cookies (set when the portal is served over TLS).
+    pub secure_cookies: bool,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace_seconds: u64,
+    /// Tests: a steppable clock instead of the system clock.
+    pub clock: Option<Arc<dyn Clock>>,
+    /// Print the start-up banner (first admin, gateway token, URLs) to stdout.
+    pub print_banner: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url_redacted())
+            .field("gateway_token", &self.gateway_token)
+            .field("log_format", &self.log_format)
+            .field("public_url", &self.public_url)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            gateway_token: None,
+            log_format: LogFormat::Pretty,
+            public_url: None,
+            secure_cookies: false,
+            shutdown_grace_seconds: 30,
+            clock: None,
+            print_banner: true,
+        }
+    }
+}
+
+/// The TOML file's shape: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    bind: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<Secret>,
+    gateway_token: Option<Secret>,
+    log_format: Option<LogFormat>,
+    public_url: Option<String>,
+    secure_cookies: Option<bool>,
+    shutdown_grace_seconds: Option<u64>,
+}
+
+impl Config {
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.expose().to_owned(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("portal.db").display()
+            ),
+        }
+    }
+
+    pub fn database_url_redacted(&self) -> String {
+        storage_seaorm::redact_url(&self.database_url())
+    }
+
+    /// Defaults, then the file (if any), then the environment.
+    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let mut c = Config::default();
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| env("PORTAL_CONFIG").map(PathBuf::from));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let f: FileConfig =
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            if let Some(v) = f.bind {
+                c.bind = v;
+            }
+            if let Some(v) = f.data_dir {
+                c.data_dir = v;
+            }
+            if f.database_url.is_some() {
+                c.database_url = f.database_url;
+            }
+            if f.gateway_token.is_some() {
+                c.gateway_token = f.gateway_token;
+            }
+            if let Some(v) = f.log_format {
+                c.log_format = v;
+            }
+            if f.public_url.is_some() {
+                c.public_url = f.public_url;
+            }
+            if let Some(v) = f.secure_cookies {
+                c.secure_cookies = v;
+            }
+            if let Some(v) = f.shutdown_grace_seconds {
+                c.shutdown_grace_seconds = v;
+            }
+        }
+        if let Some(v) = env("PORTAL_BIND") {
+            c.bind = v;
+        }
+        if let Some(v) = env("PORTAL_DATA_DIR") {
+            c.data_dir = v.into();
+        }
+        if let Some(v) = env("PORTAL_DATABASE_URL") {
+            c.database_url = Some(Secret::new(v));
+        }
+        if let Some(v) = env("PORTAL_GATEWAY_TOKEN") {
+            c.gateway_token = Some(Secret::new(v));
+        }
+        if let Some(v) = env("PORTAL_LOG_FORMAT") {
+            c.log_format = match v.as_str() {
+                "json" => LogFormat::Json,
+                "pretty" => LogFormat::Pretty,
+                other => return Err(format!("PORTAL_LOG_FORMAT: `{other}` is not json|pretty")),
+            };
+        }
+        if let Some(v) = env("PORTAL_PUBLIC_URL") {
+            c.public_url = Some(v);
+        }
+        if let Some(v) = env("PORTAL_SECURE_COOKIES") {
+            c.secure_cookies = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = env("PORTAL_SHUTDOWN_GRACE_SECONDS") {
+            c.shutdown_grace_seconds = v
+                .parse()
+                .map_err(|_| format!("PORTAL_SHUTDOWN_GRACE_SECONDS: `{v}` is not a number"))?;
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_overrides_defaults_and_secrets_stay_hidden() {
+        let dir = std::env::temp_dir().join(format!("portal-cfg-{}", ulid::Ulid::generate()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("portal.toml");
+        std::fs::write(
+            &file,
+            "bind = \"0.0.0.0:9000\"\ndatabase_url = \"postgres://u:hunter2@db/portal\"\n",
+        )
+        .unwrap();
+        let env = |k: &str| (k == "PORTAL_BIND").then(|| "127.0.0.1:7000".to_owned());
+        let c = Config::load(Some(&file), env).unwrap();
+        assert_eq!(c.bind, "127.0.0.1:7000");
+        assert!(c.database_url().contains("hunter2"));
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(c.database_url_redacted().contains("***"));
+        assert_eq!(Config::load(None, |_| None).unwrap().bind, "127.0.0.1:8080");
+    }
+}

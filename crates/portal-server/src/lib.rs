@@ -1,0 +1,470 @@
+//! # portal-server
+//!
+//! The binary's library: configuration, wiring of the core to its adapters, the background
+//! usage flusher, start-up bootstrap (first admin, gateway token) and the operator commands.
+//! [`spawn`] starts the real server on a chosen address, for `main` and for the end-to-end tests.
+
+pub mod adapters;
+pub mod config;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_api::{ApiConfig, AppState, Argon2Hasher, Metrics};
+use onboarding_core::credential::SecretHash;
+use onboarding_core::ports::*;
+use onboarding_core::roles::StaffRole;
+use onboarding_core::{Caller, Portal, Ports};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::{Route, handler, web::Data};
+use tokio::sync::oneshot;
+
+use adapters::{BufferedUsage, OsSecrets, SystemClock, UlidIds};
+pub use config::{Config, LogFormat, Secret};
+
+/// The e-mail of the first admin created at start-up.
+pub const FIRST_ADMIN_EMAIL: &str = "admin@portal.local";
+
+/// Every store port, from whichever adapter the URL names.
+pub trait Store:
+    AccountStore
+    + WorkspaceStore
+    + PlanStore
+    + ProjectStore
+    + SubscriptionStore
+    + CredentialStore
+    + WebhookStore
+    + UsageStore
+    + AlertStore
+    + AuditLog
+    + PaymentGateway
+    + UnitOfWork
+    + AuthTokenStore
+    + IdempotencyStore
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: AccountStore
+        + WorkspaceStore
+        + PlanStore
+        + ProjectStore
+        + SubscriptionStore
+        + CredentialStore
+        + WebhookStore
+        + UsageStore
+        + AlertStore
+        + AuditLog
+        + PaymentGateway
+        + UnitOfWork
+        + AuthTokenStore
+        + IdempotencyStore
+        + 'static
+{
+}
+
+/// The core wired to its adapters, plus what the HTTP adapter and the workers need.
+#[derive(Clone)]
+pub struct Wiring {
+    pub portal: Portal,
+    pub tokens: Arc<dyn AuthTokenStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    pub usage: Arc<BufferedUsage>,
+}
+
+fn wire<S: Store>(store: Arc<S>, clock: Arc<dyn Clock>, vault: Arc<dyn SecretVault>) -> Wiring {
+    let usage = Arc::new(BufferedUsage::new(store.clone()));
+    let ports = Ports {
+        clock,
+        ids: Arc::new(UlidIds),
+        secrets: Arc::new(OsSecrets),
+        passwords: Arc::new(Argon2Hasher::default()),
+        accounts: store.clone(),
+        workspaces: store.clone(),
+        plans: store.clone(),
+        projects: store.clone(),
+        subscriptions: store.clone(),
+        credentials: store.clone(),
+        webhooks: store.clone(),
+        usage: store.clone(),
+        alerts: store.clone(),
+        audit: store.clone(),
+        payments: store.clone(),
+        uow: store.clone(),
+        meter: usage.clone(),
+        vault,
+    };
+    Wiring {
+        portal: Portal::new(ports),
+        tokens: store.clone(),
+        idempotency: store,
+        usage,
+    }
+}
+
+/// Opens (and migrates) the configured database and wires the core to it.
+pub async fn connect(config: &Config) -> Result<Wiring, String> {
+    let clock = config
+        .clock
+        .clone()
+        .unwrap_or_else(|| Arc::new(SystemClock));
+    let vault: Arc<dyn SecretVault> =
+        Arc::new(adapters::AeadVault::from_data_dir(&config.data_dir)?);
+    let url = config.database_url();
+    if url == "memory:" {
+        return Ok(wire(
+            Arc::new(onboarding_core::memory::MemoryStore::new()),
+            clock,
+            vault,
+        ));
+    }
+    let store = storage_seaorm::connect_and_migrate(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(wire(Arc::new(store), clock, vault))
+}
+
+/// A running server: where it listens, how to stop it, and what start-up created.
+pub struct RunningServer {
+    pub addr: std::net::SocketAddr,
+    pub base_url: String,
+    /// The first admin created at start-up (e-mail, password), if one was.
+    pub admin: Option<(String, String)>,
+    /// The gateway token generated at start-up, if none was configured.
+    pub generated_gateway_token: Option<String>,
+    pub wiring: Wiring,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Writes counted usage now (the worker does it every second).
+    pub async fn flush_usage(&self) {
+        self.wiring.usage.flush().await;
+    }
+
+    /// Stops accepting, drains in-flight requests, flushes usage.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let r = (&mut self.task).await.unwrap_or(Ok(()));
+        self.wiring.usage.flush().await;
+        r
+    }
+
+    /// Waits until the server stops (after a signal, for `main`).
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        let r = (&mut self.task).await.unwrap_or(Ok(()));
+        self.wiring.usage.flush().await;
+        r
+    }
+}
+
+/// Creates the first admin when the staff directory is empty; returns (e-mail, password).
+pub async fn ensure_first_admin(portal: &Portal) -> Result<Option<(String, String)>, String> {
+    let count = portal
+        .ports()
+        .accounts
+        .staff_count()
+        .await
+        .map_err(|e| e.to_string())?;
+    if count > 0 {
+        return Ok(None);
+    }
+    let password = OsSecrets.base62(24);
+    portal
+        .create_staff(
+            None,
+            FIRST_ADMIN_EMAIL,
+            "Portal admin",
+            StaffRole::Admin,
+            &password,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Some((FIRST_ADMIN_EMAIL.to_owned(), password)))
+}
+
+/// The gateway token's hash: from the configuration, else from `<data_dir>/gateway-token.sha256`,
+/// else a new token (returned once, for printing) whose hash is stored there.
+fn gateway_token(config: &Config) -> Result<(SecretHash, Option<String>), String> {
+    if let Some(t) = &config.gateway_token {
+        return Ok((SecretHash::of(t.expose()), None));
+    }
+    let file = config.data_dir.join("gateway-token.sha256");
+    if let Ok(hex) = std::fs::read_to_string(&file) {
+        let hex = hex.trim().to_owned();
+        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok((SecretHash::from_stored(hex), None));
+        }
+    }
+    let token = format!("gw_{}", OsSecrets.base62(40));
+    let hash = SecretHash::of(&token);
+    std::fs::create_dir_all(&config.data_dir)
+        .and_then(|()| std::fs::write(&file, format!("{}\n", hash.as_str())))
+        .map_err(|e| {
+            format!(
+                "cannot store the gateway token hash in {}: {e}",
+                file.display()
+            )
+        })?;
+    Ok((hash, Some(token)))
+}
+
+#[handler]
+fn healthz() -> &'static str {
+    "ok"
+}
+
+#[handler]
+async fn readyz(state: Data<&AppState>) -> poem::Response {
+    // A cheap read through a store port: answers only when the database does.
+    match state.portal().ports().accounts.staff_count().await {
+        Ok(_) => poem::Response::builder().body("ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            poem::Response::builder()
+                .status(poem::http::StatusCode::SERVICE_UNAVAILABLE)
+                .body("database unavailable")
+        }
+    }
+}
+
+/// Connects, bootstraps and starts serving on `config.bind`; returns once listening.
+/// `shutdown_signal` (if any) stops the server like [`RunningServer::stop`].
+pub async fn start(
+    config: Config,
+    shutdown_signal: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+) -> Result<RunningServer, String> {
+    tracing::info!(database = %config.database_url_redacted(), bind = %config.bind, "starting");
+    let wiring = connect(&config).await?;
+    let admin = ensure_first_admin(&wiring.portal).await?;
+    let (gateway_hash, generated_gateway_token) = gateway_token(&config)?;
+    let state = AppState::new(
+        wiring.portal.clone(),
+        wiring.tokens.clone(),
+        wiring.idempotency.clone(),
+        ApiConfig {
+            secure_cookies: config.secure_cookies,
+            gateway_token_hash: Some(gateway_hash),
+            ..ApiConfig::default()
+        },
+    );
+    let metrics = Arc::new(Metrics::default());
+    let m = metrics.clone();
+    let ops = Route::new()
+        .at("/healthz", healthz)
+        .at("/readyz", readyz)
+        .at(
+            "/metrics",
+            poem::endpoint::make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("text/plain; version=0.0.4")
+                    .body(m.render())
+            }),
+        );
+    let app = http_api::app(state, ops, metrics);
+
+    let acceptor = TcpListener::bind(config.bind.clone())
+        .into_acceptor()
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    let addr = acceptor
+        .local_addr()
+        .into_iter()
+        .find_map(|a| a.as_socket_addr().copied())
+        .ok_or("no local address")?;
+    let base_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+
+    // The usage flusher: every second, and once more at shutdown (in stop/wait).
+    let usage = wiring.usage.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            usage.flush().await;
+        }
+    });
+
+    let (tx, rx) = oneshot::channel::<()>();
+    let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    let task = tokio::spawn(async move {
+        poem::Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(
+                app,
+                async move {
+                    match shutdown_signal {
+                        Some(sig) => {
+                            tokio::select! {
+                                _ = sig => {}
+                                _ = rx => {}
+                            }
+                        }
+                        None => {
+                            let _ = rx.await;
+                        }
+                    }
+                    tracing::info!("shutting down: draining in-flight requests");
+                },
+                Some(grace),
+            )
+            .await
+    });
+
+    if config.print_banner {
+        println!("Onboarding portal listening on {base_url}");
+        println!("  API docs:      {base_url}/docs");
+        println!("  Staff sign-in: POST {base_url}/api/v1/staff/sign-in");
+        if let Some((email, password)) = &admin {
+            println!("  First admin created (shown once):");
+            println!("    e-mail:   {email}");
+            println!("    password: {password}");
+        }
+        if let Some(t) = &generated_gateway_token {
+            println!(
+                "  Gateway token for POST /api/v1/verify (shown once; only its hash is kept):"
+            );
+            println!("    {t}");
+        }
+    }
+    Ok(RunningServer {
+        addr,
+        base_url,
+        admin,
+        generated_gateway_token,
+        wiring,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+/// Starts the real server for tests: binds `127.0.0.1:0` unless `config.bind` says otherwise
+/// (the default `127.0.0.1:8080` is replaced), without a banner.
+pub async fn spawn(mut config: Config) -> Result<RunningServer, String> {
+    if config.bind == Config::default().bind {
+        config.bind = "127.0.0.1:0".into();
+    }
+    config.print_banner = false;
+    start(config, None).await
+}
+
+/// An operator acting from the command line: the core's staff use cases take a caller, and
+/// the CLI has no session. Its id is the nil ULID, which no staff member can have.
+pub fn operator() -> Caller {
+    Caller::Staff {
+        id: onboarding_core::ids::StaffId::from_ulid(ulid::Ulid::nil()),
+        role: StaffRole::Admin,
+    }
+}
+
+/// `create-admin`: adds an admin with a generated password (returned once, for printing).
+pub async fn create_admin(portal: &Portal, email: &str, name: &str) -> Result<String, String> {
+    let password = OsSecrets.base62(24);
+    let empty = portal
+        .ports()
+        .accounts
+        .staff_count()
+        .await
+        .map_err(|e| e.to_string())?
+        == 0;
+    let caller = (!empty).then(operator);
+    portal
+        .create_staff(caller, email, name, StaffRole::Admin, &password)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(password)
+}
+
+/// What `demo` created.
+#[derive(Debug, Default)]
+pub struct DemoReport {
+    pub product_created: bool,
+    pub plans_created: usize,
+    /// (e-mail, password) of the demo developer, when created now.
+    pub developer: Option<(String, String)>,
+}
+
+pub const DEMO_DEVELOPER: &str = "dev@demo.example";
+
+/// `demo`: the demo product and plans, a demo developer and workspace. Idempotent: what
+/// exists (by name or e-mail) is left alone.
+pub async fn seed_demo(portal: &Portal) -> Result<DemoReport, String> {
+    let err = |e: onboarding_core::ServiceError| e.to_string();
+    let mut report = DemoReport::default();
+    let (product, plans) = onboarding_core::demo::demo_catalog();
+    let op = operator();
+    let existing = portal.products().await.map_err(err)?;
+    let product_id = match existing.iter().find(|p| p.name.as_str() == product.name) {
+        Some(p) => p.id,
+        None => {
+            report.product_created = true;
+            portal
+                .create_product(op, &product.name, &product.description)
+                .await
+                .map_err(err)?
+                .id
+        }
+    };
+    let have = portal.plans().await.map_err(err)?;
+    for plan in plans {
+        if have
+            .iter()
+            .any(|p| p.product_id == product_id && p.name.as_str() == plan.name)
+        {
+            continue;
+        }
+        portal
+            .create_plan(op, product_id, plan)
+            .await
+            .map_err(err)?;
+        report.plans_created += 1;
+    }
+    let email = onboarding_core::values::Email::new(DEMO_DEVELOPER).map_err(|e| e.to_string())?;
+    if portal
+        .ports()
+        .accounts
+        .account_by_email(&email)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        let password = OsSecrets.base62(20);
+        let account = portal
+            .sign_up(DEMO_DEVELOPER, "Demo Developer", &password)
+            .await
+            .map_err(err)?;
+        portal
+            .create_workspace(Caller::Account(account.id), "Demo Organization")
+            .await
+            .map_err(err)?;
+        report.developer = Some((DEMO_DEVELOPER.into(), password));
+    }
+    Ok(report)
+}
+
+/// `audit verify`: every chain; `Err` names the first bad event.
+pub async fn verify_audit(portal: &Portal) -> Result<Vec<String>, String> {
+    let mut lines = Vec::new();
+    for (chain, result) in portal
+        .verify_all_audit_chains()
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        let name = chain.map_or("provider".to_owned(), |w| w.to_string());
+        match result {
+            Ok(n) => lines.push(format!("{name}: ok ({n} events)")),
+            Err(b) => {
+                return Err(format!(
+                    "{name}: chain broken at seq {} (event {}): {:?}",
+                    b.seq, b.event_id, b.problem
+                ));
+            }
+        }
+    }
+    Ok(lines)
+}
