@@ -94,6 +94,8 @@ define_id!(/// An audit event.
     AuditEventId, "evt");
 define_id!(/// An outbox message (the `webhook-id` of its deliveries).
     MessageId, "msg");
+define_id!(/// One delivery of an outbox message to one webhook endpoint.
+    DeliveryId, "whdlv");
 define_id!(/// An alert threshold of a project.
     AlertThresholdId, "alrt");
 define_id!(/// A recorded payment.

@@ -6,7 +6,7 @@
 //! These are not for production: [`TestPasswordHasher`] is a fast salted SHA-256 so that
 //! tests stay quick, where the server uses argon2id.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -25,7 +25,9 @@ use crate::project::Project;
 use crate::services::{Portal, Ports};
 use crate::usage::{AlertThreshold, UsageBucket, UsageEvent, aggregate};
 use crate::values::Email;
-use crate::webhook::WebhookEndpoint;
+use crate::webhook::{
+    AttemptRecord, Delivery, DeliveryAttempt, DeliveryStatus, EVENT_TEST, WebhookEndpoint,
+};
 use crate::workspace::{
     Account, Invitation, InvitationStatus, JoinRequest, Membership, Staff, Workspace,
 };
@@ -138,6 +140,10 @@ struct State {
     usage: BTreeMap<(CredentialId, String, DateTime<Utc>), UsageBucket>,
     audit: BTreeMap<Option<WorkspaceId>, Vec<AuditEvent>>,
     outbox: Vec<OutboxMessage>,
+    /// Outbox messages already fanned out into deliveries.
+    dispatched: HashSet<MessageId>,
+    deliveries: BTreeMap<DeliveryId, Delivery>,
+    attempts: Vec<DeliveryAttempt>,
     auth_tokens: HashMap<SecretHash, AuthToken>,
     idempotency: HashMap<(String, String), (String, Option<StoredResponse>)>,
 }
@@ -298,29 +304,41 @@ impl MemoryStore {
 impl UnitOfWork for MemoryStore {
     async fn commit(&self, set: ChangeSet) -> StoreResult<()> {
         let mut guard = self.state.lock().unwrap();
-        // Apply to a copy-on-write scratch state: a conflict half way leaves nothing behind.
-        let mut scratch = std::mem::take(&mut *guard);
-        let backup_needed = !set.changes.is_empty();
-        let snapshot = if backup_needed {
-            Some(clone_state(&scratch))
-        } else {
-            None
-        };
+        Self::commit_locked(&mut guard, set)
+    }
+}
+
+impl MemoryStore {
+    /// Applies a change set to locked state: all of it, or (on a conflict) none of it.
+    fn commit_locked(state: &mut State, set: ChangeSet) -> StoreResult<()> {
+        // Only changes can fail; snapshot when there are some so a conflict half way leaves
+        // nothing behind.
+        let snapshot = (!set.changes.is_empty()).then(|| clone_state(state));
         for c in set.changes {
-            if let Err(e) = Self::apply(&mut scratch, c) {
-                *guard = snapshot.expect("snapshot taken when there are changes");
+            if let Err(e) = Self::apply(state, c) {
+                *state = snapshot.expect("snapshot taken when there are changes");
                 return Err(e);
             }
         }
         for draft in set.audit {
-            let chain = scratch.audit.entry(draft.workspace_id).or_default();
+            let chain = state.audit.entry(draft.workspace_id).or_default();
             let prev = chain.last().map(|e| (e.seq, e.hash.as_str()));
             let sealed = AuditEvent::seal(draft, prev);
             chain.push(sealed);
         }
-        scratch.outbox.extend(set.outbox);
-        *guard = scratch;
+        state.outbox.extend(set.outbox);
         Ok(())
+    }
+
+    /// Every delivery (for tests).
+    pub fn all_deliveries(&self) -> Vec<Delivery> {
+        self.state
+            .lock()
+            .unwrap()
+            .deliveries
+            .values()
+            .cloned()
+            .collect()
     }
 }
 
@@ -345,6 +363,9 @@ fn clone_state(s: &State) -> State {
         usage: s.usage.clone(),
         audit: s.audit.clone(),
         outbox: s.outbox.clone(),
+        dispatched: s.dispatched.clone(),
+        deliveries: s.deliveries.clone(),
+        attempts: s.attempts.clone(),
         auth_tokens: s.auth_tokens.clone(),
         idempotency: s.idempotency.clone(),
     }
@@ -634,13 +655,173 @@ impl WebhookStore for MemoryStore {
         &self,
         project: ProjectId,
     ) -> StoreResult<Option<(DateTime<Utc>, bool)>> {
-        Ok(self
+        let recorded = self
             .state
             .lock()
             .unwrap()
             .test_deliveries
             .get(&project)
-            .copied())
+            .copied();
+        let delivered = DeliveryStore::last_test_delivery(self, project).await?;
+        // The newest of a hand-recorded result and a real `test` delivery.
+        Ok(recorded
+            .into_iter()
+            .chain(delivered)
+            .max_by_key(|(at, _)| *at))
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for MemoryStore {
+    async fn undispatched(&self, limit: u64) -> StoreResult<Vec<OutboxMessage>> {
+        let s = self.state.lock().unwrap();
+        Ok(s.outbox
+            .iter()
+            .filter(|m| !s.dispatched.contains(&m.id))
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+    async fn dispatch(
+        &self,
+        message: MessageId,
+        deliveries: Vec<Delivery>,
+        _at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut s = self.state.lock().unwrap();
+        if !s.dispatched.insert(message) {
+            return Ok(false);
+        }
+        for d in deliveries {
+            s.deliveries.insert(d.id, d);
+        }
+        Ok(true)
+    }
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease_owner: &str,
+        lease_until: DateTime<Utc>,
+        limit: u64,
+    ) -> StoreResult<Vec<Delivery>> {
+        let mut s = self.state.lock().unwrap();
+        let mut due: Vec<(DateTime<Utc>, DeliveryId)> = s
+            .deliveries
+            .values()
+            .filter(|d| d.is_due(now))
+            .map(|d| (d.next_attempt_at.unwrap_or(now), d.id))
+            .collect();
+        due.sort();
+        let mut out = Vec::new();
+        for (_, id) in due.into_iter().take(limit as usize) {
+            let d = s.deliveries.get_mut(&id).expect("listed above");
+            d.lease_owner = Some(lease_owner.to_owned());
+            d.lease_until = Some(lease_until);
+            out.push(d.clone());
+        }
+        Ok(out)
+    }
+    async fn complete_attempt(&self, record: AttemptRecord, also: ChangeSet) -> StoreResult<()> {
+        let mut s = self.state.lock().unwrap();
+        let id = record.attempt.delivery_id;
+        match s.deliveries.get(&id) {
+            Some(d)
+                if d.status == DeliveryStatus::Pending
+                    && d.lease_owner.as_deref() == Some(record.lease_owner.as_str())
+                    && d.attempts + 1 == record.attempt.attempt => {}
+            _ => return Err(conflict("delivery lease")),
+        }
+        Self::commit_locked(&mut s, also)?;
+        let d = s.deliveries.get_mut(&id).expect("checked above");
+        d.attempts = record.attempt.attempt;
+        d.status = record.status;
+        d.next_attempt_at = record.next_attempt_at;
+        d.lease_owner = None;
+        d.lease_until = None;
+        d.last_attempt_at = Some(record.attempt.at);
+        d.last_response_status = record.attempt.response_status;
+        d.last_error = record.attempt.error.clone();
+        s.attempts.push(record.attempt);
+        Ok(())
+    }
+    async fn delivery(&self, id: DeliveryId) -> StoreResult<Option<Delivery>> {
+        Ok(self.state.lock().unwrap().deliveries.get(&id).cloned())
+    }
+    async fn deliveries_of_endpoint(
+        &self,
+        endpoint: WebhookEndpointId,
+        before: Option<DeliveryId>,
+        limit: u64,
+    ) -> StoreResult<Vec<Delivery>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .deliveries
+            .values()
+            .rev()
+            .filter(|d| d.endpoint_id == endpoint && before.is_none_or(|b| d.id < b))
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+    async fn attempts_of_endpoint(
+        &self,
+        endpoint: WebhookEndpointId,
+        since: DateTime<Utc>,
+        limit: u64,
+    ) -> StoreResult<Vec<DeliveryAttempt>> {
+        let mut v: Vec<DeliveryAttempt> = self
+            .state
+            .lock()
+            .unwrap()
+            .attempts
+            .iter()
+            .filter(|a| a.endpoint_id == endpoint && a.at >= since)
+            .cloned()
+            .collect();
+        v.sort_by_key(|a| std::cmp::Reverse(a.at));
+        v.truncate(limit as usize);
+        Ok(v)
+    }
+    async fn requeue_failed(
+        &self,
+        id: DeliveryId,
+        at: DateTime<Utc>,
+        also: ChangeSet,
+    ) -> StoreResult<()> {
+        let mut s = self.state.lock().unwrap();
+        if s.deliveries
+            .get(&id)
+            .is_none_or(|d| d.status != DeliveryStatus::Failed)
+        {
+            return Err(conflict("delivery is not failed"));
+        }
+        Self::commit_locked(&mut s, also)?;
+        let d = s.deliveries.get_mut(&id).expect("checked above");
+        d.status = DeliveryStatus::Pending;
+        d.next_attempt_at = Some(at);
+        d.lease_owner = None;
+        d.lease_until = None;
+        Ok(())
+    }
+    async fn last_test_delivery(
+        &self,
+        project: ProjectId,
+    ) -> StoreResult<Option<(DateTime<Utc>, bool)>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .deliveries
+            .values()
+            .filter(|d| d.project_id == project && d.event_type == EVENT_TEST)
+            .filter(|d| d.status != DeliveryStatus::Pending)
+            .filter_map(|d| {
+                d.last_attempt_at
+                    .map(|at| (at, d.status == DeliveryStatus::Succeeded))
+            })
+            .max_by_key(|(at, _)| *at))
     }
 }
 

@@ -379,3 +379,69 @@ pub trait SecretVault: Send + Sync {
     /// `None` when the text was not sealed with this vault's key (or was tampered with).
     fn open(&self, sealed: &str) -> Option<String>;
 }
+
+/// Webhook deliveries (issue 5): the outbox fanned out into one delivery per endpoint, claimed
+/// by workers under a lease, settled attempt by attempt. Writes that also change an endpoint
+/// (verified, failing, disabled) or raise audit events take that [`ChangeSet`] along and apply
+/// it in the same transaction, exactly as [`UnitOfWork::commit`] would.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Outbox messages not yet fanned out, oldest first.
+    async fn undispatched(&self, limit: u64) -> StoreResult<Vec<OutboxMessage>>;
+    /// Marks the message dispatched and inserts its deliveries, atomically. `Ok(false)` when
+    /// it was already dispatched (another dispatcher won; nothing is inserted).
+    async fn dispatch(
+        &self,
+        message: MessageId,
+        deliveries: Vec<crate::webhook::Delivery>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Leases up to `limit` due deliveries (pending, `next_attempt_at <= now`, no live lease)
+    /// to `lease_owner` until `lease_until`, oldest due first. On PostgreSQL:
+    /// `FOR UPDATE SKIP LOCKED`; elsewhere a conditional update of the lease columns.
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease_owner: &str,
+        lease_until: DateTime<Utc>,
+        limit: u64,
+    ) -> StoreResult<Vec<crate::webhook::Delivery>>;
+    /// Stores the attempt, moves the delivery to its next state, releases the lease and
+    /// applies `also`, in one transaction. `Conflict` when `lease_owner` no longer holds the
+    /// delivery (its lease expired and another worker claimed it): nothing is written.
+    async fn complete_attempt(
+        &self,
+        record: crate::webhook::AttemptRecord,
+        also: ChangeSet,
+    ) -> StoreResult<()>;
+    async fn delivery(&self, id: DeliveryId) -> StoreResult<Option<crate::webhook::Delivery>>;
+    /// Deliveries of an endpoint, newest first, before the cursor (keyset paging).
+    async fn deliveries_of_endpoint(
+        &self,
+        endpoint: WebhookEndpointId,
+        before: Option<DeliveryId>,
+        limit: u64,
+    ) -> StoreResult<Vec<crate::webhook::Delivery>>;
+    /// Attempts of an endpoint at or after `since`, newest first, at most `limit`.
+    async fn attempts_of_endpoint(
+        &self,
+        endpoint: WebhookEndpointId,
+        since: DateTime<Utc>,
+        limit: u64,
+    ) -> StoreResult<Vec<crate::webhook::DeliveryAttempt>>;
+    /// Puts a failed delivery back in the queue, due at `at`, with `also` (its audit event).
+    /// `Conflict` unless the delivery is `failed`.
+    async fn requeue_failed(
+        &self,
+        id: DeliveryId,
+        at: DateTime<Utc>,
+        also: ChangeSet,
+    ) -> StoreResult<()>;
+    /// The latest settled `test` delivery of any endpoint of the project: when it was last
+    /// attempted, and whether it succeeded. What [`WebhookStore::last_test_delivery`] answers.
+    async fn last_test_delivery(
+        &self,
+        project: ProjectId,
+    ) -> StoreResult<Option<(DateTime<Utc>, bool)>>;
+}

@@ -1,12 +1,12 @@
 //! Usage, alerts and invoices through the public API over in-memory adapters.
 
 use chrono::{TimeDelta, TimeZone, Utc};
+use onboarding_core::ServiceError;
 use onboarding_core::gates::Gate;
 use onboarding_core::memory::in_memory_portal;
 use onboarding_core::project::Environment;
 use onboarding_core::services::NewCredentialKind;
 use onboarding_core::usage::{AlertMetric, Granularity};
-use onboarding_core::ServiceError;
 use rust_decimal_macros::dec;
 use test_support::*;
 

@@ -10,6 +10,7 @@ mod journey;
 mod metering;
 mod projects;
 mod subscriptions;
+mod webhooks;
 mod workspaces;
 
 use std::sync::Arc;
@@ -24,6 +25,10 @@ pub use journey::JourneyView;
 pub use metering::{RaisedAlert, UsageView, month_bounds, period_bounds};
 pub use projects::ProjectOverview;
 pub use subscriptions::{QueueEntry, SubscriptionView};
+pub use webhooks::{
+    AttemptResult, CreatedEndpoint, DeliveryTarget, DispatchReport, Prepared, RotatedSecret,
+    Webhooks,
+};
 pub use workspaces::{MemberView, WorkspaceOverview};
 
 use crate::audit::{Actor, AuditDraft};
@@ -225,7 +230,14 @@ impl Portal {
         &self,
         now: DateTime<Utc>,
     ) -> (String, crate::webhook::SigningSecret) {
-        let plaintext = format!("whsec_{}", self.p.secrets.base62(43));
+        // Standard Webhooks receivers base64-decode what follows `whsec_` into the HMAC key,
+        // so the secret must be real base64: 24 bytes (192 bits, what the specification
+        // recommends at least) drawn from 43 base62 characters (~256 bits) of the port.
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let seed = sha2::Sha256::digest(self.p.secrets.base62(43).as_bytes());
+        let key = base64::engine::general_purpose::STANDARD.encode(&seed[..24]);
+        let plaintext = format!("whsec_{key}");
         let sealed = crate::webhook::SigningSecret {
             sealed: self.p.vault.seal(&plaintext),
             created_at: now,

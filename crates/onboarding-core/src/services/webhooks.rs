@@ -1,0 +1,802 @@
+//! Webhook endpoints and their deliveries (spec §8, issue 5).
+//!
+//! Endpoint management needs only the ports a [`Portal`] already has, so it lives on `Portal`.
+//! Everything that reads or writes deliveries lives on [`Webhooks`], which pairs a `Portal`
+//! with the [`DeliveryStore`] port (see `docs/decisions/0009-webhooks.md`): the worker, the
+//! delivery history, endpoint health and manual retry.
+
+use std::fmt;
+
+use chrono::TimeDelta;
+use serde::Serialize;
+use serde_json::json;
+
+use super::*;
+use crate::project::Project;
+use crate::webhook::{
+    AttemptRecord, DEFAULT_SECRET_OVERLAP, DISABLE_AFTER_FAILING, Delivery, DeliveryAttempt,
+    DeliveryStatus, EVENT_ENDPOINT_DISABLED, EVENT_TEST, EVENT_VERIFICATION, EndpointHealth,
+    EndpointStatus, HEALTH_WINDOW, MAX_SECRET_OVERLAP, WebhookEndpoint, challenge_echoed, fan_out,
+    is_interactive_event, validate_endpoint_url, validate_event_filter,
+};
+
+/// A new endpoint and its signing secret: the only time the secret is shown.
+#[derive(Clone, Serialize)]
+pub struct CreatedEndpoint {
+    pub endpoint: WebhookEndpoint,
+    /// `whsec_...`, shown once.
+    pub secret: String,
+}
+
+/// An endpoint after a secret rotation, and its new secret (shown once).
+#[derive(Clone, Serialize)]
+pub struct RotatedSecret {
+    pub endpoint: WebhookEndpoint,
+    pub secret: String,
+}
+
+// Secrets stay out of logs: Debug never prints them.
+impl fmt::Debug for CreatedEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreatedEndpoint")
+            .field("endpoint", &self.endpoint)
+            .field("secret", &"whsec_***")
+            .finish()
+    }
+}
+
+impl fmt::Debug for RotatedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RotatedSecret")
+            .field("endpoint", &self.endpoint)
+            .field("secret", &"whsec_***")
+            .finish()
+    }
+}
+
+/// What a worker needs to send a delivery: where, and the secrets to sign with (plaintext,
+/// newest first). Never stored, never logged.
+#[derive(Clone)]
+pub struct DeliveryTarget {
+    pub url: String,
+    pub secrets: Vec<String>,
+}
+
+impl fmt::Debug for DeliveryTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeliveryTarget")
+            .field("url", &self.url)
+            .field("secrets", &self.secrets.len())
+            .finish()
+    }
+}
+
+/// Whether a claimed delivery can be sent.
+#[derive(Debug, Clone)]
+pub enum Prepared {
+    Send(DeliveryTarget),
+    /// The endpoint is gone, disabled, or has no usable secret: settle without sending.
+    Skip(String),
+}
+
+/// The outcome of one HTTP attempt, as the delivery adapter saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptResult {
+    /// When the attempt started (its `webhook-timestamp`).
+    pub at: DateTime<Utc>,
+    /// The URL it was sent to (a verification counts only for the URL that answered it).
+    pub url: String,
+    /// `None` when no response came.
+    pub response_status: Option<u16>,
+    /// The start of the response body (the adapter bounds it).
+    pub response_body: String,
+    /// A transport error or a refused address, for people.
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    /// From the retry schedule: when to try again should this attempt have failed; `None`
+    /// when no attempt is left.
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// What one dispatch pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DispatchReport {
+    pub messages: usize,
+    pub deliveries: usize,
+}
+
+impl Portal {
+    pub(super) async fn load_endpoint(
+        &self,
+        id: WebhookEndpointId,
+    ) -> ServiceResult<WebhookEndpoint> {
+        self.p
+            .webhooks
+            .endpoint(id)
+            .await?
+            .ok_or(ServiceError::NotFound {
+                entity: "webhook endpoint",
+            })
+    }
+
+    /// Loads an endpoint and authorizes managing it: 404 outside the caller's workspaces.
+    async fn managed_endpoint(
+        &self,
+        caller: Caller,
+        id: WebhookEndpointId,
+    ) -> ServiceResult<WebhookEndpoint> {
+        let ep = self.load_endpoint(id).await?;
+        self.require(caller, ep.workspace_id, Action::ManageWebhooks)
+            .await?;
+        Ok(ep)
+    }
+
+    /// A targeted outbox message (verification or test) for one endpoint.
+    fn targeted(&self, ep: &WebhookEndpoint, event_type: &str, payload: Value) -> OutboxMessage {
+        let mut m = self.outbox(
+            ep.workspace_id,
+            Some(ep.project_id),
+            event_type,
+            payload,
+            self.now(),
+        );
+        m.target_endpoint = Some(ep.id);
+        m
+    }
+
+    /// The `endpoint.verification` message carrying a fresh random challenge.
+    fn verification_message(&self, ep: &WebhookEndpoint) -> OutboxMessage {
+        let challenge = self.p.secrets.base62(32);
+        self.targeted(
+            ep,
+            EVENT_VERIFICATION,
+            json!({ "endpoint_id": ep.id, "challenge": challenge }),
+        )
+    }
+
+    fn endpoint_audit(
+        &self,
+        actor: Actor,
+        ep: &WebhookEndpoint,
+        action: &str,
+        details: Value,
+        at: DateTime<Utc>,
+    ) -> AuditDraft {
+        self.audit(
+            actor,
+            Some(ep.workspace_id),
+            Some(ep.project_id),
+            action,
+            ep.id,
+            details,
+            at,
+        )
+    }
+
+    /// Registers an endpoint: pending, with its own `whsec_` secret (returned once), and sends
+    /// it the verification challenge in the same unit of work.
+    pub async fn create_webhook_endpoint(
+        &self,
+        caller: Caller,
+        project: ProjectId,
+        url: &str,
+        events: &[String],
+    ) -> ServiceResult<CreatedEndpoint> {
+        let p: Project = self.load_project(project).await?;
+        self.require(caller, p.workspace_id, Action::ManageWebhooks)
+            .await?;
+        let url = validate_endpoint_url(url, p.environment)?;
+        let events = validate_event_filter(events)?;
+        let now = self.now();
+        let (secret, sealed) = self.new_signing_secret(now);
+        let ep = WebhookEndpoint {
+            id: WebhookEndpointId::from_ulid(self.ulid()),
+            workspace_id: p.workspace_id,
+            project_id: p.id,
+            url: url.to_string(),
+            events,
+            status: EndpointStatus::Pending,
+            signing_secrets: vec![sealed],
+            failing_since: None,
+            created_at: now,
+            version: 0,
+        };
+        let audit = self.endpoint_audit(
+            caller.actor(),
+            &ep,
+            "webhook_endpoint.created",
+            json!({ "url": ep.url, "events": ep.events }),
+            now,
+        );
+        let verify = self.verification_message(&ep);
+        self.commit(ChangeSet {
+            changes: vec![Change::InsertWebhookEndpoint(ep.clone())],
+            audit: vec![audit],
+            outbox: vec![verify],
+        })
+        .await?;
+        Ok(CreatedEndpoint {
+            endpoint: ep,
+            secret,
+        })
+    }
+
+    /// The project's endpoints (members and reviewing staff).
+    pub async fn webhook_endpoints(
+        &self,
+        caller: Caller,
+        project: ProjectId,
+    ) -> ServiceResult<Vec<WebhookEndpoint>> {
+        let p = self.load_project(project).await?;
+        self.require_read(caller, p.workspace_id).await?;
+        Ok(self.p.webhooks.endpoints(project).await?)
+    }
+
+    pub async fn webhook_endpoint(
+        &self,
+        caller: Caller,
+        id: WebhookEndpointId,
+    ) -> ServiceResult<WebhookEndpoint> {
+        let ep = self.load_endpoint(id).await?;
+        self.require_read(caller, ep.workspace_id).await?;
+        Ok(ep)
+    }
+
+    /// Changes an endpoint's URL and/or events. A changed endpoint must verify again: it goes
+    /// back to `pending` (a disabled one stays disabled) and gets a new challenge.
+    pub async fn update_webhook_endpoint(
+        &self,
+        caller: Caller,
+        id: WebhookEndpointId,
+        url: Option<&str>,
+        events: Option<&[String]>,
+    ) -> ServiceResult<WebhookEndpoint> {
+        let ep = self.managed_endpoint(caller, id).await?;
+        let p = self.load_project(ep.project_id).await?;
+        let mut next = ep.clone();
+        if let Some(u) = url {
+            next.url = validate_endpoint_url(u, p.environment)?.to_string();
+        }
+        if let Some(e) = events {
+            next.events = validate_event_filter(e)?;
+        }
+        if next.url == ep.url && next.events == ep.events {
+            return Ok(ep);
+        }
+        let now = self.now();
+        if ep.is_enabled() {
+            next.status = EndpointStatus::Pending;
+        }
+        next.version = ep.version + 1;
+        let audit = self.endpoint_audit(
+            caller.actor(),
+            &next,
+            "webhook_endpoint.updated",
+            json!({ "url": next.url, "events": next.events, "previous_url": ep.url }),
+            now,
+        );
+        let outbox = if next.is_enabled() {
+            vec![self.verification_message(&next)]
+        } else {
+            vec![]
+        };
+        self.commit(ChangeSet {
+            changes: vec![Change::UpdateWebhookEndpoint {
+                value: next.clone(),
+                expected_version: ep.version,
+            }],
+            audit: vec![audit],
+            outbox,
+        })
+        .await?;
+        Ok(next)
+    }
+
+    /// Disables an endpoint (it receives nothing), or enables it again: an enabled endpoint is
+    /// `pending` and gets a fresh challenge, since it may have changed hands while disabled.
+    pub async fn set_webhook_endpoint_enabled(
+        &self,
+        caller: Caller,
+        id: WebhookEndpointId,
+        enabled: bool,
+    ) -> ServiceResult<WebhookEndpoint> {
+        let ep = self.managed_endpoint(caller, id).await?;
+        if ep.is_enabled() == enabled {
+            return Ok(ep);
+        }
+        let now = self.now();
+        let mut next = ep.clone();
+        next.version = ep.version + 1;
+        let (action, outbox) = if enabled {
+            next.status = EndpointStatus::Pending;
+            next.failing_since = None;
+            (
+                "webhook_endpoint.enabled",
+                vec![self.verification_message(&next)],
+            )
+        } else {
+            next.status = EndpointStatus::Disabled {
+                at: now,
+                reason: "disabled by a member".into(),
+            };
+            ("webhook_endpoint.disabled", vec![])
+        };
+        let audit = self.endpoint_audit(caller.actor(), &next, action, json!({}), now);
+        self.commit(ChangeSet {
+            changes: vec![Change::UpdateWebhookEndpoint {
+                value: next.clone(),
+                expected_version: ep.version,
+            }],
+            audit: vec![audit],
+            outbox,
+        })
+        .await?;
+        Ok(next)
+    }
+
+    /// A new signing secret (shown once). The previous one keeps signing until the overlap
+    /// ends (default 24 h, at most 7 days): deliveries carry both signatures meanwhile.
+    pub async fn rotate_webhook_secret(
+        &self,
+        caller: Caller,
+        id: WebhookEndpointId,
+        overlap: Option<TimeDelta>,
+    ) -> ServiceResult<RotatedSecret> {
+        let ep = self.managed_endpoint(caller, id).await?;
+        let overlap = overlap.unwrap_or(DEFAULT_SECRET_OVERLAP);
+        if overlap < TimeDelta::zero() || overlap > MAX_SECRET_OVERLAP {
+            return Err(FieldError::new("overlap", "between 0 and 7 days").into());
+        }
+        let now = self.now();
+        let (secret, sealed) = self.new_signing_secret(now);
+        let mut next = ep.clone();
+        // Keep only the current secret as "previous": an older previous one ends now.
+        let mut previous = ep
+            .signing_secrets
+            .iter()
+            .find(|s| s.expires_at.is_none())
+            .or(ep.signing_secrets.first())
+            .cloned();
+        if let Some(p) = previous.as_mut() {
+            let end = now + overlap;
+            p.expires_at = Some(p.expires_at.map_or(end, |e| e.min(end)));
+        }
+        next.signing_secrets = std::iter::once(sealed)
+            .chain(previous.filter(|p| p.expires_at.is_some_and(|e| e > now)))
+            .collect();
+        next.version = ep.version + 1;
+        let audit = self.endpoint_audit(
+            caller.actor(),
+            &next,
+            "webhook_endpoint.secret_rotated",
+            json!({ "previous_expires_at": next.signing_secrets.get(1).and_then(|s| s.expires_at) }),
+            now,
+        );
+        self.commit(ChangeSet {
+            changes: vec![Change::UpdateWebhookEndpoint {
+                value: next.clone(),
+                expected_version: ep.version,
+            }],
+            audit: vec![audit],
+            outbox: vec![],
+        })
+        .await?;
+        Ok(RotatedSecret {
+            endpoint: next,
+            secret,
+        })
+    }
+
+    /// Sends the endpoint a new verification challenge; it is `verified` once it echoes it.
+    pub async fn start_webhook_verification(
+        &self,
+        caller: Caller,
+        id: WebhookEndpointId,
+    ) -> ServiceResult<MessageId> {
+        let ep = self.managed_endpoint(caller, id).await?;
+        self.send_targeted(caller, &ep, EVENT_VERIFICATION).await
+    }
+
+    /// "Send test event": a signed `test` delivery to this endpoint; the webhook gate reads
+    /// whether it was accepted.
+    pub async fn send_webhook_test(
+        &self,
+        caller: Caller,
+        id: WebhookEndpointId,
+    ) -> ServiceResult<MessageId> {
+        let ep = self.managed_endpoint(caller, id).await?;
+        self.send_targeted(caller, &ep, EVENT_TEST).await
+    }
+
+    async fn send_targeted(
+        &self,
+        caller: Caller,
+        ep: &WebhookEndpoint,
+        event_type: &str,
+    ) -> ServiceResult<MessageId> {
+        if !ep.is_enabled() {
+            return Err(ServiceError::Conflict {
+                message: "the endpoint is disabled; enable it first".into(),
+                current: Some("disabled".into()),
+            });
+        }
+        let now = self.now();
+        let message = if event_type == EVENT_VERIFICATION {
+            self.verification_message(ep)
+        } else {
+            self.targeted(
+                ep,
+                EVENT_TEST,
+                json!({ "endpoint_id": ep.id, "message": "A test event from the onboarding portal." }),
+            )
+        };
+        let id = message.id;
+        let action = if event_type == EVENT_VERIFICATION {
+            "webhook_endpoint.verification_sent"
+        } else {
+            "webhook_endpoint.test_sent"
+        };
+        let audit =
+            self.endpoint_audit(caller.actor(), ep, action, json!({ "message_id": id }), now);
+        self.commit(ChangeSet {
+            changes: vec![],
+            audit: vec![audit],
+            outbox: vec![message],
+        })
+        .await?;
+        Ok(id)
+    }
+}
+
+/// The delivery side of webhooks: a [`Portal`] plus the [`DeliveryStore`]. Cheap to clone.
+#[derive(Clone)]
+pub struct Webhooks {
+    portal: Portal,
+    deliveries: Arc<dyn DeliveryStore>,
+}
+
+/// How many times an attempt's write is tried again when the endpoint changed meanwhile.
+const ENDPOINT_RACE_RETRIES: usize = 3;
+
+impl Webhooks {
+    pub fn new(portal: Portal, deliveries: Arc<dyn DeliveryStore>) -> Self {
+        Self { portal, deliveries }
+    }
+
+    pub fn portal(&self) -> &Portal {
+        &self.portal
+    }
+
+    pub fn deliveries(&self) -> &Arc<dyn DeliveryStore> {
+        &self.deliveries
+    }
+
+    /// Fans undispatched outbox messages out into deliveries (system; the worker calls it).
+    /// Each message is dispatched atomically, once, even with several dispatchers.
+    pub async fn dispatch(&self, limit: u64) -> ServiceResult<DispatchReport> {
+        let p = &self.portal.p;
+        let mut report = DispatchReport::default();
+        for m in self.deliveries.undispatched(limit).await? {
+            let endpoints = match (m.target_endpoint, m.project_id) {
+                (Some(t), _) => p.webhooks.endpoint(t).await?.into_iter().collect(),
+                (None, Some(project)) => p.webhooks.endpoints(project).await?,
+                (None, None) => vec![],
+            };
+            let now = self.portal.now();
+            let ds = fan_out(
+                &m,
+                &endpoints,
+                || DeliveryId::from_ulid(self.portal.ulid()),
+                now,
+            );
+            let n = ds.len();
+            if self.deliveries.dispatch(m.id, ds, now).await? {
+                report.messages += 1;
+                report.deliveries += n;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Where and with which secrets to send a claimed delivery (system).
+    pub async fn prepare(&self, d: &Delivery) -> ServiceResult<Prepared> {
+        let p = &self.portal.p;
+        let Some(ep) = p.webhooks.endpoint(d.endpoint_id).await? else {
+            return Ok(Prepared::Skip("the endpoint no longer exists".into()));
+        };
+        if !ep.is_enabled() {
+            return Ok(Prepared::Skip("the endpoint is disabled".into()));
+        }
+        let now = self.portal.now();
+        let secrets: Vec<String> = ep
+            .active_secrets(now)
+            .filter_map(|s| p.vault.open(&s.sealed))
+            .collect();
+        if secrets.is_empty() {
+            return Ok(Prepared::Skip(
+                "no signing secret could be opened (vault key changed?)".into(),
+            ));
+        }
+        Ok(Prepared::Send(DeliveryTarget {
+            url: ep.url,
+            secrets,
+        }))
+    }
+
+    /// Settles a claimed delivery that cannot be sent: failed, nothing attempted, the endpoint
+    /// untouched (system).
+    pub async fn skip(&self, d: &Delivery, lease_owner: &str, reason: &str) -> ServiceResult<()> {
+        let record = AttemptRecord {
+            attempt: DeliveryAttempt {
+                delivery_id: d.id,
+                endpoint_id: d.endpoint_id,
+                attempt: d.attempts + 1,
+                at: self.portal.now(),
+                response_status: None,
+                error: Some(format!("not sent: {reason}")),
+                latency_ms: 0,
+                succeeded: false,
+            },
+            lease_owner: lease_owner.to_owned(),
+            status: DeliveryStatus::Failed,
+            next_attempt_at: None,
+        };
+        Ok(self
+            .deliveries
+            .complete_attempt(record, ChangeSet::default())
+            .await?)
+    }
+
+    /// Records an attempt (system): the delivery's next state, and what it says about the
+    /// endpoint (verified by an echoed challenge, failing since when, disabled after 410 or five
+    /// days of failures — the last two with an audit event and an `endpoint.disabled` message),
+    /// all in one transaction. `Conflict` when the worker lost its lease.
+    pub async fn record_attempt(
+        &self,
+        d: &Delivery,
+        lease_owner: &str,
+        result: AttemptResult,
+    ) -> ServiceResult<DeliveryStatus> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let ep = self.portal.p.webhooks.endpoint(d.endpoint_id).await?;
+            let (record, also) = self.settle(d, lease_owner, &result, ep.as_ref());
+            let status = record.status;
+            match self.deliveries.complete_attempt(record, also).await {
+                Ok(()) => return Ok(status),
+                // The endpoint changed under us (another delivery settled first): decide again
+                // on the fresh endpoint. A lost lease conflicts every time and ends the loop.
+                Err(StoreError::Conflict(_)) if tries < ENDPOINT_RACE_RETRIES && ep.is_some() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The pure decision behind [`Self::record_attempt`].
+    fn settle(
+        &self,
+        d: &Delivery,
+        lease_owner: &str,
+        r: &AttemptResult,
+        ep: Option<&WebhookEndpoint>,
+    ) -> (AttemptRecord, ChangeSet) {
+        let ok_status = r.response_status.is_some_and(|s| (200..300).contains(&s));
+        let mut error = r.error.clone();
+        let is_verification = d.event_type == EVENT_VERIFICATION;
+        let succeeded = if is_verification && ok_status {
+            let challenge = d.data()["challenge"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let echoed = challenge_echoed(&r.response_body, &challenge);
+            if !echoed {
+                error = Some("the response did not echo the challenge".into());
+            }
+            echoed
+        } else {
+            ok_status
+        };
+        let gone = r.response_status == Some(410);
+        let (status, next_attempt_at) = if succeeded {
+            (DeliveryStatus::Succeeded, None)
+        } else if gone
+            || is_interactive_event(&d.event_type)
+            || r.retry_at.is_none()
+            || ep.is_none_or(|e| !e.is_enabled())
+        {
+            (DeliveryStatus::Failed, None)
+        } else {
+            (DeliveryStatus::Pending, r.retry_at)
+        };
+        let mut record = AttemptRecord {
+            attempt: DeliveryAttempt {
+                delivery_id: d.id,
+                endpoint_id: d.endpoint_id,
+                attempt: d.attempts + 1,
+                at: r.at,
+                response_status: r.response_status,
+                error,
+                latency_ms: r.latency_ms,
+                succeeded,
+            },
+            lease_owner: lease_owner.to_owned(),
+            status,
+            next_attempt_at,
+        };
+        let mut also = ChangeSet::default();
+        let Some(ep) = ep.filter(|e| e.is_enabled()) else {
+            return (record, also);
+        };
+        let mut next = ep.clone();
+        if succeeded {
+            next.failing_since = None;
+            if is_verification && r.url == ep.url && !ep.is_verified() {
+                next.status = EndpointStatus::Verified { at: r.at };
+                also.audit.push(self.portal.endpoint_audit(
+                    Actor::System,
+                    ep,
+                    "webhook_endpoint.verified",
+                    json!({ "url": ep.url, "message_id": d.message_id }),
+                    r.at,
+                ));
+            }
+        } else {
+            let since = ep.failing_since.unwrap_or(r.at);
+            next.failing_since = Some(since);
+            let reason = if gone {
+                Some("the endpoint answered 410 Gone".to_owned())
+            } else if r.at - since >= DISABLE_AFTER_FAILING {
+                Some(format!(
+                    "every delivery failed for {} days",
+                    DISABLE_AFTER_FAILING.num_days()
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                next.status = EndpointStatus::Disabled {
+                    at: r.at,
+                    reason: reason.clone(),
+                };
+                also.audit.push(self.portal.endpoint_audit(
+                    Actor::System,
+                    ep,
+                    "webhook_endpoint.disabled",
+                    json!({ "reason": reason, "failing_since": since }),
+                    r.at,
+                ));
+                also.outbox.push(self.portal.outbox(
+                    ep.workspace_id,
+                    Some(ep.project_id),
+                    EVENT_ENDPOINT_DISABLED,
+                    json!({ "endpoint_id": ep.id, "url": ep.url, "reason": reason, "failing_since": since }),
+                    r.at,
+                ));
+            }
+        }
+        if !next.is_enabled() {
+            // This attempt disabled the endpoint: nothing more goes to it.
+            record.status = DeliveryStatus::Failed;
+            record.next_attempt_at = None;
+        }
+        if next != *ep {
+            next.version = ep.version + 1;
+            also.changes.push(Change::UpdateWebhookEndpoint {
+                value: next,
+                expected_version: ep.version,
+            });
+        }
+        (record, also)
+    }
+
+    async fn read_endpoint(
+        &self,
+        caller: Caller,
+        id: WebhookEndpointId,
+    ) -> ServiceResult<WebhookEndpoint> {
+        self.portal.webhook_endpoint(caller, id).await
+    }
+
+    /// An endpoint's deliveries, newest first (keyset paging with `before`).
+    pub async fn deliveries_of_endpoint(
+        &self,
+        caller: Caller,
+        endpoint: WebhookEndpointId,
+        before: Option<DeliveryId>,
+        limit: u64,
+    ) -> ServiceResult<Vec<Delivery>> {
+        self.read_endpoint(caller, endpoint).await?;
+        Ok(self
+            .deliveries
+            .deliveries_of_endpoint(endpoint, before, limit.clamp(1, 100))
+            .await?)
+    }
+
+    pub async fn delivery(&self, caller: Caller, id: DeliveryId) -> ServiceResult<Delivery> {
+        let d = self
+            .deliveries
+            .delivery(id)
+            .await?
+            .ok_or(ServiceError::NotFound { entity: "delivery" })?;
+        self.portal.require_read(caller, d.workspace_id).await?;
+        Ok(d)
+    }
+
+    /// Success rate, last success and failure, latency over the last 7 days.
+    pub async fn endpoint_health(
+        &self,
+        caller: Caller,
+        endpoint: WebhookEndpointId,
+    ) -> ServiceResult<EndpointHealth> {
+        let ep = self.read_endpoint(caller, endpoint).await?;
+        let since = self.portal.now() - HEALTH_WINDOW;
+        let attempts = self
+            .deliveries
+            .attempts_of_endpoint(endpoint, since, 10_000)
+            .await?;
+        Ok(EndpointHealth::from_attempts(&attempts, ep.failing_since))
+    }
+
+    /// Retries a failed delivery now (one more attempt; the same `webhook-id`).
+    pub async fn retry_delivery(&self, caller: Caller, id: DeliveryId) -> ServiceResult<Delivery> {
+        let d = self
+            .deliveries
+            .delivery(id)
+            .await?
+            .ok_or(ServiceError::NotFound { entity: "delivery" })?;
+        self.portal
+            .require(caller, d.workspace_id, Action::ManageWebhooks)
+            .await?;
+        if d.status != DeliveryStatus::Failed {
+            return Err(ServiceError::Conflict {
+                message: "only a failed delivery can be retried".into(),
+                current: Some(d.status.as_str().into()),
+            });
+        }
+        let ep = self.portal.load_endpoint(d.endpoint_id).await?;
+        if !ep.is_enabled() {
+            return Err(ServiceError::Conflict {
+                message: "the endpoint is disabled; enable it first".into(),
+                current: Some("disabled".into()),
+            });
+        }
+        let now = self.portal.now();
+        let audit = self.portal.endpoint_audit(
+            caller.actor(),
+            &ep,
+            "webhook_delivery.retried",
+            json!({ "delivery_id": d.id, "message_id": d.message_id }),
+            now,
+        );
+        match self
+            .deliveries
+            .requeue_failed(
+                id,
+                now,
+                ChangeSet {
+                    changes: vec![],
+                    audit: vec![audit],
+                    outbox: vec![],
+                },
+            )
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                return Err(ServiceError::Conflict {
+                    message: "the delivery changed meanwhile".into(),
+                    current: None,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.deliveries
+            .delivery(id)
+            .await?
+            .ok_or(ServiceError::NotFound { entity: "delivery" })
+    }
+}
+
+#[cfg(test)]
+mod tests;

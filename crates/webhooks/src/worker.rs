@@ -1,0 +1,231 @@
+//! The delivery worker: each tick fans new outbox messages out into deliveries, leases the
+//! due ones, sends them concurrently and records every attempt through the core (which decides
+//! verified / failing / disabled). Tests call [`Worker::run_once`] with a stepped clock; the
+//! server runs [`Worker::run`] until shutdown. Several workers (on several replicas) may run at
+//! once: the lease keeps each delivery with one of them, and a worker that dies mid-delivery
+//! loses its lease at expiry, so another sends the delivery again under the same `webhook-id`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use onboarding_core::ServiceResult;
+use onboarding_core::Webhooks;
+use onboarding_core::ports::{Clock, DeliveryStore};
+use onboarding_core::services::{AttemptResult, DispatchReport, Prepared};
+use onboarding_core::webhook::{Delivery, DeliveryStatus};
+use onboarding_core::{Portal, ServiceError};
+
+use crate::client::DeliveryClient;
+use crate::schedule::{Jitter, RandomJitter, RetrySchedule};
+use crate::signing::SignedHeaders;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Names this worker's leases; unique per process (a ULID by default).
+    pub owner: String,
+    /// Deliveries leased per tick (and sent concurrently).
+    pub batch: u64,
+    /// Outbox messages fanned out per tick.
+    pub dispatch_batch: u64,
+    /// Longer than the HTTP timeout, so a live worker never loses a delivery it is sending.
+    pub lease: TimeDelta,
+    /// Pause between ticks that found nothing to do (the `run` loop only).
+    pub idle_poll: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            owner: format!("worker-{}", ulid::Ulid::generate()),
+            batch: 32,
+            dispatch_batch: 200,
+            lease: TimeDelta::seconds(60),
+            idle_poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunReport {
+    pub dispatched: DispatchReport,
+    pub attempted: usize,
+    pub succeeded: usize,
+    /// Failed attempts that will be tried again.
+    pub retrying: usize,
+    /// Deliveries that ended `failed` in this tick (attempted or skipped).
+    pub failed: usize,
+    /// Attempts whose result was not recorded because the lease was lost meanwhile.
+    pub lost_leases: usize,
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    webhooks: Webhooks,
+    client: DeliveryClient,
+    clock: Arc<dyn Clock>,
+    schedule: RetrySchedule,
+    jitter: Arc<dyn Jitter>,
+    cfg: WorkerConfig,
+}
+
+enum Settled {
+    Status(DeliveryStatus),
+    LostLease,
+}
+
+impl Worker {
+    pub fn new(
+        portal: Portal,
+        deliveries: Arc<dyn DeliveryStore>,
+        clock: Arc<dyn Clock>,
+        client: DeliveryClient,
+    ) -> Self {
+        Worker {
+            webhooks: Webhooks::new(portal, deliveries),
+            client,
+            clock,
+            schedule: RetrySchedule::default(),
+            jitter: Arc::new(RandomJitter),
+            cfg: WorkerConfig::default(),
+        }
+    }
+
+    pub fn with_config(mut self, cfg: WorkerConfig) -> Self {
+        self.cfg = cfg;
+        self
+    }
+
+    pub fn with_schedule(mut self, schedule: RetrySchedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    pub fn with_jitter(mut self, jitter: Arc<dyn Jitter>) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    pub fn webhooks(&self) -> &Webhooks {
+        &self.webhooks
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.cfg.owner
+    }
+
+    /// One tick at `now`: dispatch, lease what is due, send it all, record the outcomes.
+    pub async fn run_once(&self, now: DateTime<Utc>) -> ServiceResult<RunReport> {
+        let mut report = RunReport {
+            dispatched: self.webhooks.dispatch(self.cfg.dispatch_batch).await?,
+            ..RunReport::default()
+        };
+        let due = self
+            .webhooks
+            .deliveries()
+            .claim_due(now, &self.cfg.owner, now + self.cfg.lease, self.cfg.batch)
+            .await?;
+        let mut tasks = tokio::task::JoinSet::new();
+        for d in due {
+            let me = self.clone();
+            tasks.spawn(async move { me.deliver(d, now).await });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let settled = joined.map_err(|e| ServiceError::Internal(e.to_string()))?;
+            match settled {
+                Ok((attempted, Settled::Status(s))) => {
+                    report.attempted += usize::from(attempted);
+                    match s {
+                        DeliveryStatus::Succeeded => report.succeeded += 1,
+                        DeliveryStatus::Pending => report.retrying += 1,
+                        DeliveryStatus::Failed => report.failed += 1,
+                    }
+                }
+                Ok((attempted, Settled::LostLease)) => {
+                    report.attempted += usize::from(attempted);
+                    report.lost_leases += 1;
+                }
+                // One delivery's storage error must not stop the others; its lease expires
+                // and it is tried again.
+                Err(e) => tracing::warn!(error = %e, "recording a webhook attempt failed"),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Sends one leased delivery and records the result. Returns whether an HTTP attempt was
+    /// made, and how the delivery was left.
+    async fn deliver(&self, d: Delivery, now: DateTime<Utc>) -> ServiceResult<(bool, Settled)> {
+        let owner = self.cfg.owner.as_str();
+        let target = match self.webhooks.prepare(&d).await? {
+            Prepared::Send(t) => t,
+            Prepared::Skip(reason) => {
+                return match self.webhooks.skip(&d, owner, &reason).await {
+                    Ok(()) => Ok((false, Settled::Status(DeliveryStatus::Failed))),
+                    Err(ServiceError::Conflict { .. }) => Ok((false, Settled::LostLease)),
+                    Err(e) => Err(e),
+                };
+            }
+        };
+        let signed = match SignedHeaders::new(
+            &target.secrets,
+            &d.message_id.to_string(),
+            now.timestamp(),
+            d.body.as_bytes(),
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                let reason = e.to_string();
+                self.webhooks.skip(&d, owner, &reason).await?;
+                return Ok((false, Settled::Status(DeliveryStatus::Failed)));
+            }
+        };
+        let out = self.client.send(&target.url, &signed, &d.body, now).await;
+        let delay = self
+            .schedule
+            .next_delay(d.attempts + 1, self.jitter.sample(), out.retry_after);
+        let result = AttemptResult {
+            at: now,
+            url: target.url.clone(),
+            response_status: out.status,
+            response_body: out.body,
+            error: out.error,
+            latency_ms: u64::try_from(out.latency.as_millis()).unwrap_or(u64::MAX),
+            retry_at: delay
+                .and_then(|d| TimeDelta::from_std(d).ok())
+                .map(|d| now + d),
+        };
+        tracing::debug!(delivery = %d.id, status = ?result.response_status, "webhook attempt");
+        match self.webhooks.record_attempt(&d, owner, result).await {
+            Ok(s) => Ok((true, Settled::Status(s))),
+            Err(ServiceError::Conflict { .. }) => Ok((true, Settled::LostLease)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Ticks until `shutdown` completes, reading the time from the clock. A tick that found
+    /// work is followed at once by the next; an idle one waits `idle_poll`.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let busy = match self.run_once(self.clock.now()).await {
+                Ok(r) => r.attempted > 0 || r.dispatched.messages > 0 || r.failed > 0,
+                Err(e) => {
+                    tracing::error!(error = %e, "webhook worker tick failed");
+                    false
+                }
+            };
+            let pause = if busy {
+                Duration::ZERO
+            } else {
+                self.cfg.idle_poll
+            };
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+}
