@@ -22,7 +22,7 @@ use crate::pipeline::{Phase, Subscription};
 use crate::plan::{ApiProduct, Plan};
 use crate::ports::*;
 use crate::project::Project;
-use crate::services::{Portal, Ports};
+use crate::services::{Infrastructure, Portal, Ports};
 use crate::usage::{AlertThreshold, UsageBucket, UsageEvent, aggregate};
 use crate::values::Email;
 use crate::webhook::{
@@ -1030,25 +1030,14 @@ impl IdempotencyStore for MemoryStore {
 pub fn in_memory_portal(start: DateTime<Utc>) -> (Portal, Arc<MemoryStore>, Arc<ManualClock>) {
     let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::new(start));
-    let ports = Ports {
+    let infra = Infrastructure {
         clock: clock.clone(),
         ids: Arc::new(SequentialIds::default()),
         secrets: Arc::new(DeterministicSecrets::default()),
         passwords: Arc::new(TestPasswordHasher),
-        accounts: store.clone(),
-        workspaces: store.clone(),
-        plans: store.clone(),
-        projects: store.clone(),
-        subscriptions: store.clone(),
-        credentials: store.clone(),
-        webhooks: store.clone(),
-        usage: store.clone(),
-        alerts: store.clone(),
-        audit: store.clone(),
-        payments: store.clone(),
-        uow: store.clone(),
         meter: store.clone(),
         vault: Arc::new(TestVault),
     };
+    let ports = Ports::over_store(store.clone(), infra);
     (Portal::new(ports), store, clock)
 }

@@ -6,6 +6,8 @@ mod accounts;
 mod audit;
 mod catalog;
 mod credentials;
+mod exports;
+mod ingest;
 mod journey;
 mod metering;
 mod projects;
@@ -21,6 +23,8 @@ use serde_json::Value;
 pub use accounts::AccountOverview;
 pub use catalog::PlanInput;
 pub use credentials::{CreatedCredential, IssuedToken, NewCredentialKind, VerifyAnswer};
+pub use exports::{ExportFormat, ExportGrant, ExportKind, ExportScope, ReportRecord};
+pub use ingest::{IngestReport, RejectedCall, ReportedCall};
 pub use journey::JourneyView;
 pub use metering::{RaisedAlert, UsageView, month_bounds, period_bounds};
 pub use projects::ProjectOverview;
@@ -158,6 +162,78 @@ pub struct Ports {
     pub uow: Arc<dyn UnitOfWork>,
     pub meter: Arc<dyn UsageSink>,
     pub vault: Arc<dyn SecretVault>,
+}
+
+/// Every store port at once: what one database adapter provides.
+pub trait Store:
+    AccountStore
+    + WorkspaceStore
+    + PlanStore
+    + ProjectStore
+    + SubscriptionStore
+    + CredentialStore
+    + WebhookStore
+    + UsageStore
+    + AlertStore
+    + AuditLog
+    + PaymentGateway
+    + UnitOfWork
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: AccountStore
+        + WorkspaceStore
+        + PlanStore
+        + ProjectStore
+        + SubscriptionStore
+        + CredentialStore
+        + WebhookStore
+        + UsageStore
+        + AlertStore
+        + AuditLog
+        + PaymentGateway
+        + UnitOfWork
+        + 'static
+{
+}
+
+/// The ports that are not storage: time, ids, randomness, hashing, metering, sealing.
+#[derive(Clone)]
+pub struct Infrastructure {
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+    pub secrets: Arc<dyn SecretGenerator>,
+    pub passwords: Arc<dyn PasswordHasher>,
+    pub meter: Arc<dyn UsageSink>,
+    pub vault: Arc<dyn SecretVault>,
+}
+
+impl Ports {
+    /// Every store port served by one adapter, plus the infrastructure ports.
+    pub fn over_store<S: Store>(store: Arc<S>, infra: Infrastructure) -> Ports {
+        Ports {
+            clock: infra.clock,
+            ids: infra.ids,
+            secrets: infra.secrets,
+            passwords: infra.passwords,
+            accounts: store.clone(),
+            workspaces: store.clone(),
+            plans: store.clone(),
+            projects: store.clone(),
+            subscriptions: store.clone(),
+            credentials: store.clone(),
+            webhooks: store.clone(),
+            usage: store.clone(),
+            alerts: store.clone(),
+            audit: store.clone(),
+            payments: store.clone(),
+            uow: store,
+            meter: infra.meter,
+            vault: infra.vault,
+        }
+    }
 }
 
 /// The portal's use cases over a set of ports. Cheap to clone.

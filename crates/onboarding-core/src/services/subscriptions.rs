@@ -64,6 +64,15 @@ fn responsible(ws: &Workspace, r: Responsibility, members: &[Membership]) -> Res
     }
 }
 
+/// Notes a reviewer may leave out: absent or blank means none; anything else must be valid notes.
+fn optional_notes(notes: Option<&str>) -> Result<Option<Notes>, FieldError> {
+    notes
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(Notes::new)
+        .transpose()
+}
+
 impl Portal {
     pub(super) async fn load_subscription(
         &self,
@@ -424,10 +433,7 @@ impl Portal {
         expected_version: Option<i64>,
     ) -> ServiceResult<Subscription> {
         let staff = self.require_staff(caller, StaffAction::Review)?;
-        let notes = match notes.map(str::trim).filter(|n| !n.is_empty()) {
-            Some(n) => Some(Notes::new(n)?),
-            None => None,
-        };
+        let notes = optional_notes(notes)?;
         let s = self.load_subscription(id).await?;
         Self::check_version(&s, expected_version)?;
         let now = self.now();
@@ -480,10 +486,7 @@ impl Portal {
         notes: Option<&str>,
     ) -> ServiceResult<Subscription> {
         let staff = self.require_staff(caller, StaffAction::Review)?;
-        let notes = match notes.map(str::trim).filter(|n| !n.is_empty()) {
-            Some(n) => Some(Notes::new(n)?),
-            None => None,
-        };
+        let notes = optional_notes(notes)?;
         let s = self.load_subscription(id).await?;
         let now = self.now();
         let (next, kind) = if grant {
