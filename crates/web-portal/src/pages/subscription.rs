@@ -1,0 +1,776 @@
+//! The subscription: stepper, notices, Sandbox Credentials, View Test Data, Submit for Review
+//! (the plan's multi-step form, one step per page, ending in a review step), withdraw, the
+//! production credential card, and Regenerate / Rotate Secret / Revoke.
+
+use maud::{Markup, html};
+use onboarding_core::credential::{Credential, CredentialKind, GracePeriod, IssuedSecret};
+use onboarding_core::form::{Answers, FieldKind, FormField, SubmissionForm};
+use onboarding_core::ids::{CredentialId, SubscriptionId};
+use onboarding_core::pipeline::{PhaseKind, SandboxAccess};
+use onboarding_core::plan::TestDataType;
+use onboarding_core::project::Environment;
+use onboarding_core::roles::{Action, RoleSet, allowed};
+use onboarding_core::services::{NewCredentialKind, SubscriptionView};
+use onboarding_core::{Caller, ServiceError};
+use poem::http::StatusCode;
+use poem::{Request, Response};
+use serde_json::Value;
+
+use super::workspace::{caller_or_redirect, post_ctx};
+use crate::WebState;
+use crate::http::{Ctx, Errs, FormData, FormErrors, param, redirect};
+use crate::ui::{self, Field, csrf, form_errors};
+
+pub async fn page(state: WebState, req: Request) -> Response {
+    let ctx = Ctx::load(&state, &req).await;
+    let Some(id) = param::<SubscriptionId>(&req, "id") else {
+        return ctx.not_found();
+    };
+    render(&ctx, id, None).await
+}
+
+fn kind_label(k: &CredentialKind) -> &'static str {
+    match k {
+        CredentialKind::ApiKey => "API key",
+        CredentialKind::OauthClient { .. } => "OAuth client",
+    }
+}
+
+async fn roles_in(ctx: &Ctx, caller: Caller, v: &SubscriptionView) -> Option<RoleSet> {
+    ctx.state
+        .portal
+        .my_workspaces(caller)
+        .await
+        .ok()?
+        .into_iter()
+        .find(|(w, _)| w.id == v.subscription.workspace_id)
+        .map(|(_, r)| r)
+}
+
+fn credential_table(
+    ctx: &Ctx,
+    creds: &[Credential],
+    can_manage: bool,
+    fe: Option<&FormErrors>,
+) -> Markup {
+    html! {
+        @if creds.is_empty() { p { "No credentials yet." } }
+        @else {
+            ul.credentials {
+                @for c in creds {
+                    li.credential {
+                        div.credential-head {
+                            strong { (c.name) } " — " (kind_label(&c.kind)) " "
+                            code { (c.secret.prefix) "…" (c.secret.last4) }
+                            @if let CredentialKind::OauthClient { client_id } = &c.kind { " client id " code { (client_id) } }
+                            " "
+                            @if c.is_active() { span.badge.badge-passed { "active" } } @else { span.badge.badge-failed { "revoked" } }
+                        }
+                        @if let Some(prev) = &c.previous {
+                            p.muted { "Previous secret …" (prev.last4) " keeps working until " (ui::when(prev.expires_at)) "." }
+                        }
+                        @if can_manage && c.is_active() {
+                            @let form_id = format!("cred-{}", c.id);
+                            @let e = Errs::of(fe, &form_id);
+                            (form_errors(e))
+                            div.credential-actions {
+                                form.inline method="post" action=(format!("/credentials/{}/regenerate", c.id)) {
+                                    (csrf(ctx))
+                                    button.button.small.secondary type="submit" aria-label=(format!("Regenerate {}", c.name)) { "Regenerate" }
+                                }
+                                form.inline.rotate method="post" action=(format!("/credentials/{}/rotate", c.id)) novalidate {
+                                    (csrf(ctx))
+                                    (Field::new(&form_id, "grace_period_hours", "Grace period (hours, at most 168)").kind("number").value("24").aliases(&["grace_period_seconds"]).input(e))
+                                    button.button.small.secondary type="submit" aria-label=(format!("Rotate Secret of {}", c.name)) { "Rotate Secret" }
+                                }
+                                form.inline method="post" action=(format!("/credentials/{}/revoke", c.id)) {
+                                    (csrf(ctx))
+                                    button.button.small.danger type="submit" aria-label=(format!("Revoke {}", c.name)) { "Revoke" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn create_credential_form(ctx: &Ctx, id: SubscriptionId, env: Environment, e: Errs) -> Markup {
+    let form_id = format!("create-{}", env.as_str());
+    html! {
+        form.create-credential method="post" action=(format!("/subscriptions/{id}/credentials")) novalidate {
+            (csrf(ctx))
+            (form_errors(e))
+            input type="hidden" name="environment" value=(env.as_str());
+            (Field::new(&form_id, "name", "Credential name").required().value(if env == Environment::Sandbox { "Sandbox key" } else { "Production key" }).input(e))
+            (Field::new(&form_id, "kind", "Kind").select(e, &[("api_key".into(), "API key".into()), ("oauth_client".into(), "OAuth client (client credentials)".into())]))
+            button.button type="submit" {
+                @if env == Environment::Sandbox { "Create sandbox credential" } @else { "Create production credential" }
+            }
+        }
+    }
+}
+
+async fn render(ctx: &Ctx, id: SubscriptionId, fe: Option<FormErrors>) -> Response {
+    let caller = caller_or_redirect!(ctx);
+    let p = &ctx.state.portal;
+    let v = match p.subscription_view(caller, id).await {
+        Ok(v) => v,
+        Err(e) => return ctx.error(e),
+    };
+    let project = match p.project_overview(caller, v.subscription.project_id).await {
+        Ok(o) => o.project,
+        Err(e) => return ctx.error(e),
+    };
+    let roles = roles_in(ctx, caller, &v)
+        .await
+        .unwrap_or_else(RoleSet::empty);
+    let can = |a: Action| allowed(roles, a);
+    let status = fe.as_ref().map_or(StatusCode::OK, |f| f.status());
+    let fe = fe.as_ref();
+    let s = &v.subscription;
+    let phase = s.phase.kind();
+    let go = match v.next_step.action {
+        onboarding_core::next_step::StepAction::CreateSandboxCredential => Some((
+            "Create a sandbox credential",
+            "#sandbox-credentials".to_owned(),
+        )),
+        onboarding_core::next_step::StepAction::SubmitForReview => {
+            Some(("Submit for Review", format!("/subscriptions/{id}/submit")))
+        }
+        onboarding_core::next_step::StepAction::CloneToProduction
+        | onboarding_core::next_step::StepAction::CreateProductionCredential
+        | onboarding_core::next_step::StepAction::CompletePayment => {
+            Some(("Go to the production card", "#production".to_owned()))
+        }
+        onboarding_core::next_step::StepAction::VerifyWebhookEndpoint => Some((
+            "Add a webhook endpoint",
+            format!("/projects/{}#wh-title", s.project_id),
+        )),
+        onboarding_core::next_step::StepAction::CompleteOperatingPass
+        | onboarding_core::next_step::StepAction::OpenDashboard => s
+            .production_project_id
+            .map(|p| ("Open the production project", format!("/projects/{p}"))),
+        onboarding_core::next_step::StepAction::ClearGate => {
+            Some(("See the gates", "#gates".to_owned()))
+        }
+        _ => None,
+    };
+    let title = format!("{} — {}", project.name, v.plan_name);
+    let body = html! {
+        p.breadcrumb {
+            a href=(format!("/workspaces/{}", s.workspace_id)) { "Workspace" } " / "
+            a href=(format!("/projects/{}", project.id)) { (project.name) } " / Subscription to " (v.plan_name)
+        }
+        (ui::stepper(&v.stepper))
+        @if let Some(n) = &v.notice { (ui::notice(n)) }
+        (ui::next_step(&v.next_step, go))
+        @match s.sandbox_access {
+            SandboxAccess::Requested { .. } => div.notice.notice-warn role="alert" { h2 { "Sandbox access requested" } p { "This plan grants sandbox access after approval. Who must act: the API provider's reviewers." } },
+            SandboxAccess::Declined { .. } => div.notice.notice-error role="alert" { h2 { "Sandbox access declined" } },
+            SandboxAccess::Granted { .. } => {},
+        }
+        section.card #sandbox-credentials aria-labelledby="sbx-title" {
+            h2 #sbx-title { "Sandbox Credentials" }
+            (credential_table(ctx, &v.sandbox_credentials, can(Action::ManageSandboxCredential), fe))
+            @if s.sandbox_access.is_granted() && phase != PhaseKind::Rejected && can(Action::CreateSandboxCredential) {
+                (create_credential_form(ctx, id, Environment::Sandbox, Errs::of(fe, "create-sandbox")))
+            }
+            @if s.sandbox_access.is_granted() {
+                p { a.button.secondary href=(format!("/subscriptions/{id}/test-data")) { "View Test Data" } }
+            }
+        }
+        section.card #submit aria-labelledby="submit-title" {
+            h2 #submit-title { "Production review" }
+            @let e = Errs::of(fe, "submit");
+            (form_errors(e))
+            @match (phase, &v.submit_blocked_by) {
+                (PhaseKind::Sandbox, None) if can(Action::SubmitForReview) => {
+                    p { "Sandbox credentials exist: the subscription can be submitted for review." }
+                    p { a.button href=(format!("/subscriptions/{id}/submit")) { (v.submit_label) } }
+                }
+                (PhaseKind::Sandbox, None) => {
+                    button.button type="button" disabled aria-describedby="submit-reason" { (v.submit_label) }
+                    p #submit-reason { "Submitting needs the technical lead or owner role." }
+                }
+                (PhaseKind::Sandbox, Some(reason)) => {
+                    button.button type="button" disabled aria-describedby="submit-reason" { (v.submit_label) }
+                    p #submit-reason { (reason) }
+                }
+                (PhaseKind::InReview, _) => {
+                    button.button type="button" disabled { (v.submit_label) }
+                    p { "The API provider's team is reviewing the submission." }
+                    @if can(Action::SubmitForReview) {
+                        form.inline method="post" action=(format!("/subscriptions/{id}/withdraw")) {
+                            (csrf(ctx))
+                            input type="hidden" name="version" value=(s.version);
+                            button.button.secondary type="submit" { "Withdraw the submission" }
+                        }
+                    }
+                }
+                (_, _) => { p { "Status: " (v.submit_label) "." } }
+            }
+            @if phase != PhaseKind::Production && phase != PhaseKind::Rejected {
+                h3 #gates { "What stands between this subscription and production" }
+                p { (v.gates.passed_count()) " of " (v.gates.gates.len()) " gates passed"
+                    @if let Some(g) = v.gates.remaining_gate() { "; the remaining gate is " strong { (g.gate.title()) } } "." }
+                (ui::gate_list(&v.gates.gates))
+            }
+        }
+        section.card #production aria-labelledby="prod-title" {
+            h2 #prod-title { "Production Credentials" }
+            @if let Some(reason) = v.production_lock {
+                div.locked {
+                    p { span.badge.badge-locked { "Locked" } " " (reason.message()) }
+                    @if v.paid { p.muted { "Payment: complete." } }
+                }
+            } @else {
+                p { span.badge.badge-passed { "Unlocked" } " The integration was approved"
+                    @if v.paid { " and payment is complete" } "." }
+                @match s.production_project_id {
+                    None => {
+                        p { "Clone the sandbox project's shape (endpoints, events, webhook targets, alert thresholds, purpose) into a new production project. No credential is copied; webhook targets must verify again." }
+                        @if can(Action::CloneToProduction) {
+                            form method="post" action=(format!("/subscriptions/{id}/clone")) {
+                                (csrf(ctx))
+                                (form_errors(Errs::of(fe, "clone")))
+                                button.button type="submit" { "Clone to production" }
+                            }
+                        }
+                    }
+                    Some(pp) => {
+                        p { "Production project: " a href=(format!("/projects/{pp}")) { "open it" } "." }
+                        (credential_table(ctx, &v.production_credentials, can(Action::ManageProductionCredential), fe))
+                        @if can(Action::CreateProductionCredential) {
+                            (create_credential_form(ctx, id, Environment::Production, Errs::of(fe, "create-production")))
+                        }
+                    }
+                }
+            }
+        }
+    };
+    ctx.page(status, &title, body)
+}
+
+/// The secret of a created, regenerated or rotated credential: shown once, in this response.
+fn secret_page(
+    ctx: &Ctx,
+    title: &str,
+    c: &Credential,
+    secret: &IssuedSecret,
+    grace: bool,
+) -> Response {
+    let body = html! {
+        div.notice.notice-warn role="alert" {
+            h2 { "Save this secret now" }
+            p { "It is shown only once: the portal keeps only a hash of it. If you lose it, regenerate or rotate the credential." }
+        }
+        section.card {
+            dl.facts {
+                div { dt { "Credential" } dd { (c.name) " (" (kind_label(&c.kind)) ", " (c.environment.as_str()) ")" } }
+                @if let CredentialKind::OauthClient { client_id } = &c.kind {
+                    div { dt { "Client id" } dd { code #client-id { (client_id) } } }
+                }
+                div { dt { "Secret" } dd { code.secret #secret-value { (secret.expose()) } } }
+                @if grace {
+                    @if let Some(prev) = &c.previous {
+                        div { dt { "Grace deadline" } dd { "The previous secret (…" (prev.last4) ") keeps working until " (ui::when(prev.expires_at)) "." } }
+                    }
+                }
+            }
+            p { a.button href=(format!("/subscriptions/{}", c.subscription_id)) { "I have saved it — back to the subscription" } }
+        }
+    };
+    ctx.ok(title, body)
+}
+
+pub async fn create_credential(state: WebState, req: Request) -> Response {
+    let id = param::<SubscriptionId>(&req, "id");
+    let (ctx, form) = post_ctx!(state, req);
+    let caller = caller_or_redirect!(ctx);
+    let Some(id) = id else { return ctx.not_found() };
+    let env = Environment::parse(form.text("environment")).unwrap_or(Environment::Sandbox);
+    let form_id = format!("create-{}", env.as_str());
+    let kind = match form.text("kind") {
+        "oauth_client" => NewCredentialKind::OauthClient,
+        _ => NewCredentialKind::ApiKey,
+    };
+    match state
+        .portal
+        .create_credential(caller, id, env, kind, form.text("name"))
+        .await
+    {
+        Ok(created) => {
+            let title = match env {
+                Environment::Sandbox => "Sandbox credential created",
+                Environment::Production => "Production credential created",
+            };
+            secret_page(&ctx, title, &created.credential, &created.secret, false)
+        }
+        Err(e) => match FormErrors::from_service(&form_id, form, e) {
+            Ok(fe) => render(&ctx, id, Some(fe)).await,
+            Err(e) => ctx.error(e),
+        },
+    }
+}
+
+pub async fn credential_action(state: WebState, req: Request) -> Response {
+    let id = param::<CredentialId>(&req, "id");
+    let op = req.raw_path_param("op").unwrap_or("").to_owned();
+    let (ctx, form) = post_ctx!(state, req);
+    let caller = caller_or_redirect!(ctx);
+    let Some(id) = id else { return ctx.not_found() };
+    let p = &state.portal;
+    let cred = match p.credential(caller, id).await {
+        Ok(c) => c,
+        Err(e) => return ctx.error(e),
+    };
+    let form_id = format!("cred-{id}");
+    let back = cred.subscription_id;
+    let result = match op.as_str() {
+        "regenerate" => p
+            .regenerate_credential(caller, id, None)
+            .await
+            .map(|c| Some((c, false))),
+        "rotate" => {
+            let hours = form.text("grace_period_hours").trim();
+            let grace = if hours.is_empty() {
+                Ok(GracePeriod::DEFAULT)
+            } else {
+                match hours.parse::<f64>() {
+                    Ok(h) if h.is_finite() => {
+                        GracePeriod::from_seconds((h * 3600.0).round() as i64)
+                            .map_err(ServiceError::from)
+                    }
+                    _ => Err(ServiceError::Invalid(
+                        onboarding_core::values::FieldError::new(
+                            "grace_period_hours",
+                            "enter a number of hours, e.g. 24",
+                        ),
+                    )),
+                }
+            };
+            match grace {
+                Ok(g) => p
+                    .rotate_credential(caller, id, g, None)
+                    .await
+                    .map(|c| Some((c, true))),
+                Err(e) => Err(e),
+            }
+        }
+        "revoke" => p.revoke_credential(caller, id).await.map(|_| None),
+        _ => return ctx.not_found(),
+    };
+    match result {
+        Ok(Some((c, grace))) => {
+            let title = if grace {
+                "Secret rotated"
+            } else {
+                "Secret regenerated"
+            };
+            secret_page(&ctx, title, &c.credential, &c.secret, grace)
+        }
+        Ok(None) => redirect(&format!("/subscriptions/{back}")),
+        Err(e) => match FormErrors::from_service(&form_id, form, e) {
+            Ok(fe) => render(&ctx, back, Some(fe)).await,
+            Err(e) => ctx.error(e),
+        },
+    }
+}
+
+pub async fn withdraw(state: WebState, req: Request) -> Response {
+    let id = param::<SubscriptionId>(&req, "id");
+    let (ctx, form) = post_ctx!(state, req);
+    let caller = caller_or_redirect!(ctx);
+    let Some(id) = id else { return ctx.not_found() };
+    let version = form.text("version").parse().ok();
+    match state.portal.withdraw(caller, id, version).await {
+        Ok(_) => redirect(&format!("/subscriptions/{id}")),
+        Err(e) => match FormErrors::from_service("submit", form, e) {
+            Ok(fe) => render(&ctx, id, Some(fe)).await,
+            Err(e) => ctx.error(e),
+        },
+    }
+}
+
+pub async fn clone_to_production(state: WebState, req: Request) -> Response {
+    let id = param::<SubscriptionId>(&req, "id");
+    let (ctx, form) = post_ctx!(state, req);
+    let caller = caller_or_redirect!(ctx);
+    let Some(id) = id else { return ctx.not_found() };
+    match state.portal.clone_to_production(caller, id).await {
+        Ok(_) => redirect(&format!("/subscriptions/{id}#production")),
+        Err(e) => match FormErrors::from_service("clone", form, e) {
+            Ok(fe) => render(&ctx, id, Some(fe)).await,
+            Err(e) => ctx.error(e),
+        },
+    }
+}
+
+pub async fn test_data(state: WebState, req: Request) -> Response {
+    let ctx = Ctx::load(&state, &req).await;
+    let caller = caller_or_redirect!(ctx);
+    let Some(id) = param::<SubscriptionId>(&req, "id") else {
+        return ctx.not_found();
+    };
+    let v = match state.portal.subscription_view(caller, id).await {
+        Ok(v) => v,
+        Err(e) => return ctx.error(e),
+    };
+    let type_label = |t: TestDataType| match t {
+        TestDataType::String => "string",
+        TestDataType::Number => "number",
+        TestDataType::Boolean => "boolean",
+        TestDataType::Json => "json",
+        TestDataType::Url => "url",
+    };
+    let body = html! {
+        p.breadcrumb { a href=(format!("/subscriptions/{id}")) { "Subscription to " (v.plan_name) } " / Sandbox Test Data" }
+        p { "Read-only values the API provider configured for the sandbox. Copy what you need; they cannot be edited here." }
+        @if v.test_data.is_empty() {
+            p { @if v.subscription.sandbox_access.is_granted() { "This plan has no sandbox test data." } @else { "Test data is shown once sandbox access is granted." } }
+        } @else {
+            table.test-data {
+                caption.visually-hidden { "Sandbox test data" }
+                thead { tr { th scope="col" { "Type" } th scope="col" { "Name" } th scope="col" { "Description" } th scope="col" { "Value" } } }
+                tbody {
+                    @for t in &v.test_data {
+                        tr {
+                            td { span.badge { (type_label(t.kind)) } }
+                            td { code { (t.name) } }
+                            td { (t.description) }
+                            td { code.value { (t.value) } }
+                        }
+                    }
+                }
+            }
+        }
+        p { a href=(format!("/subscriptions/{id}")) { "Back to the subscription" } }
+    };
+    ctx.ok("Sandbox Test Data", body)
+}
+
+// ----- Submit for Review: the multi-step form -----
+
+fn input_name(f: &FormField) -> String {
+    format!("answers.{}", f.key)
+}
+
+/// The answers typed so far, as the core expects them.
+fn answers_from(form: &SubmissionForm, data: &FormData) -> Answers {
+    let mut a = Answers::new();
+    for f in form.fields() {
+        let name = input_name(f);
+        let vals: Vec<&str> = data.all(&name);
+        match f.kind {
+            FieldKind::Multiselect => {
+                let picked: Vec<Value> = vals
+                    .iter()
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| Value::String((*v).to_owned()))
+                    .collect();
+                if !picked.is_empty() {
+                    a.insert(f.key.clone(), Value::Array(picked));
+                }
+            }
+            FieldKind::Checkbox => {
+                if vals.contains(&"true") {
+                    a.insert(f.key.clone(), Value::Bool(true));
+                }
+            }
+            _ => {
+                if let Some(v) = vals.into_iter().find(|v| !v.trim().is_empty()) {
+                    a.insert(f.key.clone(), Value::String(v.to_owned()));
+                }
+            }
+        }
+    }
+    a
+}
+
+/// Form data from stored answers (to prefill a resubmission).
+fn data_from(answers: &Answers) -> FormData {
+    let mut d = Vec::new();
+    for (k, v) in answers {
+        let name = format!("answers.{k}");
+        match v {
+            Value::Array(items) => {
+                for i in items {
+                    if let Some(s) = i.as_str() {
+                        d.push((name.clone(), s.to_owned()));
+                    }
+                }
+            }
+            Value::Bool(true) => d.push((name, "true".into())),
+            Value::String(s) => d.push((name, s.clone())),
+            _ => {}
+        }
+    }
+    FormData(d)
+}
+
+fn hidden_answers(form: &SubmissionForm, data: &FormData, except_step: Option<usize>) -> Markup {
+    html! {
+        @for (i, step) in form.steps.iter().enumerate() {
+            @if Some(i) != except_step {
+                @for f in &step.fields {
+                    @let name = input_name(f);
+                    @for v in data.all(&name) {
+                        input type="hidden" name=(name) value=(v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn step_indicator(form: &SubmissionForm, current: usize) -> Markup {
+    let total = form.steps.len() + 1;
+    html! {
+        nav.form-steps aria-label="Form steps" {
+            p.visually-hidden { "Step " (current + 1) " of " (total) }
+            ol {
+                @for (i, s) in form.steps.iter().enumerate() {
+                    li.done[i < current].current[i == current] aria-current=[(i == current).then_some("step")] { (s.title) }
+                }
+                li.current[current == form.steps.len()] aria-current=[(current == form.steps.len()).then_some("step")] { "Review" }
+            }
+        }
+    }
+}
+
+fn render_field(f: &FormField, e: Errs) -> Markup {
+    let name = input_name(f);
+    let mut field = Field::new("submit", &name, &f.label);
+    if f.required {
+        field = field.required();
+    }
+    if let Some(h) = &f.help {
+        field = field.help(h);
+    }
+    match f.kind {
+        FieldKind::Text => field.input(e),
+        FieldKind::Url => field.kind("url").input(e),
+        FieldKind::Email => field.kind("email").input(e),
+        FieldKind::Textarea => field.textarea(e, 4),
+        FieldKind::Select => {
+            let mut opts = vec![(String::new(), "Choose…".to_owned())];
+            opts.extend(f.options.iter().map(|o| (o.clone(), o.clone())));
+            field.select(e, &opts)
+        }
+        FieldKind::Multiselect => {
+            let opts: Vec<_> = f.options.iter().map(|o| (o.clone(), o.clone())).collect();
+            field.checkboxes(e, &opts, &[])
+        }
+        FieldKind::Checkbox => field.checkbox(e, false),
+    }
+}
+
+fn display_answer(f: &FormField, data: &FormData) -> String {
+    let vals = data.all(&input_name(f));
+    match f.kind {
+        FieldKind::Checkbox => if vals.contains(&"true") { "Yes" } else { "No" }.to_owned(),
+        _ => {
+            let v: Vec<&str> = vals.into_iter().filter(|v| !v.trim().is_empty()).collect();
+            if v.is_empty() {
+                "—".to_owned()
+            } else {
+                v.join(", ")
+            }
+        }
+    }
+}
+
+/// One page of the form: step `step` (or the review step when `step == steps.len()`).
+fn render_step(
+    ctx: &Ctx,
+    v: &SubscriptionView,
+    form: &SubmissionForm,
+    step: usize,
+    fe: &FormErrors,
+) -> Response {
+    let id = v.subscription.id;
+    let e = Errs(Some(fe));
+    let review = step >= form.steps.len();
+    let body = html! {
+        p.breadcrumb { a href=(format!("/subscriptions/{id}")) { "Subscription to " (v.plan_name) } " / Submit for Review" }
+        (step_indicator(form, step))
+        form.submission method="post" action=(format!("/subscriptions/{id}/submit")) novalidate {
+            (csrf(ctx))
+            input type="hidden" name="_step" value=(step);
+            (form_errors(e))
+            @if review {
+                h2 { "Review your answers" }
+                p { "Check everything before you submit. The API provider's reviewers read these answers." }
+                @for (i, s) in form.steps.iter().enumerate() {
+                    section.review-step {
+                        h3 { (s.title) }
+                        dl.facts {
+                            @for f in &s.fields {
+                                div { dt { (f.label) } dd { (display_answer(f, &fe.values)) } }
+                            }
+                        }
+                        button.link-button type="submit" name="_go" value=(format!("edit-{i}")) { "Change " (s.title.to_lowercase()) }
+                    }
+                }
+                (hidden_answers(form, &fe.values, None))
+                div.actions {
+                    button.button.secondary type="submit" name="_go" value="back" { "Back" }
+                    " "
+                    button.button type="submit" name="_go" value="submit" { "Submit for Review" }
+                }
+            } @else {
+                @let s = &form.steps[step];
+                h2 { (s.title) }
+                @for f in &s.fields { (render_field(f, e)) }
+                (hidden_answers(form, &fe.values, Some(step)))
+                div.actions {
+                    @if step > 0 {
+                        button.button.secondary type="submit" name="_go" value="back" { "Back" }
+                        " "
+                    }
+                    button.button type="submit" name="_go" value="next" { "Continue" }
+                }
+            }
+        }
+    };
+    let status = if fe.fields.is_empty() && fe.general.is_none() {
+        StatusCode::OK
+    } else {
+        fe.status()
+    };
+    ctx.page(status, "Submit for Review", body)
+}
+
+async fn load_for_submit(ctx: &Ctx, id: SubscriptionId) -> Result<SubscriptionView, Response> {
+    let caller = ctx.require_caller()?;
+    let v = ctx
+        .state
+        .portal
+        .subscription_view(caller, id)
+        .await
+        .map_err(|e| ctx.error(e))?;
+    if let Some(reason) = &v.submit_blocked_by {
+        return Err(ctx.message(StatusCode::CONFLICT, "Submit for Review", reason));
+    }
+    Ok(v)
+}
+
+pub async fn submit_page(state: WebState, req: Request) -> Response {
+    let ctx = Ctx::load(&state, &req).await;
+    let Some(id) = param::<SubscriptionId>(&req, "id") else {
+        return ctx.not_found();
+    };
+    let v = match load_for_submit(&ctx, id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match &v.form {
+        Some(form) => {
+            // A resubmission starts from the previous answers.
+            let prefill = v
+                .subscription
+                .answers
+                .as_ref()
+                .map(|a| data_from(a.as_map()))
+                .unwrap_or_default();
+            let fe = FormErrors::new("submit", prefill);
+            render_step(&ctx, &v, form, 0, &fe)
+        }
+        None => {
+            let body = html! {
+                p { "This plan has no submission form: the subscription goes straight to review." }
+                form method="post" action=(format!("/subscriptions/{id}/submit")) {
+                    (csrf(&ctx))
+                    button.button type="submit" name="_go" value="submit" { "Submit for Review" }
+                }
+            };
+            ctx.ok("Submit for Review", body)
+        }
+    }
+}
+
+pub async fn submit_step(state: WebState, req: Request) -> Response {
+    let id = param::<SubscriptionId>(&req, "id");
+    let (ctx, data) = post_ctx!(state, req);
+    let caller = caller_or_redirect!(ctx);
+    let Some(id) = id else { return ctx.not_found() };
+    let v = match load_for_submit(&ctx, id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let go = data.text("_go").to_owned();
+    let Some(form) = v.form.clone() else {
+        return match state.portal.submit(caller, id, None, None).await {
+            Ok(_) => redirect(&format!("/subscriptions/{id}")),
+            Err(e) => match FormErrors::from_service("submit", data, e) {
+                Ok(fe) => render(&ctx, id, Some(fe)).await,
+                Err(e) => ctx.error(e),
+            },
+        };
+    };
+    let n = form.steps.len();
+    let step = data.text("_step").parse::<usize>().unwrap_or(0).min(n);
+    let answers = answers_from(&form, &data);
+    // Carry only the answers (not the control fields) from page to page.
+    let carried = FormData(
+        data.0
+            .iter()
+            .filter(|(k, _)| k.starts_with("answers."))
+            .cloned()
+            .collect(),
+    );
+    let mut fe = FormErrors::new("submit", carried);
+    let step_of = |field: &str| {
+        form.steps.iter().position(|s| {
+            s.fields
+                .iter()
+                .any(|f| field == format!("answers.{}", f.key))
+        })
+    };
+    match go.as_str() {
+        "back" => render_step(&ctx, &v, &form, step.saturating_sub(1), &fe),
+        g if g.starts_with("edit-") => {
+            let to = g[5..].parse::<usize>().unwrap_or(0).min(n);
+            render_step(&ctx, &v, &form, to, &fe)
+        }
+        "next" => {
+            // The core validates the answers; this page shows only the current step's errors.
+            if let Err(errs) = form.validate_answers(&answers) {
+                fe.fields = errs
+                    .0
+                    .into_iter()
+                    .filter(|f| step_of(&f.field) == Some(step))
+                    .collect();
+            }
+            if fe.fields.is_empty() {
+                render_step(&ctx, &v, &form, (step + 1).min(n), &fe)
+            } else {
+                render_step(&ctx, &v, &form, step, &fe)
+            }
+        }
+        _ => match state.portal.submit(caller, id, Some(answers), None).await {
+            Ok(_) => redirect(&format!("/subscriptions/{id}")),
+            Err(ServiceError::InvalidFields(fields)) => {
+                let first = fields
+                    .iter()
+                    .filter_map(|f| step_of(&f.field))
+                    .min()
+                    .unwrap_or(n);
+                fe.fields = fields
+                    .into_iter()
+                    .filter(|f| first == n || step_of(&f.field) == Some(first))
+                    .collect();
+                render_step(&ctx, &v, &form, first, &fe)
+            }
+            Err(e) => match FormErrors::from_service("submit", fe.values.clone(), e) {
+                Ok(mut err) => {
+                    err.values = fe.values.clone();
+                    render_step(&ctx, &v, &form, n, &err)
+                }
+                Err(e) => ctx.error(e),
+            },
+        },
+    }
+}
