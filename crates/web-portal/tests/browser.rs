@@ -17,10 +17,9 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use onboarding_core::Caller;
 use onboarding_core::Portal;
 use onboarding_core::demo::demo_catalog;
-use onboarding_core::memory::{ManualClock, in_memory_portal};
+use onboarding_core::memory::ManualClock;
 use onboarding_core::project::Environment;
 use onboarding_core::roles::StaffRole;
-use web_portal::{WebState, routes};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -63,14 +62,39 @@ struct Served {
     base: String,
     portal: Portal,
     clock: Arc<ManualClock>,
+    /// The real server (SQLite file in a temp dir); stopped when the walk ends.
+    _server: portal_server::RunningServer,
+    _data: tempfile::TempDir,
 }
 
+/// Starts the real server (the same wiring `cargo run -p portal-server` uses) on 127.0.0.1:0
+/// over a fresh SQLite file, with a steppable clock, and seeds the demo catalog and staff.
 async fn serve() -> Served {
-    let (portal, store, clock) =
-        in_memory_portal(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
+    ));
+    let data = tempfile::tempdir().unwrap();
+    let config = portal_server::config::Config {
+        data_dir: data.path().to_path_buf(),
+        clock: Some(clock.clone()),
+        ..Default::default()
+    };
+    let server = portal_server::spawn(config)
+        .await
+        .expect("the server starts");
+    let portal = server.wiring.portal.clone();
+    let (email, password) = server
+        .admin
+        .clone()
+        .expect("a fresh server creates its first admin");
+    let first = portal.authenticate_staff(&email, &password).await.unwrap();
+    let first = Caller::Staff {
+        id: first.id,
+        role: StaffRole::Admin,
+    };
     let admin = portal
         .create_staff(
-            None,
+            Some(first),
             "admin@provider.test",
             "Ada Admin",
             StaffRole::Admin,
@@ -103,21 +127,12 @@ async fn serve() -> Served {
             .await
             .unwrap();
     }
-    let state = WebState::new(portal.clone(), store, false);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let acceptor = poem::listener::TcpAcceptor::from_std(listener).unwrap();
-    tokio::spawn(async move {
-        poem::Server::new_with_acceptor(acceptor)
-            .run(routes(state))
-            .await
-            .unwrap();
-    });
     Served {
-        base: format!("http://127.0.0.1:{port}"),
+        base: server.base_url.clone(),
         portal,
         clock,
+        _server: server,
+        _data: data,
     }
 }
 
