@@ -87,6 +87,10 @@ where
     poem::endpoint::make(move |req| f(state.clone(), req)).map_to_response()
 }
 
+async fn not_found(state: WebState, req: Request) -> Response {
+    http::Ctx::load(&state, &req).await.not_found()
+}
+
 /// The portal's pages, to be nested at `/` beside the REST API.
 pub fn routes(state: WebState) -> Route {
     use pages::{access, admin, project, staff, subscription, workspace};
@@ -94,6 +98,8 @@ pub fn routes(state: WebState) -> Route {
     Route::new()
         .at("/static/portal.css", get(h(s, pages::stylesheet)))
         .at("/", get(h(s, access::home)))
+        // Anything no other route matches: the portal's own "not found" page, not bare text.
+        .at("/*rest", h(s, not_found))
         .at(
             "/sign-up",
             get(h(s, access::sign_up_page)).post(h(s, access::sign_up)),
