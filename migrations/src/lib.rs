@@ -6,12 +6,18 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20250101_000001_initial;
+mod m20250601_000001_credential_changes;
+mod m20250602_000001_webhook_deliveries;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20250101_000001_initial::Migration)]
+        vec![
+            Box::new(m20250101_000001_initial::Migration),
+            Box::new(m20250601_000001_credential_changes::Migration),
+            Box::new(m20250602_000001_webhook_deliveries::Migration),
+        ]
     }
 }

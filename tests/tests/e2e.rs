@@ -10,10 +10,18 @@ use portal_server::{Config, RunningServer, Secret};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
+#[path = "e2e/metering.rs"]
+mod metering;
+#[path = "e2e/webhooks.rs"]
+mod webhooks;
+
 const GATEWAY_TOKEN: &str = "gw_test_gateway_token_0123456789";
 
 struct TestApp {
     base: String,
+    /// The data directory and database of this server (another replica may share them).
+    dir: std::path::PathBuf,
+    database_url: String,
     server: RunningServer,
     clock: Arc<ManualClock>,
     admin: User,
@@ -119,16 +127,26 @@ fn url_without_db(url: &str) -> String {
 }
 
 async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with the configuration adjusted first (e.g. the webhook address policy).
+async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    // reqwest is built without a TLS crypto provider in this workspace: every client (the
+    // test's own included) needs one installed first.
+    portal_server::install_crypto_provider();
     let dir = std::env::temp_dir().join(format!("portal-e2e-{}", ulid::Ulid::generate()));
     std::fs::create_dir_all(&dir).unwrap();
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let config = Config {
+    let url = database_url(&dir).await;
+    let mut config = Config {
         data_dir: dir.clone(),
-        database_url: Some(Secret::new(database_url(&dir).await)),
+        database_url: Some(Secret::new(url.clone())),
         gateway_token: Some(Secret::new(GATEWAY_TOKEN)),
         clock: Some(clock.clone()),
         ..Config::default()
     };
+    configure(&mut config);
     let server = portal_server::spawn(config).await.expect("server starts");
     let base = server.base_url.clone();
     let (email, password) = server.admin.clone().expect("a first admin");
@@ -142,6 +160,8 @@ async fn spawn_app() -> TestApp {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     TestApp {
         base,
+        dir,
+        database_url: url,
         server,
         clock,
         admin,
@@ -683,7 +703,16 @@ async fn framework_errors_are_problems() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
-    problem(&u.get("/no/such/route").await, "not-found", 404);
+    problem(&u.get("/api/v1/no/such/route").await, "not-found", 404);
+    // Outside the API, an unknown path is a page: the portal's HTML "not found".
+    let page = u.get("/no/such/page").await;
+    assert_eq!(page.status, 404);
+    assert!(
+        page.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     problem(
         &u.send(Method::DELETE, "/api/v1/plans", None, &[]).await,
         "method-not-allowed",

@@ -9,6 +9,8 @@
 pub mod api;
 pub mod auth;
 pub mod dto;
+pub mod export;
+pub mod fast_verify;
 pub mod idempotency;
 pub mod observability;
 pub mod problem;
@@ -29,10 +31,12 @@ use api::accounts::AccountsApi;
 use api::audit::AuditApi;
 use api::catalog::CatalogApi;
 use api::credentials::CredentialsApi;
+use api::metering::MeteringApi;
 use api::oauth::GatewayApi;
 use api::projects::ProjectsApi;
 use api::review::ReviewApi;
 use api::subscriptions::SubscriptionsApi;
+use api::webhooks::WebhooksApi;
 use api::workspaces::WorkspacesApi;
 
 /// Every area of the API. A new area (webhooks, usage, billing) is one more member.
@@ -46,6 +50,8 @@ pub type Apis = (
     CredentialsApi,
     GatewayApi,
     AuditApi,
+    WebhooksApi,
+    MeteringApi,
 );
 
 const DESCRIPTION: &str = "The onboarding portal: from first sign-in to live production traffic.\n\n\
@@ -68,6 +74,8 @@ pub fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
             CredentialsApi { state: s() },
             GatewayApi { state: s() },
             AuditApi { state: s() },
+            WebhooksApi { state: s() },
+            MeteringApi { state: s() },
         ),
         "Onboarding portal API",
         env!("CARGO_PKG_VERSION"),
@@ -79,7 +87,8 @@ pub fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
 /// so an in-memory portal serves to build it.
 pub fn openapi_json() -> String {
     let (portal, store, _) = onboarding_core::memory::in_memory_portal(chrono::Utc::now());
-    let state = AppState::new(portal, store.clone(), store, ApiConfig::default());
+    let state = AppState::new(portal, store.clone(), store.clone(), ApiConfig::default())
+        .with_webhooks(store);
     let mut spec = api_service(&state).spec();
     spec.push('\n');
     spec
@@ -93,6 +102,8 @@ pub fn app(state: AppState, ops: Route, metrics: Arc<Metrics>) -> impl Endpoint<
     let routes = ops
         .at("/openapi.json", api.spec_endpoint())
         .nest("/docs", api.swagger_ui())
+        // The verification hot path: a lean handler in front of the documented operation.
+        .at("/api/v1/verify", poem::post(fast_verify::verify))
         .nest("/", api);
     let limit = state.config().body_limit;
     routes

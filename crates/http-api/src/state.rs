@@ -1,11 +1,11 @@
 //! What every handler shares: the core's use cases and the HTTP adapter's own stores.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::TimeDelta;
-use onboarding_core::Portal;
 use onboarding_core::credential::SecretHash;
-use onboarding_core::ports::{AuthTokenStore, IdempotencyStore};
+use onboarding_core::ports::{AuthTokenStore, DeliveryStore, IdempotencyStore};
+use onboarding_core::{Portal, Webhooks};
 
 use crate::throttle::Throttle;
 
@@ -39,6 +39,8 @@ struct Inner {
     idempotency: Arc<dyn IdempotencyStore>,
     throttle: Throttle,
     config: ApiConfig,
+    /// The delivery side of webhooks (history, health, retry), set by [`AppState::with_webhooks`].
+    webhooks: OnceLock<Webhooks>,
 }
 
 /// Cheap to clone; every API struct holds one.
@@ -59,7 +61,22 @@ impl AppState {
             idempotency,
             throttle,
             config,
+            webhooks: OnceLock::new(),
         }))
+    }
+
+    /// Wires the webhook delivery use cases (`Webhooks`) over the delivery store.
+    pub fn with_webhooks(self, deliveries: Arc<dyn DeliveryStore>) -> Self {
+        let _ = self
+            .0
+            .webhooks
+            .set(Webhooks::new(self.0.portal.clone(), deliveries));
+        self
+    }
+
+    /// The webhook delivery use cases, when wired.
+    pub fn webhooks(&self) -> Option<&Webhooks> {
+        self.0.webhooks.get()
     }
 
     pub fn portal(&self) -> &Portal {

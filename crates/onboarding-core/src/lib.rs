@@ -53,4 +53,6 @@ pub mod workspace;
 #[cfg(test)]
 pub(crate) mod test_fixtures;
 
-pub use services::{Caller, Infrastructure, Portal, Ports, ServiceError, ServiceResult, Store, Webhooks};
+pub use services::{
+    Caller, Infrastructure, Portal, Ports, ServiceError, ServiceResult, Store, Webhooks,
+};

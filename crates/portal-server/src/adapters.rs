@@ -1,12 +1,14 @@
 //! Adapters of the ports that belong to the running process: the system clock, ULIDs, OS
 //! randomness and the buffered usage meter.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
+use onboarding_core::ids::{CredentialId, ProjectId};
 use onboarding_core::ports::{Clock, IdGenerator, SecretGenerator, UsageSink, UsageStore};
-use onboarding_core::usage::{UsageEvent, aggregate};
+use onboarding_core::usage::{Granularity, UsageBucket, UsageEvent};
 use ulid::Ulid;
 
 pub struct SystemClock;
@@ -46,39 +48,92 @@ impl SecretGenerator for OsSecrets {
     }
 }
 
-/// Counts calls in memory and flushes aggregated buckets to the store every second (and on
-/// shutdown), so the verification hot path never waits on the database.
+/// Counts calls in memory per (credential, minute, endpoint) and flushes the counters to the
+/// store as batched upserts every second (and on shutdown), so the verification hot path never
+/// waits on the database. Memory grows with distinct keys, not with calls.
 pub struct BufferedUsage {
-    pending: Mutex<Vec<UsageEvent>>,
+    pending: Mutex<Pending>,
     store: Arc<dyn UsageStore>,
+    /// Held by one flush-and-evaluate cycle at a time (see [`crate::workers`]).
+    cycle: tokio::sync::Mutex<()>,
+}
+
+type Pending = HashMap<(CredentialId, DateTime<Utc>), HashMap<String, UsageBucket>>;
+
+fn add_bucket(pending: &mut Pending, b: UsageBucket) {
+    let e = pending
+        .entry((b.credential_id, b.bucket_start))
+        .or_default()
+        .entry(b.endpoint.clone())
+        .or_insert_with(|| UsageBucket {
+            requests: 0,
+            errors: 0,
+            ..b.clone()
+        });
+    e.requests += b.requests;
+    e.errors += b.errors;
 }
 
 impl BufferedUsage {
     pub fn new(store: Arc<dyn UsageStore>) -> Self {
         Self {
-            pending: Mutex::new(Vec::new()),
+            pending: Mutex::new(HashMap::new()),
             store,
+            cycle: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Writes what has been counted so far. On a store failure the events are put back, to
-    /// be retried on the next tick.
-    pub async fn flush(&self) {
-        let events = std::mem::take(&mut *self.pending.lock().expect("usage lock"));
-        if events.is_empty() {
-            return;
+    /// Writes what has been counted so far, in one batched upsert, and answers the projects
+    /// whose counters moved. On a store failure the counters are put back, to be retried on
+    /// the next tick.
+    pub async fn flush(&self) -> Vec<ProjectId> {
+        let taken = std::mem::take(&mut *self.pending.lock().expect("usage lock"));
+        if taken.is_empty() {
+            return Vec::new();
         }
-        let buckets = aggregate(&events);
-        if let Err(e) = self.store.add(buckets).await {
-            tracing::warn!(error = %e, events = events.len(), "usage flush failed; will retry");
-            self.pending.lock().expect("usage lock").extend(events);
+        let buckets: Vec<UsageBucket> = taken.into_values().flat_map(|m| m.into_values()).collect();
+        let projects: BTreeSet<ProjectId> = buckets.iter().map(|b| b.project_id).collect();
+        match self.store.add(buckets.clone()).await {
+            Ok(()) => projects.into_iter().collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, buckets = buckets.len(), "usage flush failed; will retry");
+                let mut pending = self.pending.lock().expect("usage lock");
+                for b in buckets {
+                    add_bucket(&mut pending, b);
+                }
+                Vec::new()
+            }
         }
+    }
+
+    /// One flush-and-evaluate cycle at a time: a caller that flushes on demand (shutdown,
+    /// tests) waits for the worker's cycle in progress to finish.
+    pub async fn cycle_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.cycle.lock().await
     }
 }
 
 impl UsageSink for BufferedUsage {
     fn record(&self, event: UsageEvent) {
-        self.pending.lock().expect("usage lock").push(event);
+        let minute = Granularity::Minute.floor(event.at);
+        let mut pending = self.pending.lock().expect("usage lock");
+        let per_endpoint = pending.entry((event.credential_id, minute)).or_default();
+        let bucket = match per_endpoint.get_mut(event.endpoint.as_str()) {
+            Some(b) => b,
+            None => per_endpoint
+                .entry(event.endpoint.clone())
+                .or_insert_with(|| UsageBucket {
+                    credential_id: event.credential_id,
+                    project_id: event.project_id,
+                    environment: event.environment,
+                    endpoint: event.endpoint,
+                    bucket_start: minute,
+                    requests: 0,
+                    errors: 0,
+                }),
+        };
+        bucket.requests += 1;
+        bucket.errors += u64::from(!event.success);
     }
 }
 
@@ -96,37 +151,35 @@ mod tests {
     }
 }
 
-/// Seals secrets that must be used again (webhook signing secrets) with ChaCha20-Poly1305
-/// under the operator's 32-byte key; the text stored is `v1.<base64 nonce ‖ ciphertext>`.
-pub struct AeadVault {
-    cipher: chacha20poly1305::ChaCha20Poly1305,
-}
-
-impl AeadVault {
-    pub fn new(key: &[u8; 32]) -> Self {
-        use chacha20poly1305::KeyInit;
-        Self {
-            cipher: chacha20poly1305::ChaCha20Poly1305::new(&(*key).into()),
-        }
-    }
-
-    /// The key from `<data_dir>/vault.key` (hex), created on first use.
-    pub fn from_data_dir(dir: &std::path::Path) -> Result<Self, String> {
-        let file = dir.join("vault.key");
-        let key = match std::fs::read_to_string(&file) {
-            Ok(hex) => decode_hex32(hex.trim())
-                .ok_or_else(|| format!("{} is not 64 hex characters", file.display()))?,
-            Err(_) => {
-                let mut key = [0u8; 32];
-                getrandom::fill(&mut key).map_err(|e| e.to_string())?;
-                let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-                std::fs::create_dir_all(dir)
-                    .and_then(|()| std::fs::write(&file, hex))
-                    .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-                key
+/// The vault sealing webhook signing secrets: [`webhooks::ChaChaVault`] (XChaCha20-Poly1305)
+/// keyed from `<data_dir>/vault.key`, which is created on first use. The file holds the
+/// 32-byte key as 64 hex characters (the format this file has always had); a base64 key (what
+/// `ChaChaVault::generate_key()` prints) is accepted too.
+pub fn vault_from_data_dir(dir: &std::path::Path) -> Result<webhooks::ChaChaVault, String> {
+    let file = dir.join("vault.key");
+    match std::fs::read_to_string(&file) {
+        Ok(text) => {
+            let text = text.trim();
+            match decode_hex32(text) {
+                Some(key) => Ok(webhooks::ChaChaVault::new(key)),
+                None => webhooks::ChaChaVault::from_base64(text).map_err(|_| {
+                    format!(
+                        "{} holds neither 64 hex characters nor a base64 32-byte key",
+                        file.display()
+                    )
+                }),
             }
-        };
-        Ok(Self::new(&key))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key).map_err(|e| e.to_string())?;
+            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            std::fs::create_dir_all(dir)
+                .and_then(|()| std::fs::write(&file, hex))
+                .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            Ok(webhooks::ChaChaVault::new(key))
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", file.display())),
     }
 }
 
@@ -141,55 +194,28 @@ fn decode_hex32(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-impl onboarding_core::ports::SecretVault for AeadVault {
-    fn seal(&self, plaintext: &str) -> String {
-        use base64::Engine;
-        use chacha20poly1305::aead::Aead;
-        let mut nonce = [0u8; 12];
-        getrandom::fill(&mut nonce).expect("the OS random source is available");
-        let ct = self
-            .cipher
-            .encrypt(&nonce.into(), plaintext.as_bytes())
-            .expect("sealing in memory cannot fail");
-        let mut raw = nonce.to_vec();
-        raw.extend(ct);
-        format!(
-            "v1.{}",
-            base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw)
-        )
-    }
-
-    fn open(&self, sealed: &str) -> Option<String> {
-        use base64::Engine;
-        use chacha20poly1305::aead::Aead;
-        let raw = base64::engine::general_purpose::STANDARD_NO_PAD
-            .decode(sealed.strip_prefix("v1.")?)
-            .ok()?;
-        if raw.len() < 12 {
-            return None;
-        }
-        let (nonce, ct) = raw.split_at(12);
-        let nonce: [u8; 12] = nonce.try_into().ok()?;
-        let pt = self.cipher.decrypt(&nonce.into(), ct).ok()?;
-        String::from_utf8(pt).ok()
-    }
-}
-
 #[cfg(test)]
 mod vault_tests {
     use super::*;
     use onboarding_core::ports::SecretVault;
 
     #[test]
-    fn seals_and_opens_and_refuses_tampering() {
-        let v = AeadVault::new(&[7; 32]);
-        let s = v.seal("whsec_abc");
-        assert_ne!(s, "whsec_abc");
-        assert_eq!(v.open(&s).as_deref(), Some("whsec_abc"));
-        let mut t = s.clone();
-        t.pop();
-        t.push(if s.ends_with('A') { 'B' } else { 'A' });
-        assert_eq!(v.open(&t), None);
-        assert_eq!(AeadVault::new(&[8; 32]).open(&s), None);
+    fn the_vault_key_file_is_created_once_and_read_back_in_either_format() {
+        let dir = std::env::temp_dir().join(format!("portal-vault-{}", Ulid::generate()));
+        let v = vault_from_data_dir(&dir).unwrap();
+        let sealed = v.seal("whsec_abc");
+        assert_ne!(sealed, "whsec_abc");
+        let hex = std::fs::read_to_string(dir.join("vault.key")).unwrap();
+        assert_eq!(hex.len(), 64, "the key file keeps its hex format");
+        // The same file opens what was sealed before (a restart).
+        let again = vault_from_data_dir(&dir).unwrap();
+        assert_eq!(again.open(&sealed).as_deref(), Some("whsec_abc"));
+        // A base64 key works too; a malformed file is an error, never a silent new key.
+        std::fs::write(dir.join("vault.key"), webhooks::ChaChaVault::generate_key()).unwrap();
+        let b64 = vault_from_data_dir(&dir).unwrap();
+        assert_eq!(b64.open(&sealed), None);
+        std::fs::write(dir.join("vault.key"), "nonsense").unwrap();
+        assert!(vault_from_data_dir(&dir).is_err());
+        std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -58,6 +58,12 @@ pub struct Config {
     pub clock: Option<Arc<dyn Clock>>,
     /// Print the start-up banner (first admin, gateway token, URLs) to stdout.
     pub print_banner: bool,
+    /// Webhook deliveries may reach loopback, private, link-local and CGNAT addresses (a lab
+    /// or a test rig; never the metadata service). `PORTAL_WEBHOOK_ALLOW_PRIVATE`.
+    pub webhook_allow_private: bool,
+    /// CIDR blocks (or addresses) webhook deliveries may always reach, e.g. `10.20.0.0/16`.
+    /// `PORTAL_WEBHOOK_ALLOWED_CIDRS`, comma-separated.
+    pub webhook_allowed_cidrs: Vec<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -71,6 +77,8 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("secure_cookies", &self.secure_cookies)
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
+            .field("webhook_allow_private", &self.webhook_allow_private)
+            .field("webhook_allowed_cidrs", &self.webhook_allowed_cidrs)
             .finish_non_exhaustive()
     }
 }
@@ -88,6 +96,8 @@ impl Default for Config {
             shutdown_grace_seconds: 30,
             clock: None,
             print_banner: true,
+            webhook_allow_private: false,
+            webhook_allowed_cidrs: Vec::new(),
         }
     }
 }
@@ -104,6 +114,8 @@ struct FileConfig {
     public_url: Option<String>,
     secure_cookies: Option<bool>,
     shutdown_grace_seconds: Option<u64>,
+    webhook_allow_private: Option<bool>,
+    webhook_allowed_cidrs: Option<Vec<String>>,
 }
 
 impl Config {
@@ -156,6 +168,12 @@ impl Config {
             if let Some(v) = f.shutdown_grace_seconds {
                 c.shutdown_grace_seconds = v;
             }
+            if let Some(v) = f.webhook_allow_private {
+                c.webhook_allow_private = v;
+            }
+            if let Some(v) = f.webhook_allowed_cidrs {
+                c.webhook_allowed_cidrs = v;
+            }
         }
         if let Some(v) = env("PORTAL_BIND") {
             c.bind = v;
@@ -187,6 +205,28 @@ impl Config {
                 .parse()
                 .map_err(|_| format!("PORTAL_SHUTDOWN_GRACE_SECONDS: `{v}` is not a number"))?;
         }
+        if let Some(v) = env("PORTAL_WEBHOOK_ALLOW_PRIVATE") {
+            c.webhook_allow_private = match v.trim() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" | "" => false,
+                other => {
+                    return Err(format!(
+                        "PORTAL_WEBHOOK_ALLOW_PRIVATE: `{other}` is not true|false"
+                    ));
+                }
+            };
+        }
+        if let Some(v) = env("PORTAL_WEBHOOK_ALLOWED_CIDRS") {
+            c.webhook_allowed_cidrs = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        // Refuse a bad block at start-up rather than at the first delivery.
+        webhooks::AddressPolicy::allowing(&c.webhook_allowed_cidrs)
+            .map_err(|e| format!("webhook_allowed_cidrs: {e}"))?;
         Ok(c)
     }
 }

@@ -5,7 +5,12 @@
 //! [`spawn`] starts the real server on a chosen address, for `main` and for the end-to-end tests.
 
 pub mod adapters;
+pub mod cache;
 pub mod config;
+pub mod export;
+mod routes;
+pub mod webhook_worker;
+pub mod workers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +26,9 @@ use tokio::sync::oneshot;
 
 use adapters::{BufferedUsage, OsSecrets, SystemClock, UlidIds};
 pub use config::{Config, LogFormat, Secret};
+/// Installs rustls' crypto provider (ring), once per process: reqwest is built without one in
+/// this workspace, so every reqwest client (the webhook worker's, a test's) needs it first.
+pub use webhooks::install_crypto_provider;
 
 /// The e-mail of the first admin created at start-up.
 pub const FIRST_ADMIN_EMAIL: &str = "admin@portal.local";
@@ -41,6 +49,7 @@ pub trait Store:
     + UnitOfWork
     + AuthTokenStore
     + IdempotencyStore
+    + DeliveryStore
     + 'static
 {
 }
@@ -60,6 +69,7 @@ impl<T> Store for T where
         + UnitOfWork
         + AuthTokenStore
         + IdempotencyStore
+        + DeliveryStore
         + 'static
 {
 }
@@ -71,10 +81,27 @@ pub struct Wiring {
     pub tokens: Arc<dyn AuthTokenStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub usage: Arc<BufferedUsage>,
+    /// Webhook deliveries (the worker's queue, history and health).
+    pub deliveries: Arc<dyn DeliveryStore>,
+    /// The verification cache (decorating the credential store and the unit of work).
+    pub credential_cache: Arc<cache::CredentialCache>,
+    /// The SQL store, when the database is one: its credential change feed drives the
+    /// cache's invalidation across replicas.
+    pub sql: Option<storage_seaorm::SeaOrmStore>,
 }
 
-fn wire<S: Store>(store: Arc<S>, clock: Arc<dyn Clock>, vault: Arc<dyn SecretVault>) -> Wiring {
+fn wire<S: Store>(
+    store: Arc<S>,
+    clock: Arc<dyn Clock>,
+    vault: Arc<dyn SecretVault>,
+    sql: Option<storage_seaorm::SeaOrmStore>,
+) -> Wiring {
     let usage = Arc::new(BufferedUsage::new(store.clone()));
+    let credential_cache = Arc::new(cache::CredentialCache::new(
+        store.clone(),
+        store.clone(),
+        cache::CacheConfig::default(),
+    ));
     let ports = Ports {
         clock,
         ids: Arc::new(UlidIds),
@@ -85,21 +112,24 @@ fn wire<S: Store>(store: Arc<S>, clock: Arc<dyn Clock>, vault: Arc<dyn SecretVau
         plans: store.clone(),
         projects: store.clone(),
         subscriptions: store.clone(),
-        credentials: store.clone(),
+        credentials: credential_cache.clone(),
         webhooks: store.clone(),
         usage: store.clone(),
         alerts: store.clone(),
         audit: store.clone(),
         payments: store.clone(),
-        uow: store.clone(),
+        uow: credential_cache.clone(),
         meter: usage.clone(),
         vault,
     };
     Wiring {
         portal: Portal::new(ports),
         tokens: store.clone(),
+        deliveries: store.clone(),
         idempotency: store,
         usage,
+        credential_cache,
+        sql,
     }
 }
 
@@ -109,20 +139,20 @@ pub async fn connect(config: &Config) -> Result<Wiring, String> {
         .clock
         .clone()
         .unwrap_or_else(|| Arc::new(SystemClock));
-    let vault: Arc<dyn SecretVault> =
-        Arc::new(adapters::AeadVault::from_data_dir(&config.data_dir)?);
+    let vault: Arc<dyn SecretVault> = Arc::new(adapters::vault_from_data_dir(&config.data_dir)?);
     let url = config.database_url();
     if url == "memory:" {
         return Ok(wire(
             Arc::new(onboarding_core::memory::MemoryStore::new()),
             clock,
             vault,
+            None,
         ));
     }
     let store = storage_seaorm::connect_and_migrate(&url)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(wire(Arc::new(store), clock, vault))
+    Ok(wire(Arc::new(store.clone()), clock, vault, Some(store)))
 }
 
 /// A running server: where it listens, how to stop it, and what start-up created.
@@ -136,12 +166,33 @@ pub struct RunningServer {
     pub wiring: Wiring,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Background workers (usage flusher, cache invalidation), stopped after the last flush.
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    /// The webhook delivery worker, stopped at shutdown after its pass in progress.
+    webhooks: webhook_worker::WebhookRunner,
 }
 
 impl RunningServer {
-    /// Writes counted usage now (the worker does it every second).
+    /// Writes counted usage now and evaluates the alert thresholds of the projects it moved
+    /// (the worker does both every second).
     pub async fn flush_usage(&self) {
-        self.wiring.usage.flush().await;
+        workers::flush_and_alert(&self.wiring).await;
+    }
+
+    /// One webhook worker pass at the clock's time (tests step the clock instead of sleeping):
+    /// fans out new outbox messages and sends every delivery due. It waits for a background
+    /// pass in progress, so whatever was due is settled when it returns.
+    pub async fn run_webhooks_once(&self) -> Result<webhooks::RunReport, String> {
+        self.webhooks.run_once().await
+    }
+
+    /// The final flush, then the workers stop.
+    async fn finish(&mut self) {
+        self.webhooks.shutdown().await;
+        workers::flush_and_alert(&self.wiring).await;
+        for w in self.workers.drain(..) {
+            w.abort();
+        }
     }
 
     /// Stops accepting, drains in-flight requests, flushes usage.
@@ -150,14 +201,14 @@ impl RunningServer {
             let _ = tx.send(());
         }
         let r = (&mut self.task).await.unwrap_or(Ok(()));
-        self.wiring.usage.flush().await;
+        self.finish().await;
         r
     }
 
     /// Waits until the server stops (after a signal, for `main`).
     pub async fn wait(mut self) -> std::io::Result<()> {
         let r = (&mut self.task).await.unwrap_or(Ok(()));
-        self.wiring.usage.flush().await;
+        self.finish().await;
         r
     }
 }
@@ -239,7 +290,14 @@ pub async fn start(
     shutdown_signal: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
 ) -> Result<RunningServer, String> {
     tracing::info!(database = %config.database_url_redacted(), bind = %config.bind, "starting");
+    install_crypto_provider();
     let wiring = connect(&config).await?;
+    let webhook_runner = webhook_worker::WebhookRunner::new(
+        wiring.portal.clone(),
+        wiring.deliveries.clone(),
+        wiring.portal.ports().clock.clone(),
+        &config,
+    )?;
     let admin = ensure_first_admin(&wiring.portal).await?;
     let (gateway_hash, generated_gateway_token) = gateway_token(&config)?;
     let state = AppState::new(
@@ -251,7 +309,8 @@ pub async fn start(
             gateway_token_hash: Some(gateway_hash),
             ..ApiConfig::default()
         },
-    );
+    )
+    .with_webhooks(wiring.deliveries.clone());
     let metrics = Arc::new(Metrics::default());
     let m = metrics.clone();
     let ops = Route::new()
@@ -265,7 +324,12 @@ pub async fn start(
                     .body(m.render())
             }),
         );
-    let app = http_api::app(state, ops, metrics);
+    let web = web_portal::WebState::new(
+        wiring.portal.clone(),
+        wiring.tokens.clone(),
+        config.secure_cookies,
+    );
+    let app = routes::mount(http_api::app(state, ops, metrics), web_portal::routes(web));
 
     let acceptor = TcpListener::bind(config.bind.clone())
         .into_acceptor()
@@ -281,15 +345,16 @@ pub async fn start(
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
 
-    // The usage flusher: every second, and once more at shutdown (in stop/wait).
-    let usage = wiring.usage.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            usage.flush().await;
-        }
-    });
+    // The usage flusher with alert evaluation: every second, and once more at shutdown (in
+    // stop/wait); the verification cache's invalidation feeds on a SQL database.
+    let mut workers = vec![workers::spawn_usage_worker(wiring.clone())];
+    if let Some(sql) = &wiring.sql {
+        workers.extend(workers::spawn_invalidation(
+            sql.clone(),
+            wiring.credential_cache.clone(),
+        ));
+    }
+    webhook_runner.spawn();
 
     let (tx, rx) = oneshot::channel::<()>();
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
@@ -318,8 +383,11 @@ pub async fn start(
 
     if config.print_banner {
         println!("Onboarding portal listening on {base_url}");
-        println!("  API docs:      {base_url}/docs");
-        println!("  Staff sign-in: POST {base_url}/api/v1/staff/sign-in");
+        println!("  Portal:        {base_url}/   (developers sign up here)");
+        println!("  API docs:      {base_url}/docs   (OpenAPI document: {base_url}/openapi.json)");
+        println!(
+            "  Staff sign-in: {base_url}/staff/sign-in   (API: POST {base_url}/api/v1/staff/sign-in)"
+        );
         if let Some((email, password)) = &admin {
             println!("  First admin created (shown once):");
             println!("    e-mail:   {email}");
@@ -340,6 +408,8 @@ pub async fn start(
         wiring,
         shutdown: Some(tx),
         task,
+        workers,
+        webhooks: webhook_runner,
     })
 }
 
@@ -350,6 +420,7 @@ pub async fn spawn(mut config: Config) -> Result<RunningServer, String> {
         config.bind = "127.0.0.1:0".into();
     }
     config.print_banner = false;
+    install_crypto_provider();
     start(config, None).await
 }
 

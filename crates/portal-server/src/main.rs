@@ -42,6 +42,54 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Export usage or the audit log for a period to a file (recorded in the report history).
+    Export {
+        #[command(subcommand)]
+        what: ExportCommand,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FileFormat {
+    Csv,
+    Jsonl,
+}
+
+impl From<FileFormat> for onboarding_core::services::ExportFormat {
+    fn from(f: FileFormat) -> Self {
+        match f {
+            FileFormat::Csv => Self::Csv,
+            FileFormat::Jsonl => Self::Jsonl,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// A project's usage (one row per credential, endpoint and minute).
+    Usage {
+        #[arg(long)]
+        project: String,
+        /// `YYYY-MM`.
+        #[arg(long)]
+        period: String,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: FileFormat,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// A workspace's audit log, in chain order.
+    Audit {
+        #[arg(long)]
+        workspace: String,
+        /// `YYYY-MM`.
+        #[arg(long)]
+        period: String,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: FileFormat,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -90,6 +138,8 @@ fn fail(msg: impl std::fmt::Display) -> ! {
 
 #[tokio::main]
 async fn main() {
+    // Before any reqwest client exists (the webhook worker's): see `install_crypto_provider`.
+    portal_server::install_crypto_provider();
     let cli = Cli::parse();
     let mut config =
         Config::load(cli.config.as_deref(), |k| std::env::var(k).ok()).unwrap_or_else(|e| fail(e));
@@ -160,6 +210,59 @@ async fn main() {
                 }
                 Err(e) => fail(e),
             }
+        }
+        Command::Export { what } => {
+            use onboarding_core::services::ExportScope;
+            let (scope, period, format, out) = match what {
+                ExportCommand::Usage {
+                    project,
+                    period,
+                    format,
+                    out,
+                } => (
+                    ExportScope::ProjectUsage(
+                        project
+                            .parse()
+                            .unwrap_or_else(|_| fail(format!("not a project id: {project}"))),
+                    ),
+                    period,
+                    format,
+                    out,
+                ),
+                ExportCommand::Audit {
+                    workspace,
+                    period,
+                    format,
+                    out,
+                } => (
+                    ExportScope::WorkspaceAudit(
+                        workspace
+                            .parse()
+                            .unwrap_or_else(|_| fail(format!("not a workspace id: {workspace}"))),
+                    ),
+                    period,
+                    format,
+                    out,
+                ),
+            };
+            let w = portal_server::connect(&config)
+                .await
+                .unwrap_or_else(|e| fail(e));
+            let s = portal_server::export::export_to_file(
+                &w.portal,
+                scope,
+                &period,
+                format.into(),
+                &out,
+            )
+            .await
+            .unwrap_or_else(|e| fail(e));
+            println!(
+                "{} rows ({} bytes) written to {}",
+                s.rows,
+                s.bytes,
+                out.display()
+            );
         }
     }
 }

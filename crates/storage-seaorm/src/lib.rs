@@ -3,6 +3,8 @@
 //! The adapter is mapping and SQL only: the rules live in the core. Every state change
 //! arrives as one [`ChangeSet`] and is applied in one transaction by [`UnitOfWork::commit`].
 
+mod changes;
+mod deliveries;
 mod entities;
 mod map;
 mod store;
@@ -14,6 +16,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 
+pub use changes::{CREDENTIAL_CHANNEL, CredentialListener, CredentialSignal};
 pub use sea_orm::DbBackend as Backend;
 
 /// Every store port over one database connection pool. Cheap to clone.

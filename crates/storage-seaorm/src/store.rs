@@ -66,7 +66,7 @@ fn classify(e: &DbErr) -> ErrKind {
 
 /// A failure outside a change set: unique keys are conflicts, anything else is logged and
 /// reported as unavailable without the driver's text.
-fn store_err(op: &'static str) -> impl FnOnce(DbErr) -> StoreError {
+pub(crate) fn store_err(op: &'static str) -> impl FnOnce(DbErr) -> StoreError {
     move |e| match classify(&e) {
         ErrKind::Unique => StoreError::Conflict(format!("{op}: key already taken")),
         _ => {
@@ -76,7 +76,7 @@ fn store_err(op: &'static str) -> impl FnOnce(DbErr) -> StoreError {
     }
 }
 
-enum TxErr {
+pub(crate) enum TxErr {
     Conflict(String),
     Db(DbErr),
 }
@@ -87,7 +87,7 @@ impl From<DbErr> for TxErr {
     }
 }
 
-fn tx_err(what: &'static str) -> impl FnOnce(DbErr) -> TxErr {
+pub(crate) fn tx_err(what: &'static str) -> impl FnOnce(DbErr) -> TxErr {
     move |e| match classify(&e) {
         ErrKind::Unique => TxErr::Conflict(what.to_owned()),
         _ => TxErr::Db(e),
@@ -351,9 +351,13 @@ impl SeaOrmStore {
         self.db.begin_with_options(options).await
     }
 
-    async fn try_commit(&self, set: &ChangeSet) -> Result<(), TxErr> {
+    async fn try_commit(&self, set: &ChangeSet, step: &dyn TxStep) -> Result<(), TxErr> {
         let txn = self.begin().await?;
-        match Self::apply_set(&txn, set).await {
+        let applied = match step.run(&txn).await {
+            Ok(()) => Self::apply_set(&txn, set).await,
+            Err(e) => Err(e),
+        };
+        match applied {
             Ok(()) => Ok(txn.commit().await?),
             Err(e) => {
                 if let Err(rb) = txn.rollback().await {
@@ -471,16 +475,43 @@ fn one<M, T>(row: Result<Option<M>, DbErr>, op: &'static str, f: fn(M) -> R<T>) 
     row.map_err(store_err(op))?.map(f).transpose()
 }
 
+/// Writes of another port that must land in the same transaction as a [`ChangeSet`] (the
+/// delivery store's conditional updates): run first, then the change set is applied, by the
+/// same code and with the same retries as [`UnitOfWork::commit`]. A step may run more than
+/// once (a transient failure retries the whole transaction).
+#[async_trait]
+pub(crate) trait TxStep: Send + Sync {
+    async fn run(&self, txn: &DatabaseTransaction) -> Result<(), TxErr>;
+}
+
+struct NoStep;
+
+#[async_trait]
+impl TxStep for NoStep {
+    async fn run(&self, _txn: &DatabaseTransaction) -> Result<(), TxErr> {
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl UnitOfWork for SeaOrmStore {
     async fn commit(&self, set: ChangeSet) -> StoreResult<()> {
+        self.transact(&set, &NoStep).await
+    }
+}
+
+impl SeaOrmStore {
+    /// `step`, then `set`, in one transaction: what [`UnitOfWork::commit`] does, with a step
+    /// of another port in front. Conflicts (a step's, a version check's, a unique key) roll
+    /// everything back and answer `Conflict`; transient failures retry the whole.
+    pub(crate) async fn transact(&self, set: &ChangeSet, step: &dyn TxStep) -> StoreResult<()> {
         let _writer = match &self.write_lock {
             Some(l) => Some(l.lock().await),
             None => None,
         };
         let mut attempt = 1;
         loop {
-            match self.try_commit(&set).await {
+            match self.try_commit(set, step).await {
                 Ok(()) => return Ok(()),
                 Err(TxErr::Conflict(what)) => return Err(StoreError::Conflict(what)),
                 Err(TxErr::Db(e)) => match classify(&e) {
@@ -795,14 +826,21 @@ impl WebhookStore for SeaOrmStore {
         project: ProjectId,
     ) -> StoreResult<Option<(DateTime<Utc>, bool)>> {
         // The newest by delivery time; of equal times, the one recorded last.
-        Ok(webhook_test_delivery::Entity::find()
+        let recorded = webhook_test_delivery::Entity::find()
             .filter(webhook_test_delivery::Column::ProjectId.eq(project.to_string()))
             .order_by_desc(webhook_test_delivery::Column::At)
             .order_by_desc(webhook_test_delivery::Column::Id)
             .one(&self.db)
             .await
             .map_err(store_err("read test delivery"))?
-            .map(|d| (d.at, d.ok)))
+            .map(|d| (d.at, d.ok));
+        // The newest of a hand-recorded result and a real `test` delivery (as the reference
+        // store answers).
+        let delivered = DeliveryStore::last_test_delivery(self, project).await?;
+        Ok(recorded
+            .into_iter()
+            .chain(delivered)
+            .max_by_key(|(at, _)| *at))
     }
 }
 
@@ -826,6 +864,13 @@ impl UsageStore for SeaOrmStore {
             .values()
             .map(|b| all_set(map::usage_model(b).into_active_model()))
             .collect();
+        // All chunks in one transaction: a failed flush is retried whole by the meter, so a
+        // partly applied one would count twice.
+        let _writer = match &self.write_lock {
+            Some(l) => Some(l.lock().await),
+            None => None,
+        };
+        let txn = self.begin().await.map_err(store_err("add usage"))?;
         for chunk in rows.chunks(USAGE_CHUNK) {
             usage_bucket::Entity::insert_many(chunk.to_vec())
                 .on_conflict(
@@ -844,11 +889,11 @@ impl UsageStore for SeaOrmStore {
                     )
                     .to_owned(),
                 )
-                .exec_without_returning(&self.db)
+                .exec_without_returning(&txn)
                 .await
                 .map_err(store_err("add usage"))?;
         }
-        Ok(())
+        txn.commit().await.map_err(store_err("add usage"))
     }
     async fn successful_calls(
         &self,

@@ -1153,7 +1153,12 @@ async fn sessions_tokens_and_test_deliveries() {
         assert_eq!(store.tokens_of(who).await.unwrap(), vec![b]);
 
         let project = ProjectId::from_ulid(ulid(5));
-        assert_eq!(store.last_test_delivery(project).await.unwrap(), None);
+        assert_eq!(
+            WebhookStore::last_test_delivery(&store, project)
+                .await
+                .unwrap(),
+            None
+        );
         store
             .record_test_delivery(project, None, t0(), false)
             .await
@@ -1168,7 +1173,9 @@ async fn sessions_tokens_and_test_deliveries() {
             .await
             .unwrap();
         assert_eq!(
-            store.last_test_delivery(project).await.unwrap(),
+            WebhookStore::last_test_delivery(&store, project)
+                .await
+                .unwrap(),
             Some((t0() + TimeDelta::minutes(1), true))
         );
     })
@@ -1204,4 +1211,412 @@ async fn an_in_memory_sqlite_database_keeps_its_data() {
         .unwrap();
     assert_eq!(store.account_by_email(&a.email).await.unwrap(), Some(a));
     assert_eq!(store.backend(), sea_orm::DbBackend::Sqlite);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhook deliveries (the `DeliveryStore` port)
+
+mod deliveries {
+    use super::*;
+    use onboarding_core::webhook::{AttemptRecord, Delivery, DeliveryAttempt, DeliveryStatus};
+
+    /// A workspace with one outbox message (n = 4), committed.
+    async fn seeded(store: &SeaOrmStore) -> (WorkspaceId, OutboxMessage) {
+        let a = account(1, "a@acme.example");
+        let ws = workspace(2, a.id);
+        let mut msg = outbox(4, ws.id);
+        msg.project_id = Some(ProjectId::from_ulid(ulid(3)));
+        store
+            .commit(ChangeSet {
+                changes: vec![
+                    Change::InsertAccount(a),
+                    Change::InsertWorkspace(ws.clone()),
+                ],
+                audit: vec![],
+                outbox: vec![msg.clone()],
+            })
+            .await
+            .unwrap();
+        (ws.id, msg)
+    }
+
+    fn delivery(n: u64, msg: &OutboxMessage, event_type: &str, due: DateTime<Utc>) -> Delivery {
+        Delivery {
+            id: DeliveryId::from_ulid(ulid(n)),
+            message_id: msg.id,
+            endpoint_id: WebhookEndpointId::from_ulid(ulid(100 + n % 2)),
+            workspace_id: msg.workspace_id,
+            project_id: msg.project_id.unwrap(),
+            event_type: event_type.into(),
+            body: format!("{{\"type\":\"{event_type}\",\"n\":{n}}}"),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at: Some(due),
+            lease_owner: None,
+            lease_until: None,
+            last_attempt_at: None,
+            last_response_status: None,
+            last_error: None,
+            created_at: t0(),
+        }
+    }
+
+    fn record(d: &Delivery, owner: &str, at: DateTime<Utc>, ok: bool) -> AttemptRecord {
+        AttemptRecord {
+            attempt: DeliveryAttempt {
+                delivery_id: d.id,
+                endpoint_id: d.endpoint_id,
+                attempt: d.attempts + 1,
+                at,
+                response_status: Some(if ok { 200 } else { 500 }),
+                error: (!ok).then(|| "HTTP 500".to_owned()),
+                latency_ms: 12,
+                succeeded: ok,
+            },
+            lease_owner: owner.into(),
+            status: if ok {
+                DeliveryStatus::Succeeded
+            } else {
+                DeliveryStatus::Failed
+            },
+            next_attempt_at: None,
+        }
+    }
+
+    /// What the reference store answers for the same calls, for comparison.
+    async fn reference(msg: &OutboxMessage, ds: Vec<Delivery>) -> MemoryStore {
+        let m = MemoryStore::new();
+        m.commit(ChangeSet {
+            outbox: vec![msg.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        assert!(m.dispatch(msg.id, ds, t0()).await.unwrap());
+        m
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dispatch_fans_out_atomically_and_only_once() {
+        on_each_db(|store| async move {
+            let (_, msg) = seeded(&store).await;
+            assert_eq!(store.undispatched(10).await.unwrap(), vec![msg.clone()]);
+
+            // A fan-out that fails half-way (a delivery id already taken within the batch)
+            // leaves neither deliveries nor the dispatch mark behind.
+            let d1 = delivery(11, &msg, "test.event", t0());
+            let err = store
+                .dispatch(msg.id, vec![d1.clone(), d1.clone()], t0())
+                .await
+                .unwrap_err();
+            assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+            assert_eq!(store.delivery(d1.id).await.unwrap(), None);
+            assert_eq!(store.undispatched(10).await.unwrap().len(), 1);
+
+            // The real fan-out: the message is marked and its deliveries stored, once.
+            let d2 = delivery(12, &msg, "test.event", t0());
+            assert!(
+                store
+                    .dispatch(msg.id, vec![d1.clone(), d2.clone()], t0())
+                    .await
+                    .unwrap()
+            );
+            assert!(store.undispatched(10).await.unwrap().is_empty());
+            let late = delivery(13, &msg, "test.event", t0());
+            assert!(
+                !store
+                    .dispatch(msg.id, vec![late.clone()], t0())
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(store.delivery(late.id).await.unwrap(), None);
+            assert_eq!(store.delivery(d1.id).await.unwrap(), Some(d1.clone()));
+            assert_eq!(store.delivery(d2.id).await.unwrap(), Some(d2.clone()));
+
+            // Two dispatchers racing for one message: exactly one wins.
+            let mut m2 = outbox(20, msg.workspace_id);
+            m2.project_id = msg.project_id;
+            store
+                .commit(ChangeSet {
+                    outbox: vec![m2.clone()],
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let (a, b) = tokio::join!(
+                store.dispatch(m2.id, vec![delivery(21, &m2, "x.y", t0())], t0()),
+                store.dispatch(m2.id, vec![delivery(22, &m2, "x.y", t0())], t0()),
+            );
+            assert!(a.unwrap() ^ b.unwrap(), "exactly one dispatcher wins");
+
+            // Endpoint history pages newest first, like the reference store.
+            let reference = reference(&msg, vec![d1.clone(), d2.clone(), late.clone()]).await;
+            let ep = d1.endpoint_id;
+            for before in [None, Some(d2.id), Some(d1.id)] {
+                assert_eq!(
+                    store
+                        .deliveries_of_endpoint(ep, before, 10)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .filter(|d| d.message_id == msg.id)
+                        .collect::<Vec<_>>(),
+                    reference
+                        .deliveries_of_endpoint(ep, before, 10)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .filter(|d| d.id != late.id)
+                        .collect::<Vec<_>>()
+                );
+            }
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_workers_never_hold_the_same_delivery() {
+        on_each_db(|store| async move {
+            let (_, msg) = seeded(&store).await;
+            let due: Vec<Delivery> = (0..24)
+                .map(|n| delivery(200 + n, &msg, "x.y", t0() + TimeDelta::seconds(n as i64)))
+                .collect();
+            // One not yet due.
+            let later = delivery(300, &msg, "x.y", t0() + TimeDelta::hours(1));
+            let mut all = due.clone();
+            all.push(later.clone());
+            assert!(store.dispatch(msg.id, all, t0()).await.unwrap());
+
+            let now = t0() + TimeDelta::minutes(1);
+            let until = now + TimeDelta::seconds(60);
+            let worker = |owner: &'static str| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    loop {
+                        let got = store.claim_due(now, owner, until, 5).await.unwrap();
+                        if got.is_empty() {
+                            return mine;
+                        }
+                        for d in &got {
+                            assert_eq!(d.lease_owner.as_deref(), Some(owner));
+                            assert_eq!(d.lease_until, Some(until));
+                        }
+                        mine.extend(got.into_iter().map(|d| d.id));
+                    }
+                })
+            };
+            let (a, b) = tokio::join!(worker("worker-a"), worker("worker-b"));
+            let (a, b) = (a.unwrap(), b.unwrap());
+            let mut every: Vec<DeliveryId> = a.iter().chain(&b).copied().collect();
+            every.sort();
+            let mut expected: Vec<DeliveryId> = due.iter().map(|d| d.id).collect();
+            expected.sort();
+            assert_eq!(every, expected, "each due delivery claimed exactly once");
+            assert!(!every.contains(&later.id));
+
+            // Oldest due first; a live lease is never taken over, an expired one is.
+            assert!(
+                store
+                    .claim_due(now, "worker-c", until, 50)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            let after = until + TimeDelta::seconds(1);
+            let stolen = store
+                .claim_due(after, "worker-c", after + TimeDelta::seconds(60), 3)
+                .await
+                .unwrap();
+            assert_eq!(
+                stolen.iter().map(|d| d.id).collect::<Vec<_>>(),
+                due[..3].iter().map(|d| d.id).collect::<Vec<_>>()
+            );
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lost_lease_is_a_conflict_and_writes_nothing() {
+        on_each_db(|store| async move {
+            let (ws, msg) = seeded(&store).await;
+            let d = delivery(400, &msg, "x.y", t0());
+            assert!(store.dispatch(msg.id, vec![d.clone()], t0()).await.unwrap());
+            let lease = TimeDelta::seconds(60);
+            let a = store
+                .claim_due(t0(), "worker-a", t0() + lease, 10)
+                .await
+                .unwrap();
+            assert_eq!(a.len(), 1);
+            // Worker A stalls past its lease; B claims the delivery and sends it.
+            let later = t0() + lease + TimeDelta::seconds(1);
+            let b = store
+                .claim_due(later, "worker-b", later + lease, 10)
+                .await
+                .unwrap();
+            assert_eq!(b.len(), 1);
+            let events_before = audit_count(&store).await;
+            let outbox_before = store.outbox_messages().await.unwrap().len();
+            let also = ChangeSet {
+                audit: vec![draft(401, Some(ws))],
+                outbox: vec![outbox(402, ws)],
+                ..Default::default()
+            };
+            let err = store
+                .complete_attempt(record(&a[0], "worker-a", later, false), also.clone())
+                .await
+                .unwrap_err();
+            assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+            assert_eq!(audit_count(&store).await, events_before);
+            assert_eq!(store.outbox_messages().await.unwrap().len(), outbox_before);
+            assert!(
+                store
+                    .attempts_of_endpoint(d.endpoint_id, t0(), 10)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert_eq!(
+                store
+                    .delivery(d.id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .lease_owner
+                    .as_deref(),
+                Some("worker-b")
+            );
+
+            // B's result lands, with its change set, and releases the lease.
+            store
+                .complete_attempt(record(&b[0], "worker-b", later, true), also)
+                .await
+                .unwrap();
+            let stored = store.delivery(d.id).await.unwrap().unwrap();
+            assert_eq!(stored.status, DeliveryStatus::Succeeded);
+            assert_eq!((stored.attempts, stored.lease_owner), (1, None));
+            assert_eq!(stored.last_attempt_at, Some(later));
+            assert_eq!(stored.last_response_status, Some(200));
+            assert_eq!(audit_count(&store).await, events_before + 1);
+            assert_eq!(
+                store.outbox_messages().await.unwrap().len(),
+                outbox_before + 1
+            );
+            let attempts = store
+                .attempts_of_endpoint(d.endpoint_id, t0(), 10)
+                .await
+                .unwrap();
+            assert_eq!(
+                attempts,
+                vec![record(&b[0], "worker-b", later, true).attempt]
+            );
+            // Settled twice? The second is refused.
+            let again = store
+                .complete_attempt(record(&b[0], "worker-b", later, true), ChangeSet::default())
+                .await
+                .unwrap_err();
+            assert!(matches!(again, StoreError::Conflict(_)));
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_delivery_is_requeued_once_and_test_deliveries_feed_the_gate() {
+        on_each_db(|store| async move {
+            let (ws, msg) = seeded(&store).await;
+            let project = msg.project_id.unwrap();
+            let d = delivery(500, &msg, "test", t0());
+            assert!(store.dispatch(msg.id, vec![d.clone()], t0()).await.unwrap());
+            // Pending: not requeueable, and not what the gate reads.
+            let err = store
+                .requeue_failed(d.id, t0(), ChangeSet::default())
+                .await
+                .unwrap_err();
+            assert!(matches!(err, StoreError::Conflict(_)));
+            assert_eq!(
+                DeliveryStore::last_test_delivery(&store, project)
+                    .await
+                    .unwrap(),
+                None
+            );
+
+            let at = t0() + TimeDelta::seconds(5);
+            let c = store
+                .claim_due(at, "w", at + TimeDelta::seconds(60), 1)
+                .await
+                .unwrap();
+            store
+                .complete_attempt(record(&c[0], "w", at, false), ChangeSet::default())
+                .await
+                .unwrap();
+            assert_eq!(
+                DeliveryStore::last_test_delivery(&store, project)
+                    .await
+                    .unwrap(),
+                Some((at, false))
+            );
+            // The webhook gate's read combines hand-recorded results with real deliveries.
+            store
+                .record_test_delivery(project, None, t0(), true)
+                .await
+                .unwrap();
+            assert_eq!(
+                WebhookStore::last_test_delivery(&store, project)
+                    .await
+                    .unwrap(),
+                Some((at, false))
+            );
+
+            // Retry by hand: pending again, due at once, with its audit event.
+            let events_before = audit_count(&store).await;
+            let retry_at = at + TimeDelta::minutes(1);
+            store
+                .requeue_failed(
+                    d.id,
+                    retry_at,
+                    ChangeSet {
+                        audit: vec![draft(501, Some(ws))],
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(audit_count(&store).await, events_before + 1);
+            let again = store.delivery(d.id).await.unwrap().unwrap();
+            assert_eq!(again.status, DeliveryStatus::Pending);
+            assert_eq!(again.next_attempt_at, Some(retry_at));
+            assert_eq!(again.attempts, 1);
+            let err = store
+                .requeue_failed(d.id, retry_at, ChangeSet::default())
+                .await
+                .unwrap_err();
+            assert!(matches!(err, StoreError::Conflict(_)));
+
+            // The second attempt succeeds: the gate now reads a success.
+            let c = store
+                .claim_due(retry_at, "w", retry_at + TimeDelta::seconds(60), 5)
+                .await
+                .unwrap();
+            assert_eq!(c.len(), 1);
+            store
+                .complete_attempt(record(&c[0], "w", retry_at, true), ChangeSet::default())
+                .await
+                .unwrap();
+            assert_eq!(
+                WebhookStore::last_test_delivery(&store, project)
+                    .await
+                    .unwrap(),
+                Some((retry_at, true))
+            );
+            let attempts = store
+                .attempts_of_endpoint(d.endpoint_id, t0(), 10)
+                .await
+                .unwrap();
+            assert_eq!(
+                attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(),
+                vec![2, 1]
+            );
+        })
+        .await;
+    }
 }

@@ -69,6 +69,10 @@ pub struct Worker {
     schedule: RetrySchedule,
     jitter: Arc<dyn Jitter>,
     cfg: WorkerConfig,
+    /// Clones of one worker take turns: their ticks never overlap. A server's test hook that
+    /// runs one tick therefore waits for the background loop's tick in progress, and finds
+    /// its effects complete when it returns.
+    tick: Arc<tokio::sync::Mutex<()>>,
 }
 
 enum Settled {
@@ -90,6 +94,7 @@ impl Worker {
             schedule: RetrySchedule::default(),
             jitter: Arc::new(RandomJitter),
             cfg: WorkerConfig::default(),
+            tick: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -118,6 +123,7 @@ impl Worker {
 
     /// One tick at `now`: dispatch, lease what is due, send it all, record the outcomes.
     pub async fn run_once(&self, now: DateTime<Utc>) -> ServiceResult<RunReport> {
+        let _turn = self.tick.lock().await;
         let mut report = RunReport {
             dispatched: self.webhooks.dispatch(self.cfg.dispatch_batch).await?,
             ..RunReport::default()

@@ -5,10 +5,12 @@ pub mod accounts;
 pub mod audit;
 pub mod catalog;
 pub mod credentials;
+pub mod metering;
 pub mod oauth;
 pub mod projects;
 pub mod review;
 pub mod subscriptions;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::str::FromStr;
@@ -39,8 +41,14 @@ pub enum Tag {
     Credentials,
     /// The hot path for gateways and the OAuth token endpoint.
     Gateway,
-    /// The tamper-evident audit log.
+    /// The tamper-evident audit log and its exports.
     Audit,
+    /// Usage views, ingestion from gateways, alerts, exports and the report history.
+    Usage,
+    /// Invoices per period.
+    Billing,
+    /// Webhook endpoints (register, verify, test, rotate the signing secret) and deliveries.
+    Webhooks,
 }
 
 pub type ApiResult<T> = Result<T, Problem>;

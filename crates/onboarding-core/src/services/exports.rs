@@ -289,8 +289,8 @@ impl Portal {
         Ok(out)
     }
 
-    /// The project's report history: its exports, newest first. Members who read usage or
-    /// export anything, and staff who read the queue.
+    /// The project's report history: its exports, newest first. Members of the workspace,
+    /// and staff who read the queue.
     pub async fn report_history(
         &self,
         caller: Caller,
@@ -299,8 +299,29 @@ impl Portal {
     ) -> ServiceResult<Vec<ReportRecord>> {
         let p = self.load_project(project).await?;
         self.require_read(caller, p.workspace_id).await?;
+        self.reports_of(p.workspace_id, Some(project), limit).await
+    }
+
+    /// The workspace's report history: every export of its projects' usage and of its audit
+    /// log, newest first.
+    pub async fn workspace_report_history(
+        &self,
+        caller: Caller,
+        ws: WorkspaceId,
+        limit: usize,
+    ) -> ServiceResult<Vec<ReportRecord>> {
+        self.require_read(caller, ws).await?;
+        self.reports_of(ws, None, limit).await
+    }
+
+    async fn reports_of(
+        &self,
+        ws: WorkspaceId,
+        project: Option<ProjectId>,
+        limit: usize,
+    ) -> ServiceResult<Vec<ReportRecord>> {
         let events = self
-            .chain_events(p.workspace_id, Some(project), "export.created", limit)
+            .chain_events(ws, project, "export.created", limit)
             .await?;
         Ok(events
             .into_iter()

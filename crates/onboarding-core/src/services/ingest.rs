@@ -53,11 +53,9 @@ impl Portal {
     /// with the provider's gateway token). Each distinct credential is read once per batch.
     pub async fn ingest_usage(&self, calls: Vec<ReportedCall>) -> ServiceResult<IngestReport> {
         if calls.len() > MAX_BATCH {
-            return Err(FieldError::new(
-                "events",
-                format!("at most {MAX_BATCH} events per batch"),
-            )
-            .into());
+            return Err(
+                FieldError::new("events", format!("at most {MAX_BATCH} events per batch")).into(),
+            );
         }
         let now = self.now();
         let mut known: HashMap<CredentialId, Option<Credential>> = HashMap::new();
