@@ -31,3 +31,7 @@ openapi:
 # The embedder's example: the whole pipeline with in-memory adapters.
 example:
     cargo run -p onboarding-core --example pipeline
+
+# Load benchmarks (issue 7): release builds, wrk on loopback; writes docs/benchmarks.{md,json}.
+bench:
+    bash crates/bench/run.sh

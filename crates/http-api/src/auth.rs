@@ -130,12 +130,57 @@ pub async fn resolve_token(state: &AppState, token: &str) -> Result<Authed, Prob
     })
 }
 
+/// A request that presents both a session cookie and a bearer token is refused unless both
+/// sign in the same principal: an invalid credential is never papered over by another one.
 async fn check_session(req: &Request, key: ApiKey) -> poem::Result<Authed> {
-    Ok(resolve_token(state(req)?, &key.key).await?)
+    let st = state(req)?;
+    let authed = resolve_token(st, &key.key).await?;
+    if let Some(other) = presented_bearer(req) {
+        same_principal(&authed, &resolve_token(st, &other).await?)?;
+    }
+    Ok(authed)
 }
 
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Authed> {
-    Ok(resolve_token(state(req)?, &bearer.token).await?)
+    let st = state(req)?;
+    let authed = resolve_token(st, &bearer.token).await?;
+    if let Some(cookie) = presented_session(req) {
+        same_principal(&authed, &resolve_token(st, &cookie).await?)?;
+    }
+    Ok(authed)
+}
+
+fn same_principal(a: &Authed, b: &Authed) -> Result<(), Problem> {
+    if a.scope() == b.scope() {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            "unauthenticated",
+            "the session cookie and the bearer token belong to different principals",
+        ))
+    }
+}
+
+fn presented_bearer(req: &Request) -> Option<String> {
+    req.headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_owned())
+}
+
+fn presented_session(req: &Request) -> Option<String> {
+    req.headers()
+        .get_all(poem::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_owned())
 }
 
 /// Browser session: the `portal_session` cookie set by the sign-in endpoints.

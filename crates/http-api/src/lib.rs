@@ -89,9 +89,98 @@ pub fn openapi_json() -> String {
     let (portal, store, _) = onboarding_core::memory::in_memory_portal(chrono::Utc::now());
     let state = AppState::new(portal, store.clone(), store.clone(), ApiConfig::default())
         .with_webhooks(store);
-    let mut spec = api_service(&state).spec();
+    let mut spec = harden_spec(&api_service(&state).spec());
     spec.push('\n');
     spec
+}
+
+/// The document as served and exported. poem-openapi writes an optional field as absent from
+/// `required` but answers `null` for it: every optional property without a default is marked
+/// `nullable` (a `$ref` is wrapped in `allOf` for it), so the document says what the wire
+/// carries. Fields with a default (`#[oai(default)]`) stay as they are: `null` is not a value
+/// for them.
+pub fn harden_spec(spec: &str) -> String {
+    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(spec) else {
+        return spec.to_owned();
+    };
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(|v| v.as_object_mut())
+    {
+        for schema in schemas.values_mut() {
+            let required: Vec<String> = schema
+                .get("required")
+                .and_then(|r| r.as_array())
+                .map(|r| {
+                    r.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let Some(props) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) else {
+                continue;
+            };
+            for (name, prop) in props.iter_mut() {
+                if required.contains(name) || prop.get("default").is_some() {
+                    continue;
+                }
+                if let Some(r) = prop.get("$ref").cloned() {
+                    *prop = serde_json::json!({"allOf": [{"$ref": r}], "nullable": true});
+                } else if let Some(o) = prop.as_object_mut() {
+                    o.insert("nullable".into(), serde_json::Value::Bool(true));
+                }
+            }
+        }
+    }
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_owned())
+}
+
+/// `(path template segments, methods)` of every documented operation: a request to a
+/// documented path with another method answers 405 with `Allow`.
+fn allowed_methods(spec: &str) -> Vec<(Vec<String>, Vec<String>)> {
+    let doc: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+    let mut out = Vec::new();
+    if let Some(paths) = doc.get("paths").and_then(|p| p.as_object()) {
+        for (path, ops) in paths {
+            let mut methods: Vec<String> = ops
+                .as_object()
+                .map(|o| o.keys().map(|m| m.to_ascii_uppercase()).collect())
+                .unwrap_or_default();
+            if methods.iter().any(|m| m == "GET") {
+                methods.push("HEAD".into());
+            }
+            methods.sort();
+            let segments = path.split('/').map(str::to_owned).collect();
+            out.push((segments, methods));
+        }
+    }
+    out
+}
+
+/// The methods a path accepts: the union over every template it matches (two templates may
+/// differ only in a parameter's name, e.g. `{metric}` and `{threshold_id}`).
+fn methods_for(table: &[(Vec<String>, Vec<String>)], path: &str) -> Option<Vec<String>> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let mut methods: Vec<String> = table
+        .iter()
+        .filter(|(segments, _)| {
+            segments.len() == parts.len()
+                && segments.iter().zip(&parts).all(|(s, p)| {
+                    if s.starts_with('{') && s.ends_with('}') {
+                        !p.is_empty()
+                    } else {
+                        s == p
+                    }
+                })
+        })
+        .flat_map(|(_, m)| m.iter().cloned())
+        .collect();
+    if methods.is_empty() {
+        return None;
+    }
+    methods.sort();
+    methods.dedup();
+    Some(methods)
 }
 
 /// The whole HTTP application: `ops` (health, metrics: the server's own routes), the API, its
@@ -99,8 +188,17 @@ pub fn openapi_json() -> String {
 /// ids and metrics.
 pub fn app(state: AppState, ops: Route, metrics: Arc<Metrics>) -> impl Endpoint<Output = Response> {
     let api = api_service(&state);
+    let spec = harden_spec(&api.spec());
+    let table = Arc::new(allowed_methods(&spec));
     let routes = ops
-        .at("/openapi.json", api.spec_endpoint())
+        .at(
+            "/openapi.json",
+            poem::get(poem::endpoint::make_sync(move |_| {
+                Response::builder()
+                    .content_type("application/json; charset=utf-8")
+                    .body(spec.clone())
+            })),
+        )
         .nest("/docs", api.swagger_ui())
         // The verification hot path: a lean handler in front of the documented operation.
         .at("/api/v1/verify", poem::post(fast_verify::verify))
@@ -109,8 +207,30 @@ pub fn app(state: AppState, ops: Route, metrics: Arc<Metrics>) -> impl Endpoint<
     routes
         .around(idempotency::idempotency)
         .around(move |ep, req| body_limit(ep, limit, req))
+        .around(move |ep, req| method_not_allowed(ep, table.clone(), req))
         .data(state)
         .around(move |ep, req| observability::observe(ep, metrics.clone(), req))
+}
+
+/// A documented path asked with a method it does not have: 405 with `Allow`, before anything
+/// else runs (the framework alone answers 404 or 405 without `Allow`).
+async fn method_not_allowed<E: Endpoint>(
+    ep: Arc<E>,
+    table: Arc<Vec<(Vec<String>, Vec<String>)>>,
+    req: poem::Request,
+) -> poem::Result<Response> {
+    use poem::IntoResponse;
+    let refused = methods_for(&table, req.uri().path())
+        .filter(|methods| !methods.iter().any(|m| m == req.method().as_str()));
+    if let Some(methods) = refused {
+        return Ok(problem::Problem::new(
+            "method-not-allowed",
+            format!("this route accepts {}", methods.join(", ")),
+        )
+        .header("Allow", methods.join(", "))
+        .to_response());
+    }
+    ep.call(req).await.map(IntoResponse::into_response)
 }
 
 /// Refuses bodies over the limit before reading them (413). poem's `SizeLimit` also demands a

@@ -92,6 +92,43 @@ pub const TYPES: &[(&str, u16, &str)] = &[
     ("http-error", 0, "HTTP error"),
 ];
 
+/// The problem statuses every operation documents (RFC 9457 bodies; see docs/api.md for the
+/// `type`s behind each).
+pub const DOCUMENTED: &[(u16, &str)] = &[
+    (400, "`bad-request`: malformed JSON, parameters or headers."),
+    (
+        401,
+        "`unauthenticated`: no, unknown or expired session or token.",
+    ),
+    (403, "`forbidden`: your roles do not allow the action."),
+    (
+        404,
+        "`not-found`: unknown resource, or another workspace's (never told apart).",
+    ),
+    (
+        409,
+        "`conflict`, `refused`, `gate-not-passed`, `locked` or `idempotency-key-in-use`.",
+    ),
+    (
+        412,
+        "`precondition-failed`: `If-Match` names a version that is no longer current.",
+    ),
+    (413, "`payload-too-large`: the body exceeds 1 MiB."),
+    (
+        415,
+        "`unsupported-media-type`: not JSON where JSON is expected.",
+    ),
+    (
+        422,
+        "`validation` (`field`, `errors[]`) or `idempotency-key-mismatch`.",
+    ),
+    (429, "`too-many-requests`: throttled (`Retry-After`)."),
+    (
+        500,
+        "`internal`: logged with the request id; a generic detail.",
+    ),
+];
+
 impl Problem {
     /// A problem of a known slug; status and title come from [`TYPES`].
     pub fn new(slug: &str, detail: impl Into<String>) -> Self {
@@ -263,17 +300,23 @@ impl ApiResponse for Problem {
     const BAD_REQUEST_HANDLER: bool = true;
 
     fn meta() -> MetaResponses {
+        // Every problem an operation can answer, declared once here for all of them: an
+        // operation returns `Result<_, Problem>`, so the document lists each status explicitly
+        // (clients and fuzzers can check an answer against it) rather than a catch-all default.
         MetaResponses {
-            responses: vec![MetaResponse {
-                description: "An RFC 9457 problem (application/problem+json); see docs/api.md for the types.",
-                status: None,
-                status_range: None,
-                content: vec![MetaMediaType {
-                    content_type: PROBLEM_JSON,
-                    schema: ProblemBody::schema_ref(),
-                }],
-                headers: vec![],
-            }],
+            responses: DOCUMENTED
+                .iter()
+                .map(|(status, description)| MetaResponse {
+                    description,
+                    status: Some(*status),
+                    status_range: None,
+                    content: vec![MetaMediaType {
+                        content_type: PROBLEM_JSON,
+                        schema: ProblemBody::schema_ref(),
+                    }],
+                    headers: vec![],
+                })
+                .collect(),
         }
     }
 

@@ -15,9 +15,14 @@ use crate::ids::{AccountId, AuditEventId, CredentialId, ProjectId, StaffId, Work
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Actor {
+    /// A member or invited person acting through their own account (no shared logins).
     Account(AccountId),
+    /// Provider staff (admin or reviewer), e.g. a review decision or a plan change.
     Staff(StaffId),
+    /// An API credential acting on its own, e.g. an OAuth client obtaining a token.
     Credential(CredentialId),
+    /// The portal itself: background workers (delivery outbox, grace expiry, alerts) and
+    /// migrations.
     System,
 }
 
@@ -35,27 +40,37 @@ impl fmt::Display for Actor {
 /// An audit event as a use case writes it; storage seals it into the chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditDraft {
+    /// The event's ULID; sortable by creation time, stable across export and verification.
     pub id: AuditEventId,
+    /// When the change was committed (the `Clock` port's time, in UTC).
     pub at: DateTime<Utc>,
+    /// Who made the change.
     pub actor: Actor,
     /// `None` for provider-level events (plans, staff): they chain in the provider chain.
     pub workspace_id: Option<WorkspaceId>,
+    /// The project the change concerns, when it concerns one (credentials, webhooks, usage,
+    /// exports).
     pub project_id: Option<ProjectId>,
     /// `subscription.submitted`, `credential.rotated`, ...
     pub action: String,
     /// The id of what changed.
     pub target: String,
+    /// Action-specific facts (notes, old and new values); hashed as canonical JSON, so key order
+    /// does not matter.
     pub details: Value,
 }
 
 /// A sealed audit event: its place in the chain and the hashes that link it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
+    /// The event's content, as the use case wrote it.
     #[serde(flatten)]
     pub draft: AuditDraft,
     /// Position in its chain, from 1, without gaps.
     pub seq: i64,
+    /// The `hash` of the previous event in the same chain, or [`GENESIS_HASH`] for the first one.
     pub prev_hash: String,
+    /// SHA-256 (lowercase hex) of this event's content, `seq` and `prev_hash`; see [`event_hash`].
     pub hash: String,
 }
 
@@ -131,12 +146,48 @@ pub enum ChainProblem {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 #[error("audit chain broken at event {event_id} (sequence {seq}): {problem:?}")]
 pub struct ChainBreak {
+    /// Sequence number of the first bad event.
     pub seq: i64,
+    /// The ULID of the first bad event, in its string form (`evt_...`).
     pub event_id: String,
+    /// What is wrong with it.
     pub problem: ChainProblem,
 }
 
 /// Verifies one chain, given its events in storage order (by `seq`).
+///
+/// # Examples
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use onboarding_core::audit::{verify_chain, Actor, AuditDraft, AuditEvent, ChainProblem};
+/// use onboarding_core::ids::{AuditEventId, WorkspaceId};
+/// use serde_json::json;
+/// use ulid::Ulid;
+///
+/// let draft = |n: u64, action: &str| AuditDraft {
+///     id: AuditEventId::from_ulid(Ulid::from_parts(n, 1)),
+///     at: Utc.with_ymd_and_hms(2026, 11, 2, 9, 30, 0).unwrap(),
+///     actor: Actor::System,
+///     workspace_id: Some(WorkspaceId::from_ulid(Ulid::from_parts(1, 9))),
+///     project_id: None,
+///     action: action.into(),
+///     target: "sub_01".into(),
+///     details: json!({ "notes": null }),
+/// };
+/// let first = AuditEvent::seal(draft(1, "subscription.submitted"), None);
+/// let second = AuditEvent::seal(
+///     draft(2, "subscription.approved"),
+///     Some((first.seq, first.hash.as_str())),
+/// );
+/// let mut chain = vec![first, second];
+/// assert_eq!(verify_chain(&chain), Ok(()));
+///
+/// // Editing a stored event breaks the chain at that event.
+/// chain[1].draft.action = "subscription.rejected".into();
+/// let broken = verify_chain(&chain).unwrap_err();
+/// assert_eq!((broken.seq, broken.problem), (2, ChainProblem::Edited));
+/// ```
 pub fn verify_chain(events: &[AuditEvent]) -> Result<(), ChainBreak> {
     let mut prev_hash = GENESIS_HASH.to_owned();
     for (i, e) in events.iter().enumerate() {

@@ -11,34 +11,50 @@ use crate::plan::{Currency, Pricing};
 /// What one project used under one plan in the period.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BillableUsage {
+    /// The project that carried the traffic; it gets its own invoice line.
     pub project_id: ProjectId,
+    /// The project's display name, used in the line description.
     pub project_name: String,
+    /// The plan's display name, used in the line description.
     pub plan_name: String,
+    /// The plan's pricing at invoicing time; free plans produce no line.
     pub pricing: Pricing,
     /// Production requests in the period.
     pub requests: u64,
 }
 
+/// One line of an invoice: one project under one paid plan, for the period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InvoiceLine {
+    /// The project this line bills.
     pub project_id: ProjectId,
+    /// Human-readable description: `"<project> on plan <plan>"`.
     pub description: String,
+    /// All production requests in the period, included quota and beyond.
     pub requests: u64,
+    /// Requests beyond the plan's included quota: the ones charged per request.
     pub billable_requests: u64,
+    /// Currency of every amount on this line (the plan's currency).
     pub currency: Currency,
+    /// The plan's monthly fee, rounded to the cent; serialized as a decimal string (`"49.00"`).
     #[serde(with = "rust_decimal::serde::str")]
     pub monthly_fee: Decimal,
+    /// `billable_requests × price_per_request`, rounded to the cent once; a decimal string in JSON.
     #[serde(with = "rust_decimal::serde::str")]
     pub usage_amount: Decimal,
+    /// `monthly_fee + usage_amount`: what this line charges; a decimal string in JSON.
     #[serde(with = "rust_decimal::serde::str")]
     pub amount: Decimal,
 }
 
+/// A workspace's invoice for one period: one line per project and paid plan, totals per currency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Invoice {
+    /// The billed workspace (its billing owner receives the invoice).
     pub workspace_id: WorkspaceId,
     /// `2026-11`.
     pub period: String,
+    /// One line per project billed under a paid plan; empty when every plan is free.
     pub lines: Vec<InvoiceLine>,
     /// One total per currency (a workspace may subscribe to plans priced in several).
     pub totals: Vec<(Currency, String)>,
@@ -52,6 +68,42 @@ pub fn to_cents(d: Decimal) -> Decimal {
 }
 
 /// Computes an invoice. Free plans produce no line.
+///
+/// # Examples
+///
+/// ```
+/// use onboarding_core::billing::{compute_invoice, BillableUsage};
+/// use onboarding_core::ids::{ProjectId, WorkspaceId};
+/// use onboarding_core::plan::{Currency, Pricing};
+/// use rust_decimal::Decimal;
+/// use ulid::Ulid;
+///
+/// let eur = Currency::new("EUR").unwrap();
+/// let usage = BillableUsage {
+///     project_id: ProjectId::from_ulid(Ulid::from_parts(1, 1)),
+///     project_name: "Balance sync".into(),
+///     plan_name: "Growth".into(),
+///     pricing: Pricing::Paid {
+///         currency: eur.clone(),
+///         monthly_fee: Decimal::new(49, 0),             // 49.00
+///         included_requests: 10_000,
+///         price_per_request: Decimal::new(2, 3),        // 0.002
+///     },
+///     requests: 12_345,
+/// };
+/// let free = BillableUsage { pricing: Pricing::Free, ..usage.clone() };
+///
+/// let ws = WorkspaceId::from_ulid(Ulid::from_parts(1, 2));
+/// let invoice = compute_invoice(ws, "2026-11", &[usage, free]);
+///
+/// // The free plan produces no line; 2,345 requests beyond the quota cost 4.69.
+/// assert_eq!(invoice.lines.len(), 1);
+/// let line = &invoice.lines[0];
+/// assert_eq!(line.billable_requests, 2_345);
+/// assert_eq!(line.usage_amount.to_string(), "4.69");
+/// assert_eq!(line.amount.to_string(), "53.69");
+/// assert_eq!(invoice.totals, vec![(eur, "53.69".to_string())]);
+/// ```
 pub fn compute_invoice(
     workspace_id: WorkspaceId,
     period: &str,
@@ -102,14 +154,23 @@ pub fn compute_invoice(
 /// A payment an admin confirmed (the bundled payment adapter) or a processor reported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Payment {
+    /// The payment's ULID.
     pub id: PaymentId,
+    /// The workspace that paid.
     pub workspace_id: WorkspaceId,
+    /// The subscription this payment unlocks: once paid, its production credentials may be created.
     pub subscription_id: SubscriptionId,
+    /// Amount paid, exact (`rust_decimal`); serialized as a decimal string.
     #[serde(with = "rust_decimal::serde::str")]
     pub amount: Decimal,
+    /// Currency of `amount`.
     pub currency: Currency,
+    /// The payment's external reference (bank transfer id, processor charge id), as entered or
+    /// reported.
     pub reference: String,
+    /// The admin who confirmed the payment.
     pub confirmed_by: StaffId,
+    /// When the payment was confirmed.
     pub at: DateTime<Utc>,
 }
 

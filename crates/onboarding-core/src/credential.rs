@@ -26,8 +26,12 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SecretKind {
+    /// An API key (`sk_`): the one secret of an API-key credential.
     ApiKey,
+    /// An OAuth client secret (`cs_`): only exchanged for access tokens, never accepted as a bearer
+    /// credential.
     ClientSecret,
+    /// An OAuth access token (`at_`): a short-lived bearer token from the client-credentials grant.
     AccessToken,
 }
 
@@ -54,12 +58,15 @@ fn env_tag(env: Environment) -> &'static str {
 pub struct SecretHash(String);
 
 impl SecretHash {
+    /// Hashes a presented or issued secret.
     pub fn of(secret: &str) -> Self {
         Self(hex(&Sha256::digest(secret.as_bytes())))
     }
+    /// Wraps a hash read back from storage (trusted to be lower-case hex SHA-256).
     pub fn from_stored(hex: String) -> Self {
         Self(hex)
     }
+    /// The lower-case hex digest.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -89,7 +96,9 @@ fn checksum(prefix_and_body: &str) -> String {
 #[derive(Clone, PartialEq, Eq)]
 pub struct IssuedSecret {
     plaintext: String,
+    /// What the secret is for (and the prefix it carries).
     pub kind: SecretKind,
+    /// The environment the secret works in (`sbx` or `prod` in its prefix).
     pub environment: Environment,
 }
 
@@ -134,6 +143,7 @@ impl IssuedSecret {
         &self.plaintext
     }
 
+    /// The hash to store in place of the secret.
     pub fn hash(&self) -> SecretHash {
         SecretHash::of(&self.plaintext)
     }
@@ -143,6 +153,7 @@ impl IssuedSecret {
         format!("{}_{}_", self.kind.tag(), env_tag(self.environment))
     }
 
+    /// The last four characters, shown in listings next to the prefix.
     pub fn last4(&self) -> String {
         self.plaintext[self.plaintext.len() - 4..].to_owned()
     }
@@ -151,21 +162,50 @@ impl IssuedSecret {
 /// A presented secret whose shape and checksum are right. Parsing needs no database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedSecret {
+    /// The kind read from the prefix.
     pub kind: SecretKind,
+    /// The environment read from the prefix.
     pub environment: Environment,
+    /// The hash to look the secret up by.
     pub hash: SecretHash,
 }
 
 /// Why a presented secret was refused before any look-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SecretFormatError {
+    /// Wrong prefix, length or alphabet: not something this portal issued.
     #[error("not a secret issued by this portal")]
     Malformed,
+    /// The shape is right but the checksum is not: a typo or a truncated copy.
     #[error("the secret's checksum does not match (a typo or a truncated copy)")]
     BadChecksum,
 }
 
 /// Parses a presented secret: prefix, length, alphabet, checksum. Never panics.
+///
+/// # Examples
+///
+/// ```
+/// use onboarding_core::credential::{parse_secret, IssuedSecret, SecretFormatError, SecretKind};
+/// use onboarding_core::project::Environment;
+///
+/// let issued = IssuedSecret::new(
+///     SecretKind::ApiKey,
+///     Environment::Sandbox,
+///     "abcdefghijklmnopqrstuvwxyz012345",
+/// )
+/// .unwrap();
+/// assert!(issued.expose().starts_with("sk_sbx_"));
+///
+/// let parsed = parse_secret(issued.expose()).unwrap();
+/// assert_eq!(parsed.environment, Environment::Sandbox);
+/// assert_eq!(parsed.hash, issued.hash());
+///
+/// // A typo is caught by the checksum, without any look-up.
+/// let typo = issued.expose().replacen("abc", "abd", 1);
+/// assert_eq!(parse_secret(&typo), Err(SecretFormatError::BadChecksum));
+/// assert_eq!(parse_secret("hunter2"), Err(SecretFormatError::Malformed));
+/// ```
 pub fn parse_secret(presented: &str) -> Result<ParsedSecret, SecretFormatError> {
     let mut parts = presented.splitn(3, '_');
     let (kind, env, rest) = match (parts.next(), parts.next(), parts.next()) {
@@ -203,14 +243,17 @@ pub fn parse_secret(presented: &str) -> Result<ParsedSecret, SecretFormatError> 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CredentialKind {
+    /// An API key: one secret, presented as a bearer credential.
     ApiKey,
     /// The client id is public; the secret is the credential's secret.
     OauthClient {
+        /// The public client id, sent with the secret to the token endpoint.
         client_id: String,
     },
 }
 
 impl CredentialKind {
+    /// The kind of secret this credential is issued: `sk` for API keys, `cs` for OAuth clients.
     pub fn secret_kind(&self) -> SecretKind {
         match self {
             CredentialKind::ApiKey => SecretKind::ApiKey,
@@ -222,13 +265,18 @@ impl CredentialKind {
 /// The stored form of the current secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretRecord {
+    /// The SHA-256 of the current secret.
     pub hash: SecretHash,
+    /// The readable prefix (`sk_sbx_`), shown in listings.
     pub prefix: String,
+    /// The last four characters of the secret, shown in listings.
     pub last4: String,
+    /// When this secret was issued (creation, regeneration or rotation).
     pub created_at: DateTime<Utc>,
 }
 
 impl SecretRecord {
+    /// The stored record of a freshly issued secret (hash, prefix, last four).
     pub fn of(secret: &IssuedSecret, now: DateTime<Utc>) -> Self {
         Self {
             hash: secret.hash(),
@@ -242,33 +290,57 @@ impl SecretRecord {
 /// A rotated-out secret that keeps working until its grace deadline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetiringSecret {
+    /// The SHA-256 of the rotated-out secret.
     pub hash: SecretHash,
+    /// Its last four characters, so listings can show which secret is retiring.
     pub last4: String,
+    /// The grace deadline: after it the old secret is refused as `expired`.
     pub expires_at: DateTime<Utc>,
 }
 
+/// Whether a credential still works.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum CredentialStatus {
+    /// Verifies (subject to its secrets' own expiry).
     Active,
-    Revoked { at: DateTime<Utc>, by: Actor },
+    /// Revoked: every secret of the credential stopped at once; irreversible.
+    Revoked {
+        /// When it was revoked.
+        at: DateTime<Utc>,
+        /// Who revoked it.
+        by: Actor,
+    },
 }
 
 /// A credential. It belongs to a project and carries only hashes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Credential {
+    /// The credential's ULID, returned by verification.
     pub id: CredentialId,
+    /// The workspace that owns the project.
     pub workspace_id: WorkspaceId,
+    /// The project that owns the credential (a sandbox project holds only sandbox credentials).
     pub project_id: ProjectId,
+    /// The subscription it was created under; its phase and plan decide the production lock.
     pub subscription_id: SubscriptionId,
+    /// Sandbox or production; must match the project's environment and the secret's prefix.
     pub environment: Environment,
+    /// API key or OAuth client.
     pub kind: CredentialKind,
+    /// A label chosen by the team ("checkout service").
     pub name: Label,
+    /// Active or revoked.
     pub status: CredentialStatus,
+    /// The current secret, as a hash.
     pub secret: SecretRecord,
+    /// A rotated-out secret still inside its grace period; cleared on regenerate and revoke.
     pub previous: Option<RetiringSecret>,
+    /// When the credential was created.
     pub created_at: DateTime<Utc>,
+    /// Who created it.
     pub created_by: Actor,
+    /// Optimistic concurrency: an update is stored only if nobody changed the row since.
     pub version: i64,
 }
 
@@ -277,9 +349,12 @@ pub struct Credential {
 pub struct GracePeriod(TimeDelta);
 
 impl GracePeriod {
+    /// The default grace period: 24 hours.
     pub const DEFAULT: GracePeriod = GracePeriod(TimeDelta::hours(24));
+    /// The longest grace period allowed: 7 days.
     pub const MAX: TimeDelta = TimeDelta::days(7);
 
+    /// A grace period; refused when negative or longer than [`GracePeriod::MAX`].
     pub fn new(d: TimeDelta) -> Result<Self, FieldError> {
         if d < TimeDelta::zero() {
             return Err(FieldError::new(
@@ -296,6 +371,8 @@ impl GracePeriod {
         Ok(Self(d))
     }
 
+    /// A grace period of `s` seconds (the API's `grace_seconds`); refused when negative or longer
+    /// than 7 days.
     pub fn from_seconds(s: i64) -> Result<Self, FieldError> {
         if s > Self::MAX.num_seconds() {
             return Err(FieldError::new(
@@ -306,6 +383,7 @@ impl GracePeriod {
         Self::new(TimeDelta::seconds(s))
     }
 
+    /// The grace period as a duration.
     pub fn duration(self) -> TimeDelta {
         self.0
     }
@@ -314,13 +392,16 @@ impl GracePeriod {
 /// Why a credential operation was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CredentialError {
+    /// The credential is revoked: nothing can be done with it any more.
     #[error("the credential is revoked")]
     Revoked,
+    /// The new secret's kind or environment differs from the credential's.
     #[error("the new secret is for another kind or environment")]
     MismatchedSecret,
 }
 
 impl Credential {
+    /// Whether the credential has not been revoked.
     pub fn is_active(&self) -> bool {
         matches!(self.status, CredentialStatus::Active)
     }
@@ -385,9 +466,13 @@ impl Credential {
 /// A short-lived bearer token from the OAuth client-credentials grant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessToken {
+    /// The SHA-256 of the token; the bearer value is shown once, to the client.
     pub hash: SecretHash,
+    /// The OAuth client credential that obtained it.
     pub credential_id: CredentialId,
+    /// When it was issued.
     pub created_at: DateTime<Utc>,
+    /// After this instant it is refused as `expired`.
     pub expires_at: DateTime<Utc>,
 }
 
@@ -397,26 +482,42 @@ pub const ACCESS_TOKEN_TTL: TimeDelta = TimeDelta::hours(1);
 /// Which of a credential's secrets a hash matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretMatch {
+    /// The credential's current secret.
     Current,
-    Previous { expires_at: DateTime<Utc> },
-    AccessToken { expires_at: DateTime<Utc> },
+    /// The rotated-out secret, valid until its grace deadline.
+    Previous {
+        /// The grace deadline.
+        expires_at: DateTime<Utc>,
+    },
+    /// An access token the OAuth client obtained.
+    AccessToken {
+        /// The end of the token's lifetime.
+        expires_at: DateTime<Utc>,
+    },
 }
 
 /// Reason codes of a refused verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerifyRefusal {
+    /// Not something this portal issued (prefix, length or alphabet).
     Malformed,
+    /// The checksum does not match: a typo or a truncated copy.
     BadChecksum,
+    /// A sandbox secret presented to production, or the other way round.
     WrongEnvironment,
+    /// Well-formed, but no credential has this secret.
     Unknown,
+    /// The credential was revoked.
     Revoked,
+    /// A rotated-out secret past its grace deadline, or an access token past its lifetime.
     Expired,
     /// A client secret presented as a bearer token (use the token endpoint).
     WrongKind,
 }
 
 impl VerifyRefusal {
+    /// The reason code as the API reports it (`wrong_environment`).
     pub fn as_str(self) -> &'static str {
         match self {
             VerifyRefusal::Malformed => "malformed",
@@ -441,6 +542,28 @@ impl From<SecretFormatError> for VerifyRefusal {
 
 /// The checks that need no look-up: shape, checksum, environment, kind. Client secrets are
 /// exchanged for tokens and never verified as bearer credentials.
+///
+/// # Examples
+///
+/// ```
+/// use onboarding_core::credential::{precheck, IssuedSecret, SecretKind, VerifyRefusal};
+/// use onboarding_core::project::Environment;
+///
+/// let body = "abcdefghijklmnopqrstuvwxyz012345";
+/// let key = IssuedSecret::new(SecretKind::ApiKey, Environment::Sandbox, body).unwrap();
+///
+/// // Accepted where no environment is expected, or in the sandbox.
+/// assert!(precheck(key.expose(), None).is_ok());
+/// assert!(precheck(key.expose(), Some(Environment::Sandbox)).is_ok());
+/// // A sandbox key never reaches production.
+/// assert_eq!(
+///     precheck(key.expose(), Some(Environment::Production)),
+///     Err(VerifyRefusal::WrongEnvironment)
+/// );
+/// // An OAuth client secret is exchanged for a token, not presented as a bearer credential.
+/// let client = IssuedSecret::new(SecretKind::ClientSecret, Environment::Sandbox, body).unwrap();
+/// assert_eq!(precheck(client.expose(), None), Err(VerifyRefusal::WrongKind));
+/// ```
 pub fn precheck(
     presented: &str,
     expected: Option<Environment>,
@@ -486,6 +609,7 @@ pub enum LockReason {
 }
 
 impl LockReason {
+    /// The sentence shown on the locked production credential card.
     pub fn message(self) -> &'static str {
         match self {
             LockReason::NotApproved => {

@@ -20,7 +20,9 @@ struct Fixture {
 /// The demo product.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProductSpec {
+    /// The product's display name, shown in the catalog.
     pub name: String,
+    /// A short description of what the product's API does.
     pub description: String,
 }
 

@@ -12,12 +12,19 @@ use crate::values::{Email, FieldError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
+    /// One line of text.
     Text,
+    /// Several lines of text.
     Textarea,
+    /// One of `options`.
     Select,
+    /// Any subset of `options`, answered as an array of strings.
     Multiselect,
+    /// A yes/no answer (a boolean); a required checkbox must be ticked.
     Checkbox,
+    /// An absolute `http(s)` URL.
     Url,
+    /// An e-mail address.
     Email,
 }
 
@@ -26,13 +33,17 @@ pub enum FieldKind {
 pub struct FormField {
     /// Stable key the answers use (`^[a-z][a-z0-9_]{0,63}$`).
     pub key: String,
+    /// The question as shown to the developer.
     pub label: String,
+    /// How the field is rendered and its answer validated.
     pub kind: FieldKind,
+    /// Whether an answer is mandatory (blank text counts as missing).
     #[serde(default)]
     pub required: bool,
     /// The allowed values of a `select` or `multiselect`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
+    /// Help text shown under the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
 }
@@ -40,7 +51,9 @@ pub struct FormField {
 /// One step of the multi-step form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FormStep {
+    /// The step's title in the form's stepper.
     pub title: String,
+    /// The step's fields, in order.
     pub fields: Vec<FormField>,
 }
 
@@ -48,6 +61,7 @@ pub struct FormStep {
 /// portal always appends it (it shows the answers back before the developer submits).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct SubmissionForm {
+    /// The steps, in order; the review step is implied after the last.
     pub steps: Vec<FormStep>,
 }
 
@@ -61,6 +75,7 @@ pub type Answers = BTreeMap<String, Value>;
 pub struct ValidAnswers(Answers);
 
 impl ValidAnswers {
+    /// The answer to `key`, if given.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.get(key)
     }
@@ -73,6 +88,7 @@ impl ValidAnswers {
             .filter(|s| !s.trim().is_empty())
     }
 
+    /// All answers, by key.
     pub fn as_map(&self) -> &Answers {
         &self.0
     }
@@ -91,10 +107,12 @@ pub struct AnswerErrors(pub Vec<FieldError>);
 const MAX_TEXT: usize = 10_000;
 
 impl SubmissionForm {
+    /// Every field of every step, in order.
     pub fn fields(&self) -> impl Iterator<Item = &FormField> {
         self.steps.iter().flat_map(|s| s.fields.iter())
     }
 
+    /// The field with this key, if any.
     pub fn field(&self, key: &str) -> Option<&FormField> {
         self.fields().find(|f| f.key == key)
     }
@@ -185,6 +203,43 @@ impl SubmissionForm {
     /// Validates answers against the form: required fields present, values of the field's type,
     /// choices among the options. Keys the form does not know are refused too, so a typo is
     /// reported instead of silently dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use onboarding_core::form::{Answers, FieldKind, FormField, FormStep, SubmissionForm};
+    /// use serde_json::json;
+    ///
+    /// let field = |key: &str, kind, required| FormField {
+    ///     key: key.into(),
+    ///     label: key.replace('_', " "),
+    ///     kind,
+    ///     required,
+    ///     options: vec![],
+    ///     help: None,
+    /// };
+    /// let form = SubmissionForm {
+    ///     steps: vec![FormStep {
+    ///         title: "Use case".into(),
+    ///         fields: vec![
+    ///             field("use_case", FieldKind::Textarea, true),
+    ///             field("homepage", FieldKind::Url, false),
+    ///         ],
+    ///     }],
+    /// };
+    ///
+    /// let mut answers = Answers::new();
+    /// answers.insert("use_case".into(), json!("  Nightly balance sync for bookkeeping  "));
+    /// let valid = form.validate_answers(&answers).unwrap();
+    /// assert_eq!(valid.text("use_case"), Some("Nightly balance sync for bookkeeping"));
+    ///
+    /// // A missing required answer and an unknown key are both reported, each naming its field.
+    /// let mut bad = Answers::new();
+    /// bad.insert("use_cas".into(), json!("typo"));
+    /// let errors = form.validate_answers(&bad).unwrap_err();
+    /// assert!(errors.0.iter().any(|e| e.field == "answers.use_case"));
+    /// assert!(errors.0.iter().any(|e| e.field == "answers.use_cas"));
+    /// ```
     pub fn validate_answers(&self, answers: &Answers) -> Result<ValidAnswers, AnswerErrors> {
         let mut errors = Vec::new();
         let mut valid = Answers::new();

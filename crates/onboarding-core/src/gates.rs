@@ -12,12 +12,22 @@ use crate::roles::Role;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Gate {
+    /// Gate 1: The submission states the use case and how the returned data is used; a reviewer signs it
+    /// off.
     DeclaredUseCase,
+    /// Gate 2: How end-user consent is captured and withdrawn; a reviewer signs it off.
     ConsentHandling,
+    /// Gate 3: A verified webhook endpoint and a successful signed test delivery in the last 7 days.
     WebhookVerification,
+    /// Gate 4: The sandbox credentials made at least the plan's minimum of successful calls on its
+    /// endpoints.
     IntegrationVerification,
+    /// Gate 5: A member with the `billing` role is named billing owner.
     BillingOwnership,
+    /// Gate 6: A `compliance` member is named audit contact.
     AuditReadiness,
+    /// Gate 7: A `security_owner` is named and no member holds every role alone (unless the plan waives
+    /// it).
     InternalAccessControls,
 }
 
@@ -33,6 +43,7 @@ impl Gate {
         Gate::InternalAccessControls,
     ];
 
+    /// The snake_case name used in plans, the API and audit details (`webhook_verification`).
     pub fn as_str(self) -> &'static str {
         match self {
             Gate::DeclaredUseCase => "declared_use_case",
@@ -63,6 +74,7 @@ impl Gate {
         matches!(self, Gate::ConsentHandling)
     }
 
+    /// The inverse of [`as_str`](Self::as_str); `None` for an unknown name.
     pub fn parse(s: &str) -> Option<Gate> {
         Gate::ALL.into_iter().find(|g| g.as_str() == s)
     }
@@ -82,19 +94,36 @@ pub enum GateActor {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum GateState {
+    /// The gate is satisfied.
     Passed,
-    Pending { missing: String, actor: GateActor },
-    Failed { reason: String, actor: GateActor },
+    /// Not yet satisfied, but can be: something is missing and someone must act.
+    Pending {
+        /// What is missing, in a sentence for the go-live queue.
+        missing: String,
+        /// Who must act to clear it.
+        actor: GateActor,
+    },
+    /// Not satisfied in a way that needs fixing, not just waiting (e.g. a failed test delivery).
+    Failed {
+        /// Why it failed.
+        reason: String,
+        /// Who must act to fix it.
+        actor: GateActor,
+    },
 }
 
+/// One gate and where it stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GateStatus {
+    /// Which gate.
     pub gate: Gate,
+    /// Passed, pending or failed; flattened into the gate's JSON object.
     #[serde(flatten)]
     pub state: GateState,
 }
 
 impl GateStatus {
+    /// Whether the gate passed.
     pub fn passed(&self) -> bool {
         self.state == GateState::Passed
     }
@@ -107,10 +136,12 @@ pub const WEBHOOK_TEST_DELIVERY_WINDOW: TimeDelta = TimeDelta::days(7);
 /// still holds the role the gate asks of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Responsible {
+    /// Nobody is named.
     #[default]
     NotNamed,
     /// Named, but no longer holds the role (or left the workspace).
     LacksRole,
+    /// Named, and holds the required role.
     Named,
 }
 
@@ -127,8 +158,11 @@ pub struct GateFacts {
     pub last_test_delivery: Option<(DateTime<Utc>, bool)>,
     /// Successful calls made with the subscription's sandbox credentials.
     pub successful_sandbox_calls: u64,
+    /// The named billing owner (gate 5, needs the `billing` role).
     pub billing_owner: Responsible,
+    /// The named audit contact (gate 6, needs the `compliance` role).
     pub audit_contact: Responsible,
+    /// The named security owner (gate 7, needs the `security_owner` role).
     pub security_owner: Responsible,
     /// Members whose role set holds every role.
     pub members_holding_every_role: usize,
@@ -139,6 +173,7 @@ pub struct GateFacts {
 /// The result of evaluating a plan's gates: one status per applicable gate, canonical order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GateEvaluation {
+    /// One status per gate the plan applies, in canonical order.
     pub gates: Vec<GateStatus>,
 }
 
@@ -148,16 +183,64 @@ impl GateEvaluation {
         self.gates.iter().find(|g| !g.passed())
     }
 
+    /// Whether every applicable gate passed: the condition for approval.
     pub fn all_passed(&self) -> bool {
         self.remaining_gate().is_none()
     }
 
+    /// How many applicable gates passed (the go-live queue's "5 of 7").
     pub fn passed_count(&self) -> usize {
         self.gates.iter().filter(|g| g.passed()).count()
     }
 }
 
 /// Evaluates every gate the plan applies, in canonical order.
+///
+/// # Examples
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use onboarding_core::demo::demo_catalog;
+/// use onboarding_core::gates::{evaluate, Gate, GateFacts, Responsible};
+/// use onboarding_core::ids::{PlanId, ProductId};
+/// use onboarding_core::plan::Plan;
+/// use onboarding_core::values::Label;
+/// use ulid::Ulid;
+///
+/// let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 30, 0).unwrap();
+/// // The demo's paid plan applies all seven gates.
+/// let input = demo_catalog().1.remove(0);
+/// let plan = Plan {
+///     id: PlanId::from_ulid(Ulid::from_parts(1, 1)),
+///     product_id: ProductId::from_ulid(Ulid::from_parts(1, 2)),
+///     name: Label::new(&input.name).unwrap(),
+///     has_sandbox: input.has_sandbox,
+///     sandbox_access: input.sandbox_access,
+///     endpoints: input.endpoints,
+///     events: input.events,
+///     test_data: input.test_data,
+///     form: input.form,
+///     pricing: input.pricing,
+///     gates: input.gates,
+///     integration_min_calls: input.integration_min_calls,
+///     waive_separation_of_duties: false,
+///     created_at: now,
+///     version: 0,
+/// };
+///
+/// // Nothing done yet: the first gate in canonical order is the remaining gate.
+/// let facts = GateFacts::default();
+/// let evaluation = evaluate(&plan, &facts, now);
+/// assert_eq!(evaluation.gates.len(), 7);
+/// assert_eq!(evaluation.remaining_gate().unwrap().gate, Gate::DeclaredUseCase);
+/// assert!(!evaluation.all_passed());
+///
+/// // Naming a billing owner who holds the `billing` role passes gate 5.
+/// let facts = GateFacts { billing_owner: Responsible::Named, ..GateFacts::default() };
+/// let evaluation = evaluate(&plan, &facts, now);
+/// let billing = evaluation.gates.iter().find(|g| g.gate == Gate::BillingOwnership).unwrap();
+/// assert!(billing.passed());
+/// ```
 pub fn evaluate(plan: &Plan, facts: &GateFacts, now: DateTime<Utc>) -> GateEvaluation {
     let gates = Gate::ALL
         .into_iter()
@@ -282,13 +365,18 @@ fn evaluate_one(gate: Gate, plan: &Plan, f: &GateFacts, now: DateTime<Utc>) -> G
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OperatingItem {
+    /// Set at least one alert threshold on the production project.
     SetAlertThresholds,
+    /// Confirm a verified endpoint receives deliveries successfully.
     ConfirmWebhookHealth,
+    /// Review the first audit entries written in production.
     ReviewFirstLiveAuditEntries,
+    /// Give billing members access to usage and invoicing.
     GiveBillingAccess,
 }
 
 impl OperatingItem {
+    /// Every item, in checklist order.
     pub const ALL: [OperatingItem; 4] = [
         OperatingItem::SetAlertThresholds,
         OperatingItem::ConfirmWebhookHealth,
@@ -296,6 +384,7 @@ impl OperatingItem {
         OperatingItem::GiveBillingAccess,
     ];
 
+    /// The item's line on the checklist.
     pub fn title(self) -> &'static str {
         match self {
             OperatingItem::SetAlertThresholds => "Set alert thresholds",
@@ -311,17 +400,22 @@ impl OperatingItem {
 /// Facts the operating pass reads.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OperatingFacts {
+    /// Alert thresholds set on the production project.
     pub alert_thresholds: usize,
     /// At least one enabled, verified endpoint whose latest delivery succeeded.
     pub webhook_healthy: bool,
+    /// A member has marked the first live audit entries as reviewed.
     pub live_audit_reviewed: bool,
     /// Members holding the billing role.
     pub billing_members: usize,
 }
 
+/// One checklist item and whether it is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatingCheck {
+    /// The item.
     pub item: OperatingItem,
+    /// Whether it is done.
     pub done: bool,
 }
 

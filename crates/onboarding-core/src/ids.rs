@@ -12,8 +12,11 @@ use ulid::Ulid;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{value}` is not a valid {kind} id (expected `{prefix}_` followed by a ULID)")]
 pub struct IdParseError {
+    /// Which kind of id was expected (`subscription`, `project`, ...), for the error message.
     pub kind: &'static str,
+    /// The prefix that kind of id carries before the `_` (e.g. `sub`).
     pub prefix: &'static str,
+    /// The string that was refused, as given.
     pub value: String,
 }
 

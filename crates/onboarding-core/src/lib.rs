@@ -30,6 +30,8 @@
 //! assert_eq!(PhaseKind::InReview.as_str(), "in_review");
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod audit;
 pub mod billing;
 pub mod credential;

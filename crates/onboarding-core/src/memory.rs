@@ -36,12 +36,17 @@ use crate::workspace::{
 pub struct ManualClock(Mutex<DateTime<Utc>>);
 
 impl ManualClock {
+    /// A clock standing still at `at` until [`advance`](Self::advance) or [`set`](Self::set) moves
+    /// it.
     pub fn new(at: DateTime<Utc>) -> Self {
         Self(Mutex::new(at))
     }
+    /// Moves the clock forward by `by` (e.g. past a rotation grace deadline or an invitation's
+    /// expiry).
     pub fn advance(&self, by: TimeDelta) {
         *self.0.lock().unwrap() += by;
     }
+    /// Sets the clock to `at`, forward or backward.
     pub fn set(&self, at: DateTime<Utc>) {
         *self.0.lock().unwrap() = at;
     }
@@ -173,6 +178,7 @@ macro_rules! versioned_update {
 }
 
 impl MemoryStore {
+    /// An empty store: no accounts, workspaces, plans or audit events.
     pub fn new() -> Self {
         Self::default()
     }

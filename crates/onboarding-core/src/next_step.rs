@@ -12,8 +12,11 @@ use crate::roles::Role;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Lane {
+    /// Public documentation: no account needed.
     Docs,
+    /// Building and testing with sandbox credentials.
     Sandbox,
+    /// Live traffic with production credentials.
     Production,
 }
 
@@ -35,31 +38,57 @@ pub enum StepActor {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepAction {
+    /// Sign in, or create an account.
     SignIn,
+    /// Create a workspace, or ask to join one.
     CreateOrJoinWorkspace,
+    /// Accept the pending invitation to a workspace.
     AcceptInvitation,
+    /// Wait for an owner to approve the join request.
     AwaitJoinApproval,
+    /// Create one sandbox project with a clear purpose.
     CreateSandboxProject,
+    /// Subscribe the sandbox project to a plan (requesting sandbox access where the plan asks for
+    /// approval).
     Subscribe,
+    /// Wait for a reviewer to grant sandbox access (`approval_required` plans).
     AwaitSandboxAccess,
+    /// Create the first sandbox credential.
     CreateSandboxCredential,
+    /// Make a first protected call with the sandbox credential.
     MakeFirstCall,
+    /// Connect a webhook endpoint and verify it (challenge, then a signed test delivery).
     VerifyWebhookEndpoint,
+    /// Submit the subscription for review (technical lead or owner).
     SubmitForReview,
+    /// Clear the remaining gate named in `blocking_gate` (e.g. name a billing owner).
     ClearGate,
+    /// Wait while reviewers work the submission; nothing is missing on the team's side.
     AwaitReview,
+    /// Clone the approved sandbox project into a production project.
     CloneToProduction,
+    /// Pay for the paid plan: production credentials stay locked until payment is complete.
     CompletePayment,
+    /// Create the production credential.
     CreateProductionCredential,
+    /// Finish the first live operating pass on the production project.
     CompleteOperatingPass,
+    /// Everything is set up: go to the dashboard (usage, billing, audit), not back to docs.
     OpenDashboard,
+    /// Read the reviewer's rejection notes (the subscription is terminal unless an admin reopens
+    /// it).
     ReadRejection,
 }
 
+/// The one next step for an account, workspace, project or subscription: shown on every page and
+/// API resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NextStep {
+    /// The lane the step is in (Docs, Sandbox or Production).
     pub lane: Lane,
+    /// What to do.
     pub action: StepAction,
+    /// Who must do it.
     pub actor: StepActor,
     /// The gate that blocks, while a submission is in review.
     pub blocking_gate: Option<Gate>,
@@ -70,35 +99,60 @@ pub struct NextStep {
 /// Where the account stands before any workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccessFacts {
+    /// Not signed in.
     SignedOut,
+    /// Has an account, belongs to no workspace and has nothing pending.
     SignedUp,
-    InvitedTo { organization: String },
-    AskedToJoin { organization: String },
+    /// Invited to a workspace and has not accepted yet.
+    InvitedTo {
+        /// The inviting organization's name.
+        organization: String,
+    },
+    /// Asked to join a workspace; an owner has not decided yet.
+    AskedToJoin {
+        /// The organization's name.
+        organization: String,
+    },
+    /// Member of at least one workspace: the workspace's own facts decide the step.
     Attached,
 }
 
 /// Facts about the subscription being walked, gathered by the service.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SubscriptionFacts {
+    /// The subscription's phase; `None` before any subscription exists.
     pub phase: Option<PhaseKind>,
+    /// A reviewer sent the submission back with notes.
     pub changes_requested: bool,
+    /// Sandbox access is granted (always, on an `open` plan).
     pub sandbox_access_granted: bool,
+    /// Active (not revoked) sandbox credentials of the subscription.
     pub active_sandbox_credentials: usize,
+    /// Calls made with the subscription's sandbox credentials.
     pub sandbox_calls: u64,
+    /// The plan applies the webhook verification gate, so the endpoint is asked for before
+    /// submission.
     pub webhook_gate_applies: bool,
+    /// The project has a verified webhook endpoint with a successful signed test delivery.
     pub webhook_verified: bool,
     /// Present while in review.
     pub gates: Option<GateEvaluation>,
+    /// The sandbox project has been cloned into a production project.
     pub production_project: bool,
+    /// Why production credentials are locked, if they are.
     pub production_lock: Option<LockReason>,
+    /// Active production credentials of the subscription.
     pub production_credentials: usize,
+    /// The production project's first live operating pass is complete.
     pub operating_pass_done: bool,
 }
 
 /// Everything the next step reads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JourneyFacts {
+    /// Where the account stands before any workspace.
     pub access: AccessFacts,
+    /// The workspace has at least one sandbox project.
     pub has_sandbox_project: bool,
     /// The subscription furthest along, if any.
     pub subscription: Option<SubscriptionFacts>,
@@ -115,6 +169,27 @@ fn step(lane: Lane, action: StepAction, actor: StepActor, title: impl Into<Strin
 }
 
 /// The one next step.
+///
+/// # Examples
+///
+/// A member of a workspace with no project yet is asked for one sandbox project:
+///
+/// ```
+/// use onboarding_core::next_step::{next_step, AccessFacts, JourneyFacts, Lane, StepAction};
+///
+/// let signed_up = JourneyFacts {
+///     access: AccessFacts::SignedUp,
+///     has_sandbox_project: false,
+///     subscription: None,
+/// };
+/// assert_eq!(next_step(&signed_up).action, StepAction::CreateOrJoinWorkspace);
+///
+/// let attached = JourneyFacts { access: AccessFacts::Attached, ..signed_up };
+/// let step = next_step(&attached);
+/// assert_eq!(step.lane, Lane::Sandbox);
+/// assert_eq!(step.action, StepAction::CreateSandboxProject);
+/// assert_eq!(step.blocking_gate, None);
+/// ```
 pub fn next_step(f: &JourneyFacts) -> NextStep {
     use StepAction::*;
     let lead = StepActor::Member(Role::TechnicalLead);

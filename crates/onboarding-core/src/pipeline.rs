@@ -12,23 +12,72 @@ use crate::ids::{AccountId, PlanId, ProjectId, StaffId, SubscriptionId, Workspac
 use crate::values::Notes;
 
 /// A subscription's phase, with the data each phase carries.
+///
+/// # Examples
+///
+/// The pipeline's transitions, and a refused one:
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use onboarding_core::ids::{AccountId, StaffId};
+/// use onboarding_core::pipeline::{Phase, PhaseKind, PipelineAction};
+/// use onboarding_core::values::Notes;
+/// use ulid::Ulid;
+///
+/// let dev = AccountId::from_ulid(Ulid::from_parts(1, 1));
+/// let reviewer = StaffId::from_ulid(Ulid::from_parts(1, 2));
+/// let at = Utc.with_ymd_and_hms(2026, 11, 2, 9, 30, 0).unwrap();
+///
+/// let sandbox = Phase::Sandbox { changes_requested: None };
+/// let in_review = sandbox.submit(dev, at)?;
+/// assert_eq!(in_review.kind(), PhaseKind::InReview);
+///
+/// // A reviewer sends it back with notes: sandbox again, flagged Changes Requested.
+/// let notes = Notes::new("Explain how consent is withdrawn").unwrap();
+/// let back = in_review.request_changes(notes, reviewer, at)?;
+/// assert!(matches!(back, Phase::Sandbox { changes_requested: Some(_) }));
+///
+/// // Resubmitted and approved.
+/// let production = back.submit(dev, at)?.approve(reviewer, at)?;
+/// assert_eq!(production.kind(), PhaseKind::Production);
+///
+/// // Anything else is refused, naming the current phase.
+/// let err = production.submit(dev, at).unwrap_err();
+/// assert_eq!((err.from, err.action), (PhaseKind::Production, PipelineAction::Submit));
+/// assert_eq!(err.to_string(), "cannot submit a subscription that is production");
+/// # Ok::<(), onboarding_core::pipeline::TransitionError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Phase {
+    /// Building and testing with sandbox credentials; the only phase from which a subscription can
+    /// be submitted.
     Sandbox {
+        /// Set when a reviewer sent the submission back, with their notes; cleared by the next
+        /// submit.
         changes_requested: Option<ChangesRequested>,
     },
+    /// Submitted; the provider's team is reviewing it in the go-live queue.
     InReview {
+        /// When it was submitted; the go-live queue orders by it, oldest first.
         submitted_at: DateTime<Utc>,
+        /// The member who submitted: the only one who may withdraw it.
         submitted_by: AccountId,
     },
+    /// Approved: production credentials can be created (on paid plans, once payment is complete).
     Production {
+        /// When a reviewer approved it.
         approved_at: DateTime<Utc>,
+        /// The reviewer who approved it.
         approved_by: StaffId,
     },
+    /// Turned down, by review or by declining sandbox access; terminal unless an admin reopens it.
     Rejected {
+        /// The reviewer's notes, shown to the developer; optional on a rejection.
         notes: Option<Notes>,
+        /// When it was rejected.
         at: DateTime<Utc>,
+        /// The reviewer who rejected it.
         by: StaffId,
     },
 }
@@ -36,8 +85,11 @@ pub enum Phase {
 /// The Changes Requested flag with the reviewer's notes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangesRequested {
+    /// What the reviewer asks to change; never blank.
     pub notes: Notes,
+    /// When changes were requested.
     pub at: DateTime<Utc>,
+    /// The reviewer who requested them.
     pub by: StaffId,
 }
 
@@ -45,13 +97,18 @@ pub struct ChangesRequested {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PhaseKind {
+    /// See [`Phase::Sandbox`]; stored as `sandbox`.
     Sandbox,
+    /// See [`Phase::InReview`]; stored as `in_review`.
     InReview,
+    /// See [`Phase::Production`]; stored as `production`.
     Production,
+    /// See [`Phase::Rejected`]; stored as `rejected`.
     Rejected,
 }
 
 impl PhaseKind {
+    /// The snake_case name used in storage, the API and error messages (`in_review`).
     pub fn as_str(self) -> &'static str {
         match self {
             PhaseKind::Sandbox => "sandbox",
@@ -61,6 +118,7 @@ impl PhaseKind {
         }
     }
 
+    /// The inverse of [`as_str`](Self::as_str); `None` for an unknown name.
     pub fn parse(s: &str) -> Option<Self> {
         [
             PhaseKind::Sandbox,
@@ -83,17 +141,26 @@ impl fmt::Display for PhaseKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PipelineAction {
+    /// `sandbox → in_review`, by a technical lead or owner.
     Submit,
+    /// `in_review → sandbox`, by the submitter before a decision.
     Withdraw,
+    /// `in_review → production`, by a reviewer once every applicable gate passed.
     Approve,
+    /// `in_review → rejected`, by a reviewer; notes optional.
     Reject,
+    /// `in_review → sandbox` flagged Changes Requested, by a reviewer; notes required.
     RequestChanges,
+    /// `rejected → sandbox`, by an admin (audited).
     Reopen,
+    /// A reviewer grants requested sandbox access on an `approval_required` plan.
     GrantSandboxAccess,
+    /// A reviewer declines requested sandbox access; the subscription ends as `rejected`.
     DeclineSandboxAccess,
 }
 
 impl PipelineAction {
+    /// The snake_case name used in audit actions and error messages (`request_changes`).
     pub fn as_str(self) -> &'static str {
         match self {
             PipelineAction::Submit => "submit",
@@ -112,11 +179,15 @@ impl PipelineAction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("cannot {} a subscription that is {from}", action.as_str().replace('_', " "))]
 pub struct TransitionError {
+    /// The phase the subscription was in: the API's conflict response reports it as the current
+    /// state.
     pub from: PhaseKind,
+    /// The refused action.
     pub action: PipelineAction,
 }
 
 impl Phase {
+    /// The phase without its data.
     pub fn kind(&self) -> PhaseKind {
         match self {
             Phase::Sandbox { .. } => PhaseKind::Sandbox,
@@ -154,6 +225,8 @@ impl Phase {
         }
     }
 
+    /// `in_review → production`. The gate check is [`Subscription::approve`]'s job; this is only
+    /// the phase rule.
     pub fn approve(&self, by: StaffId, at: DateTime<Utc>) -> Result<Phase, TransitionError> {
         match self {
             Phase::InReview { .. } => Ok(Phase::Production {
@@ -164,6 +237,7 @@ impl Phase {
         }
     }
 
+    /// `in_review → rejected`, with optional notes for the developer.
     pub fn reject(
         &self,
         notes: Option<Notes>,
@@ -206,23 +280,34 @@ impl Phase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SandboxAccess {
+    /// Waiting for a reviewer: no credential can be created yet.
     Requested {
+        /// When access was requested (the subscription's creation, or an admin's reopen after a
+        /// decline).
         at: DateTime<Utc>,
     },
+    /// Credentials may be created.
     Granted {
+        /// When access was granted.
         at: DateTime<Utc>,
+        /// The reviewer who granted it; `None` when an `open` plan granted it at once.
         by: Option<StaffId>,
     },
+    /// A reviewer declined; the subscription is `rejected`.
     Declined {
+        /// When access was declined.
         at: DateTime<Utc>,
+        /// The reviewer who declined it.
         by: StaffId,
     },
 }
 
 impl SandboxAccess {
+    /// Whether sandbox credentials may be created.
     pub fn is_granted(&self) -> bool {
         matches!(self, SandboxAccess::Granted { .. })
     }
+    /// The snake_case name of the state (`requested`, `granted`, `declined`).
     pub fn as_str(&self) -> &'static str {
         match self {
             SandboxAccess::Requested { .. } => "requested",
@@ -235,38 +320,53 @@ impl SandboxAccess {
 /// One recorded pipeline decision: who, when, what, with which notes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
+    /// What was decided.
     pub action: PipelineAction,
+    /// Who decided: the member for submit and withdraw, the staff member otherwise.
     pub by: Actor,
+    /// When it was decided.
     pub at: DateTime<Utc>,
+    /// The notes shown to the developer (required for request changes, optional for reject).
     pub notes: Option<Notes>,
 }
 
 /// A reviewer's sign-off of a manual gate, for the current submission.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignOff {
+    /// The manual gate signed off (declared use case or consent handling).
     pub gate: Gate,
+    /// The reviewer who signed it off.
     pub by: StaffId,
+    /// When it was signed off; a resubmission starts over without sign-offs.
     pub at: DateTime<Utc>,
 }
 
 /// A subscription: a sandbox project tied to a plan, holding exactly one phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subscription {
+    /// The subscription's ULID (`sub_...`).
     pub id: SubscriptionId,
+    /// The workspace that owns the subscription (and its sandbox project).
     pub workspace_id: WorkspaceId,
     /// The sandbox project this subscription powers.
     pub project_id: ProjectId,
+    /// The plan subscribed to: it decides the form, the gates, pricing and sandbox access mode.
     pub plan_id: PlanId,
+    /// The one current phase.
     pub phase: Phase,
+    /// Whether sandbox credentials may be created yet (always granted at creation on `open` plans).
     pub sandbox_access: SandboxAccess,
     /// The latest submitted answers.
     pub answers: Option<ValidAnswers>,
+    /// Manual gate sign-offs for the current submission only; cleared by every submit.
     pub sign_offs: Vec<SignOff>,
     /// Every decision, oldest first; Changes Requested notes stay here after resubmission.
     pub history: Vec<Decision>,
     /// The production project cloned from the sandbox project, once cloned.
     pub production_project_id: Option<ProjectId>,
+    /// When the subscription was created.
     pub created_at: DateTime<Utc>,
+    /// The member who subscribed.
     pub created_by: AccountId,
     /// Optimistic concurrency: a transition is stored only if nobody changed the row since.
     pub version: i64,
@@ -275,24 +375,34 @@ pub struct Subscription {
 /// Why a pipeline step was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PipelineError {
+    /// The current phase does not allow the action; the API answers with a conflict naming the
+    /// phase.
     #[error(transparent)]
     Transition(#[from] TransitionError),
     #[error(
         "a subscription needs at least one active sandbox credential before it can be submitted for review"
     )]
+    /// Submit needs at least one active sandbox credential (proof that the integration was tried).
     NoSandboxCredential,
+    /// Submit on an `approval_required` plan before a reviewer granted sandbox access.
     #[error("sandbox access has not been granted yet")]
     SandboxAccessNotGranted,
+    /// The submission's answers do not satisfy the plan's form; one error per field.
     #[error(transparent)]
     Answers(#[from] AnswerErrors),
+    /// Approve while this applicable gate (the remaining gate) has not passed.
     #[error("gate `{}` has not passed", .0.as_str())]
     GateNotPassed(Gate),
+    /// Withdraw by someone other than the member who submitted.
     #[error("only the member who submitted can withdraw the submission")]
     NotSubmitter,
+    /// Grant or decline sandbox access when it is not in the `requested` state.
     #[error("sandbox access is not awaiting a decision")]
     SandboxAccessNotRequested,
+    /// Sign-off of a gate that is evaluated from facts, not by a reviewer.
     #[error("gate `{}` is not signed off by hand", .0.as_str())]
     NotAManualGate(Gate),
+    /// Sign-off of a gate the plan does not apply.
     #[error("gate `{}` does not apply to this plan", .0.as_str())]
     GateNotApplicable(Gate),
 }
@@ -338,6 +448,8 @@ impl Subscription {
         Ok(next.record(PipelineAction::Submit, Actor::Account(by), at, None))
     }
 
+    /// Withdraw the submission back to `sandbox`, by the member who submitted it, before a
+    /// decision.
     pub fn withdraw(
         &self,
         by: AccountId,
@@ -368,6 +480,8 @@ impl Subscription {
         Ok(next.record(PipelineAction::Approve, Actor::Staff(by), at, None))
     }
 
+    /// Reject the submission, with optional notes shown to the developer; the subscription becomes
+    /// terminal.
     pub fn reject(
         &self,
         notes: Option<Notes>,
@@ -379,6 +493,8 @@ impl Subscription {
         Ok(next.record(PipelineAction::Reject, Actor::Staff(by), at, notes))
     }
 
+    /// Send the submission back to `sandbox` flagged Changes Requested; the notes stay in the
+    /// history after resubmission.
     pub fn request_changes(
         &self,
         notes: Notes,
@@ -395,6 +511,8 @@ impl Subscription {
         ))
     }
 
+    /// Reopen a rejected subscription to `sandbox` (admin only, audited); if sandbox access was
+    /// declined, it is requested again.
     pub fn reopen(&self, by: StaffId, at: DateTime<Utc>) -> Result<Subscription, PipelineError> {
         let mut next = self.clone();
         next.phase = self.phase.reopen()?;
@@ -478,6 +596,7 @@ impl Subscription {
         Ok(next)
     }
 
+    /// The manual gates signed off for the current submission.
     pub fn signed_off_gates(&self) -> Vec<Gate> {
         self.sign_offs.iter().map(|s| s.gate).collect()
     }
@@ -536,12 +655,22 @@ impl Subscription {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Notice {
+    /// The subscription is in Production.
     Approved,
-    SubmissionRejected { notes: Option<Notes> },
-    ChangesRequested { notes: Notes },
+    /// The subscription was rejected (by review or by declining sandbox access).
+    SubmissionRejected {
+        /// The reviewer's notes, if any.
+        notes: Option<Notes>,
+    },
+    /// A reviewer sent the submission back; the subscription is in `sandbox` again.
+    ChangesRequested {
+        /// What the reviewer asks to change.
+        notes: Notes,
+    },
 }
 
 impl Notice {
+    /// The notice's headline: "Approved", "Submission Rejected" or "Changes Requested".
     pub fn title(&self) -> &'static str {
         match self {
             Notice::Approved => "Approved",
@@ -551,18 +680,26 @@ impl Notice {
     }
 }
 
+/// The state of one step of the subscription stepper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepState {
+    /// Done.
     Complete,
+    /// Where the subscription is now.
     Current,
+    /// Not reached yet.
     Upcoming,
+    /// The review step of a rejected subscription.
     Rejected,
 }
 
+/// One step of the three-step stepper (Sandbox, In Review, Production).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Step {
+    /// The step's label as shown: "Sandbox", "In Review" or "Production".
     pub label: &'static str,
+    /// Where the subscription stands relative to this step.
     pub state: StepState,
 }
 

@@ -12,9 +12,13 @@ use crate::values::{FieldError, Label};
 /// An API product the provider offers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiProduct {
+    /// The product's ULID.
     pub id: ProductId,
+    /// The product's display name.
     pub name: Label,
+    /// What the API does, for the catalog.
     pub description: String,
+    /// When the product was created.
     pub created_at: DateTime<Utc>,
 }
 
@@ -22,7 +26,9 @@ pub struct ApiProduct {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SandboxAccessMode {
+    /// Sandbox access is granted at once on subscribing.
     Open,
+    /// A reviewer must grant sandbox access before any credential can be created.
     ApprovalRequired,
 }
 
@@ -30,10 +36,15 @@ pub enum SandboxAccessMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TestDataType {
+    /// Any text.
     String,
+    /// A finite number, written as text (`42`, `0.25`).
     Number,
+    /// `true` or `false`.
     Boolean,
+    /// A JSON document.
     Json,
+    /// An absolute URL.
     Url,
 }
 
@@ -41,14 +52,19 @@ pub enum TestDataType {
 /// and checked against its type when the admin saves it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestDataEntry {
+    /// How `value` is to be read (and is validated).
     #[serde(rename = "type")]
     pub kind: TestDataType,
+    /// The entry's name, as developers refer to it (`test_account_iban`).
     pub name: String,
+    /// What the entry is for, in a sentence.
     pub description: String,
+    /// The value, as text, in the format `kind` says.
     pub value: String,
 }
 
 impl TestDataEntry {
+    /// Checks name and value; `at` is the field path to report errors under (`test_data[2]`).
     pub fn validate(&self, at: &str) -> Result<(), FieldError> {
         let name_ok = !self.name.is_empty()
             && self.name.len() <= 64
@@ -92,6 +108,7 @@ impl TestDataEntry {
 pub struct Currency(String);
 
 impl Currency {
+    /// A currency from a code such as `EUR`; refused unless three upper-case ASCII letters.
     pub fn new(code: &str) -> Result<Self, FieldError> {
         if code.len() == 3 && code.chars().all(|c| c.is_ascii_uppercase()) {
             Ok(Self(code.to_owned()))
@@ -102,6 +119,7 @@ impl Currency {
             ))
         }
     }
+    /// The three-letter code.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -124,22 +142,31 @@ impl From<Currency> for String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Pricing {
+    /// No fee, no per-request price, no payment gate.
     Free,
+    /// A monthly fee plus a price per request beyond the included quota; production credentials
+    /// wait for payment.
     Paid {
+        /// The currency of every amount.
         currency: Currency,
+        /// Charged each month; a decimal string in JSON (`"49.00"`).
         #[serde(with = "rust_decimal::serde::str")]
         monthly_fee: Decimal,
+        /// Production requests per month included in the fee.
         included_requests: u64,
+        /// Charged per request beyond the included quota; a decimal string in JSON (`"0.002"`).
         #[serde(with = "rust_decimal::serde::str")]
         price_per_request: Decimal,
     },
 }
 
 impl Pricing {
+    /// Whether the plan is paid (and so locks production credentials until payment).
     pub fn is_paid(&self) -> bool {
         matches!(self, Pricing::Paid { .. })
     }
 
+    /// Checks a paid plan: no negative price, and not both the fee and the per-request price zero.
     pub fn validate(&self) -> Result<(), FieldError> {
         if let Pricing::Paid {
             monthly_fee,
@@ -173,17 +200,25 @@ impl Pricing {
 /// A plan of an API product.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
+    /// The plan's ULID.
     pub id: PlanId,
+    /// The API product the plan belongs to.
     pub product_id: ProductId,
+    /// The plan's display name ("Growth").
     pub name: Label,
+    /// Whether the plan offers a sandbox.
     pub has_sandbox: bool,
+    /// Whether sandbox access is granted at once or needs a reviewer.
     pub sandbox_access: SandboxAccessMode,
     /// The endpoints the plan grants, as `METHOD /path`.
     pub endpoints: Vec<String>,
     /// The webhook event types the plan grants.
     pub events: Vec<String>,
+    /// Read-only sandbox test data shown to subscribers.
     pub test_data: Vec<TestDataEntry>,
+    /// The submission form; `None` asks only what the gates need (see [`Plan::effective_form`]).
     pub form: Option<SubmissionForm>,
+    /// Free, or paid with its fee and prices.
     pub pricing: Pricing,
     /// Which production gates apply, in any order; evaluation always uses the canonical order.
     pub gates: Vec<Gate>,
@@ -191,7 +226,9 @@ pub struct Plan {
     pub integration_min_calls: u64,
     /// Internal access controls: waive the separation-of-duties half of the gate.
     pub waive_separation_of_duties: bool,
+    /// When the plan was created.
     pub created_at: DateTime<Utc>,
+    /// Optimistic concurrency: an update is stored only if nobody changed the row since.
     pub version: i64,
 }
 
@@ -199,9 +236,13 @@ pub struct Plan {
 /// consent gate must collect these; [`Plan::effective_form`] adds what a form lacks, so that a
 /// plan without a form still asks the questions its gates need (docs/decisions/0003).
 pub mod evidence {
+    /// The use case the submission declares (declared use case gate).
     pub const USE_CASE: &str = "use_case";
+    /// How the returned data is used (declared use case gate).
     pub const DATA_USAGE: &str = "data_usage";
+    /// How end-user consent is captured (consent handling gate).
     pub const CONSENT_CAPTURE: &str = "consent_capture";
+    /// How end-user consent is withdrawn (consent handling gate).
     pub const CONSENT_WITHDRAWAL: &str = "consent_withdrawal";
 }
 
@@ -266,6 +307,7 @@ impl Plan {
         Ok(())
     }
 
+    /// Whether the plan applies `gate`.
     pub fn applies(&self, gate: Gate) -> bool {
         self.gates.contains(&gate)
     }

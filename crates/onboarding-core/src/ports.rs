@@ -34,23 +34,27 @@ pub enum StoreError {
     Unavailable(String),
 }
 
+/// The result of every store call.
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The time. Tests use a fixed or steppable clock; nothing in the core reads the system clock.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait Clock: Send + Sync {
+    /// The current time, in UTC.
     fn now(&self) -> DateTime<Utc>;
 }
 
 /// New ULIDs for ids.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait IdGenerator: Send + Sync {
+    /// A fresh ULID, unique and increasing with time.
     fn ulid(&self) -> Ulid;
 }
 
 /// Randomness for secrets: `len` characters of base62 from a cryptographic source.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait SecretGenerator: Send + Sync {
+    /// `len` random base62 characters (`[0-9A-Za-z]`) from a cryptographic source.
     fn base62(&self, len: usize) -> String;
 }
 
@@ -58,58 +62,89 @@ pub trait SecretGenerator: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
+    /// Hashes a password into a PHC string (`$argon2id$...`), salted.
     async fn hash(&self, password: &str) -> String;
+    /// Whether `password` matches a PHC hash made by [`hash`](Self::hash); `false` for a malformed
+    /// hash.
     async fn verify(&self, password: &str, phc_hash: &str) -> bool;
 }
 
+/// Accounts and the provider's staff directory.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AccountStore: Send + Sync {
+    /// The account with this id, if any.
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>>;
+    /// The account signed up with this (normalized) e-mail, if any.
     async fn account_by_email(&self, email: &Email) -> StoreResult<Option<Account>>;
+    /// The staff member with this id, if any.
     async fn staff(&self, id: StaffId) -> StoreResult<Option<Staff>>;
+    /// The staff member with this (normalized) e-mail, if any.
     async fn staff_by_email(&self, email: &Email) -> StoreResult<Option<Staff>>;
+    /// How many staff members exist; zero means the portal still needs its first admin.
     async fn staff_count(&self) -> StoreResult<u64>;
 }
 
+/// Workspaces, their memberships, invitations and join requests.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait WorkspaceStore: Send + Sync {
+    /// The workspace with this id, if any.
     async fn workspace(&self, id: WorkspaceId) -> StoreResult<Option<Workspace>>;
+    /// Every membership (member and role set) of the workspace.
     async fn members(&self, workspace: WorkspaceId) -> StoreResult<Vec<Membership>>;
+    /// Every workspace membership of the account: what the access page and the workspace switcher
+    /// list.
     async fn memberships_of(&self, account: AccountId) -> StoreResult<Vec<Membership>>;
+    /// The invitation with this id, if any.
     async fn invitation(&self, id: InvitationId) -> StoreResult<Option<Invitation>>;
+    /// Every invitation of the workspace, in any state (pending, accepted, revoked, expired).
     async fn invitations(&self, workspace: WorkspaceId) -> StoreResult<Vec<Invitation>>;
     /// Pending invitations sent to this address, in any workspace.
     async fn invitations_for(&self, email: &Email) -> StoreResult<Vec<Invitation>>;
+    /// The join request with this id, if any.
     async fn join_request(&self, id: JoinRequestId) -> StoreResult<Option<JoinRequest>>;
+    /// Every join request to the workspace, in any state.
     async fn join_requests(&self, workspace: WorkspaceId) -> StoreResult<Vec<JoinRequest>>;
+    /// Every join request the account made, in any workspace (its `awaiting_attachment` state reads
+    /// them).
     async fn join_requests_of(&self, account: AccountId) -> StoreResult<Vec<JoinRequest>>;
 }
 
+/// The provider's catalog: API products and their plans.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PlanStore: Send + Sync {
+    /// The API product with this id, if any.
     async fn product(&self, id: ProductId) -> StoreResult<Option<ApiProduct>>;
+    /// Every API product.
     async fn products(&self) -> StoreResult<Vec<ApiProduct>>;
+    /// The plan with this id, if any.
     async fn plan(&self, id: PlanId) -> StoreResult<Option<Plan>>;
+    /// Every plan of every product.
     async fn plans(&self) -> StoreResult<Vec<Plan>>;
 }
 
+/// Projects (sandbox and production workloads).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ProjectStore: Send + Sync {
+    /// The project with this id, if any.
     async fn project(&self, id: ProjectId) -> StoreResult<Option<Project>>;
+    /// Every project of the workspace, sandbox and production.
     async fn projects(&self, workspace: WorkspaceId) -> StoreResult<Vec<Project>>;
 }
 
 /// A position in the go-live queue: (submitted at, id) of the last row seen.
 pub type QueueCursor = (DateTime<Utc>, SubscriptionId);
 
+/// Subscriptions and the go-live queue.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SubscriptionStore: Send + Sync {
+    /// The subscription with this id, if any.
     async fn subscription(&self, id: SubscriptionId) -> StoreResult<Option<Subscription>>;
+    /// Every subscription of the workspace, in any phase.
     async fn subscriptions(&self, workspace: WorkspaceId) -> StoreResult<Vec<Subscription>>;
     /// `in_review` subscriptions, oldest submission first, after the cursor (keyset paging).
     async fn review_queue(
@@ -119,11 +154,15 @@ pub trait SubscriptionStore: Send + Sync {
     ) -> StoreResult<Vec<Subscription>>;
 }
 
+/// API keys and OAuth clients (only secret hashes are stored).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait CredentialStore: Send + Sync {
+    /// The credential with this id, if any.
     async fn credential(&self, id: CredentialId) -> StoreResult<Option<Credential>>;
+    /// Every credential owned by the project, in any state (active, revoked, expired).
     async fn credentials_of_project(&self, project: ProjectId) -> StoreResult<Vec<Credential>>;
+    /// Every credential created under the subscription, in any state.
     async fn credentials_of_subscription(
         &self,
         subscription: SubscriptionId,
@@ -133,13 +172,17 @@ pub trait CredentialStore: Send + Sync {
         &self,
         hash: &SecretHash,
     ) -> StoreResult<Option<(Credential, SecretMatch)>>;
+    /// The OAuth client with this public client id (`client_...`), if any.
     async fn find_by_client_id(&self, client_id: &str) -> StoreResult<Option<Credential>>;
 }
 
+/// Webhook endpoints of projects.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
+    /// The webhook endpoint with this id, if any.
     async fn endpoint(&self, id: WebhookEndpointId) -> StoreResult<Option<WebhookEndpoint>>;
+    /// Every webhook endpoint registered on the project.
     async fn endpoints(&self, project: ProjectId) -> StoreResult<Vec<WebhookEndpoint>>;
     /// The latest signed test delivery to any endpoint of the project: when, and whether it succeeded.
     async fn last_test_delivery(
@@ -148,6 +191,7 @@ pub trait WebhookStore: Send + Sync {
     ) -> StoreResult<Option<(DateTime<Utc>, bool)>>;
 }
 
+/// Usage counters, per credential, endpoint and minute bucket.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UsageStore: Send + Sync {
@@ -168,12 +212,16 @@ pub trait UsageStore: Send + Sync {
     ) -> StoreResult<Vec<UsageBucket>>;
 }
 
+/// Alert thresholds on a project's usage and spend.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AlertStore: Send + Sync {
+    /// Every alert threshold of the project.
     async fn thresholds(&self, project: ProjectId) -> StoreResult<Vec<AlertThreshold>>;
 }
 
+/// Reads of the audit log; writes go through [`UnitOfWork::commit`], which seals drafts into their
+/// chains.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AuditLog: Send + Sync {
@@ -192,21 +240,29 @@ pub trait AuditLog: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {
+    /// Whether the subscription's plan is paid for: paid plans lock production credentials until it
+    /// is.
     async fn is_paid(&self, subscription: SubscriptionId) -> StoreResult<bool>;
 }
 
 /// A message for the webhook outbox, written in the same transaction as the change that raised it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxMessage {
+    /// The message's ULID; also the `webhook-id` of every delivery it fans out to, so receivers can
+    /// deduplicate.
     pub id: MessageId,
+    /// The workspace the event belongs to.
     pub workspace_id: WorkspaceId,
+    /// The project whose endpoints receive it; `None` for a workspace-level event.
     pub project_id: Option<ProjectId>,
     /// `subscription.approved`, `credential.rotated`, ...
     pub event_type: String,
+    /// The event's JSON body, as delivered (and signed).
     pub payload: Value,
     /// For `endpoint.verification` and `test` events: the one endpoint to deliver to. Other
     /// events go to every enabled endpoint of the project subscribed to the event type.
     pub target_endpoint: Option<WebhookEndpointId>,
+    /// When the change that raised it was committed.
     pub created_at: DateTime<Utc>,
 }
 
@@ -214,65 +270,111 @@ pub struct OutboxMessage {
 /// becomes `expected_version + 1` (the value's own `version` is set to that by the service).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
+    /// A new account (sign-up).
     InsertAccount(Account),
+    /// A new provider staff member.
     InsertStaff(Staff),
+    /// A new workspace.
     InsertWorkspace(Workspace),
+    /// Replace a workspace (rename, billing owner, audit contact, security owner).
     UpdateWorkspace {
+        /// The new value.
         value: Workspace,
+        /// The version read before the change; the update is refused as a conflict if it moved.
         expected_version: i64,
     },
+    /// Insert or replace a membership (joining, or a changed role set).
     PutMembership(Membership),
+    /// Remove a member from a workspace.
     RemoveMembership {
+        /// The workspace left.
         workspace_id: WorkspaceId,
+        /// The member removed.
         account_id: AccountId,
     },
+    /// A new invitation.
     InsertInvitation(Invitation),
+    /// Replace an invitation (accepted, revoked).
     UpdateInvitation {
+        /// The new value.
         value: Invitation,
+        /// The version read before the change; the update is refused as a conflict if it moved.
         expected_version: i64,
     },
+    /// A new join request.
     InsertJoinRequest(JoinRequest),
+    /// Replace a join request (approved, declined).
     UpdateJoinRequest {
+        /// The new value.
         value: JoinRequest,
+        /// The version read before the change; the update is refused as a conflict if it moved.
         expected_version: i64,
     },
+    /// A new API product.
     InsertProduct(ApiProduct),
+    /// A new plan.
     InsertPlan(Plan),
+    /// Replace a plan (test data, form, pricing, gates).
     UpdatePlan {
+        /// The new value.
         value: Plan,
+        /// The version read before the change; the update is refused as a conflict if it moved.
         expected_version: i64,
     },
+    /// A new project (created, or cloned to production).
     InsertProject(Project),
+    /// Replace a project (shape, first live operating pass).
     UpdateProject {
+        /// The new value.
         value: Project,
+        /// The version read before the change; the update is refused as a conflict if it moved.
         expected_version: i64,
     },
+    /// A new subscription.
     InsertSubscription(Subscription),
+    /// Replace a subscription: a pipeline transition, a sign-off or a sandbox access decision.
     UpdateSubscription {
+        /// The new value.
         value: Subscription,
+        /// The version read before the change; of two concurrent reviewers, only the first matches.
         expected_version: i64,
     },
+    /// A new credential (its secret hash only).
     InsertCredential(Credential),
+    /// Replace a credential (rotated, regenerated, revoked).
     UpdateCredential {
+        /// The new value.
         value: Credential,
+        /// The version read before the change; the update is refused as a conflict if it moved.
         expected_version: i64,
     },
+    /// A new OAuth bearer token issued with the client-credentials grant (its hash only).
     InsertAccessToken(AccessToken),
+    /// A new webhook endpoint.
     InsertWebhookEndpoint(WebhookEndpoint),
+    /// Replace a webhook endpoint (verified, secret rotated, disabled).
     UpdateWebhookEndpoint {
+        /// The new value.
         value: WebhookEndpoint,
+        /// The version read before the change; the update is refused as a conflict if it moved.
         expected_version: i64,
     },
+    /// Insert or replace an alert threshold.
     PutAlertThreshold(AlertThreshold),
+    /// Delete an alert threshold.
     DeleteAlertThreshold(AlertThresholdId),
+    /// Record a confirmed payment.
     RecordPayment(Payment),
 }
 
 /// Everything one use case writes: applied atomically, or not at all.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChangeSet {
+    /// The state changes, applied in order.
     pub changes: Vec<Change>,
+    /// The audit events of those changes; the adapter seals each into its workspace's chain.
     pub audit: Vec<AuditDraft>,
+    /// The webhook events those changes raise, for the delivery outbox.
     pub outbox: Vec<OutboxMessage>,
 }
 
@@ -280,6 +382,8 @@ pub struct ChangeSet {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UnitOfWork: Send + Sync {
+    /// Applies every change, audit event and outbox message, or none; `Conflict` if any expected
+    /// version moved.
     async fn commit(&self, changes: ChangeSet) -> StoreResult<()>;
 }
 
@@ -287,6 +391,7 @@ pub trait UnitOfWork: Send + Sync {
 /// batched upserts to the [`UsageStore`]; the hot path never waits on the database.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait UsageSink: Send + Sync {
+    /// Counts one verified call; must not block (the hot path calls it).
     fn record(&self, event: crate::usage::UsageEvent);
 }
 
@@ -294,28 +399,38 @@ pub trait UsageSink: Send + Sync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Principal {
+    /// A member of workspaces (consumer side).
     Account(AccountId),
+    /// Provider staff (admin or reviewer).
     Staff(StaffId),
 }
 
 /// A browser session (cookie) or a personal access token (bearer). Only the token's hash is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthToken {
+    /// The SHA-256 of the token: the bearer value itself is never stored.
     pub token_hash: crate::credential::SecretHash,
+    /// Who the token signs in.
     pub principal: Principal,
+    /// Browser session or personal access token.
     pub kind: AuthTokenKind,
     /// A label for personal access tokens ("CI deploy"); empty for sessions.
     pub name: String,
     /// The CSRF token of a browser session (compared in constant time by the web adapter).
     pub csrf_token: Option<String>,
+    /// When the token was issued.
     pub created_at: DateTime<Utc>,
+    /// After this instant the token is refused.
     pub expires_at: DateTime<Utc>,
 }
 
+/// What kind of sign-in an [`AuthToken`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthTokenKind {
+    /// A browser session, carried in a cookie and protected by a CSRF token.
     Session,
+    /// A named token for scripts and CI, sent as a bearer token.
     PersonalAccessToken,
 }
 
@@ -323,19 +438,25 @@ pub enum AuthTokenKind {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AuthTokenStore: Send + Sync {
+    /// Stores a new token.
     async fn insert_token(&self, token: AuthToken) -> StoreResult<()>;
+    /// The token with this hash, if any (expired ones included: the caller checks `expires_at`).
     async fn find_token(
         &self,
         hash: &crate::credential::SecretHash,
     ) -> StoreResult<Option<AuthToken>>;
+    /// Deletes the token (sign-out, or revoking a personal access token).
     async fn delete_token(&self, hash: &crate::credential::SecretHash) -> StoreResult<()>;
+    /// Every token of the principal, for listing personal access tokens.
     async fn tokens_of(&self, principal: Principal) -> StoreResult<Vec<AuthToken>>;
 }
 
 /// A stored response for an `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {
+    /// The HTTP status of the first response (replayed as is).
     pub status: u16,
+    /// The response body of the first response.
     pub body: String,
     /// The `Location` header of a 201, if any.
     pub location: Option<String>,
@@ -366,6 +487,7 @@ pub trait IdempotencyStore: Send + Sync {
         request_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<IdempotencyClaim>;
+    /// Stores the response of a claimed request, so retries with the same key replay it.
     async fn complete(&self, scope: &str, key: &str, response: StoredResponse) -> StoreResult<()>;
     /// Forgets a claim whose request failed without a response worth replaying.
     async fn release(&self, scope: &str, key: &str) -> StoreResult<()>;
@@ -375,6 +497,7 @@ pub trait IdempotencyStore: Send + Sync {
 /// adapter uses an AEAD with the operator's key; only sealed text reaches the database.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait SecretVault: Send + Sync {
+    /// Encrypts `plaintext`; the result is safe to store and only this vault's key opens it.
     fn seal(&self, plaintext: &str) -> String;
     /// `None` when the text was not sealed with this vault's key (or was tampered with).
     fn open(&self, sealed: &str) -> Option<String>;
@@ -415,6 +538,7 @@ pub trait DeliveryStore: Send + Sync {
         record: crate::webhook::AttemptRecord,
         also: ChangeSet,
     ) -> StoreResult<()>;
+    /// The delivery with this id, if any.
     async fn delivery(&self, id: DeliveryId) -> StoreResult<Option<crate::webhook::Delivery>>;
     /// Deliveries of an endpoint, newest first, before the cursor (keyset paging).
     async fn deliveries_of_endpoint(

@@ -13,11 +13,14 @@ use crate::values::Label;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Environment {
+    /// Test traffic with sandbox credentials (secrets prefixed `sbx`).
     Sandbox,
+    /// Live traffic with production credentials (secrets prefixed `prod`).
     Production,
 }
 
 impl Environment {
+    /// The snake_case name (`sandbox`, `production`).
     pub fn as_str(self) -> &'static str {
         match self {
             Environment::Sandbox => "sandbox",
@@ -25,6 +28,7 @@ impl Environment {
         }
     }
 
+    /// The inverse of [`as_str`](Self::as_str); `None` for an unknown name.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "sandbox" => Some(Environment::Sandbox),
@@ -43,14 +47,19 @@ impl fmt::Display for Environment {
 /// A project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Project {
+    /// The project's ULID.
     pub id: ProjectId,
+    /// The workspace that owns the project.
     pub workspace_id: WorkspaceId,
+    /// The workload's name ("Checkout service").
     pub name: Label,
     /// What this workload is for, in the team's words ("Nightly balance sync").
     pub purpose: Label,
+    /// Sandbox or production; a project only ever holds credentials of its own environment.
     pub environment: Environment,
     /// The endpoints (`METHOD /path`) and events it uses: a subset of its plan's.
     pub endpoints: Vec<String>,
+    /// The webhook event types it uses: a subset of its plan's.
     pub events: Vec<String>,
     /// For a production project: the sandbox project it was cloned from.
     pub cloned_from: Option<ProjectId>,
@@ -58,8 +67,11 @@ pub struct Project {
     pub subscription_id: Option<SubscriptionId>,
     /// Operating pass: when a member confirmed the first live audit entries were reviewed.
     pub live_audit_reviewed_at: Option<DateTime<Utc>>,
+    /// When the project was created (or cloned).
     pub created_at: DateTime<Utc>,
+    /// The member who created or cloned it.
     pub created_by: AccountId,
+    /// Optimistic concurrency: an update is stored only if nobody changed the row since.
     pub version: i64,
 }
 
@@ -100,11 +112,33 @@ impl Project {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Drift {
-    EndpointOnlyInSandbox { endpoint: String },
-    EndpointOnlyInProduction { endpoint: String },
-    EventOnlyInSandbox { event: String },
-    EventOnlyInProduction { event: String },
-    PurposeChanged { sandbox: String, production: String },
+    /// The sandbox project uses an endpoint the production project does not.
+    EndpointOnlyInSandbox {
+        /// `METHOD /path`.
+        endpoint: String,
+    },
+    /// The production project uses an endpoint the sandbox project does not.
+    EndpointOnlyInProduction {
+        /// `METHOD /path`.
+        endpoint: String,
+    },
+    /// The sandbox project subscribes to an event the production project does not.
+    EventOnlyInSandbox {
+        /// The event type.
+        event: String,
+    },
+    /// The production project subscribes to an event the sandbox project does not.
+    EventOnlyInProduction {
+        /// The event type.
+        event: String,
+    },
+    /// The two projects' purposes differ.
+    PurposeChanged {
+        /// The sandbox project's purpose.
+        sandbox: String,
+        /// The production project's purpose.
+        production: String,
+    },
 }
 
 /// The drift between a sandbox project and its production clone.

@@ -12,15 +12,22 @@ use crate::values::FieldError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Everything in the workspace: invite and remove members, assign roles.
     Owner,
+    /// Create projects, sandbox credentials and webhook endpoints; read usage.
     Developer,
+    /// What a developer may, plus submit for review and create production credentials.
     TechnicalLead,
+    /// Revoke or rotate any credential, manage access controls, read the audit log.
     SecurityOwner,
+    /// Billing ownership, payment, invoices, usage and spend, spend alert thresholds.
     Billing,
+    /// Audit log, exports and reports, consent declarations.
     Compliance,
 }
 
 impl Role {
+    /// Every role, in the order of the permission table.
     pub const ALL: [Role; 6] = [
         Role::Owner,
         Role::Developer,
@@ -30,6 +37,7 @@ impl Role {
         Role::Compliance,
     ];
 
+    /// The snake_case name used in the API and storage (`technical_lead`).
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Owner => "owner",
@@ -73,10 +81,12 @@ impl FromStr for Role {
 pub struct RoleSet(u8);
 
 impl RoleSet {
+    /// A set with no role (only while building one: a membership never has an empty set).
     pub fn empty() -> Self {
         Self(0)
     }
 
+    /// The set of exactly these roles (duplicates are harmless).
     pub fn of(roles: &[Role]) -> Self {
         Self(roles.iter().fold(0, |acc, r| acc | r.bit()))
     }
@@ -93,14 +103,17 @@ impl RoleSet {
         Ok(set)
     }
 
+    /// This set plus `role`.
     pub fn with(self, role: Role) -> Self {
         Self(self.0 | role.bit())
     }
 
+    /// Whether the set holds `role`.
     pub fn contains(self, role: Role) -> bool {
         self.0 & role.bit() != 0
     }
 
+    /// Whether the set holds no role.
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
@@ -110,10 +123,12 @@ impl RoleSet {
         Role::ALL.iter().all(|r| self.contains(*r))
     }
 
+    /// The roles of the set, in [`Role::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = Role> {
         Role::ALL.into_iter().filter(move |r| self.contains(*r))
     }
 
+    /// The snake_case names of the roles, in [`Role::ALL`] order.
     pub fn names(self) -> Vec<&'static str> {
         self.iter().map(Role::as_str).collect()
     }
@@ -142,25 +157,37 @@ pub enum Action {
     ManageMembers,
     /// Name the billing owner, audit contact and security owner.
     NameResponsibles,
+    /// Create a sandbox project.
     CreateProject,
     /// Subscribe a sandbox project to a plan (requesting sandbox access).
     Subscribe,
+    /// Create a sandbox credential.
     CreateSandboxCredential,
     /// Regenerate, rotate or revoke a sandbox credential.
     ManageSandboxCredential,
+    /// Register, verify, test and remove webhook endpoints.
     ManageWebhooks,
+    /// Read a project's usage view.
     ReadUsage,
+    /// Submit a subscription for review, or withdraw it.
     SubmitForReview,
     /// Clone a sandbox project's shape into production.
     CloneToProduction,
+    /// Create a production credential (once the production lock is lifted).
     CreateProductionCredential,
     /// Regenerate, rotate or revoke a production credential.
     ManageProductionCredential,
+    /// Manage internal access controls.
     ManageAccessControls,
+    /// Read the workspace's audit log.
     ReadAuditLog,
+    /// Export the audit log (CSV or JSON lines).
     ExportAuditLog,
+    /// Export a project's usage.
     ExportUsage,
+    /// Billing ownership and payment, spend alert thresholds.
     ManageBilling,
+    /// Read invoices.
     ReadInvoices,
     /// Alert thresholds on requests and error rate.
     SetOperationalAlerts,
@@ -171,6 +198,7 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every workspace action.
     pub const ALL: [Action; 22] = [
         Action::ViewWorkspace,
         Action::ManageMembers,
@@ -234,11 +262,14 @@ pub fn allowed(roles: RoleSet, action: Action) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StaffRole {
+    /// Configures plans, test data, submission forms and pricing; manages staff; may also review.
     Admin,
+    /// Works the review queue and signs off manual gates.
     Reviewer,
 }
 
 impl StaffRole {
+    /// The snake_case name (`admin`, `reviewer`).
     pub fn as_str(self) -> &'static str {
         match self {
             StaffRole::Admin => "admin",
@@ -270,14 +301,18 @@ pub enum StaffAction {
     SignOffGate,
     /// Read the go-live queue and any workspace's subscriptions.
     ReadQueue,
+    /// Create and change API products and plans (test data, forms, pricing, gates).
     ConfigurePlans,
+    /// Add staff members.
     ManageStaff,
     /// Reopen a rejected subscription to sandbox.
     Reopen,
+    /// Confirm a payment received for a paid plan (the bundled payment adapter).
     ConfirmPayment,
 }
 
 impl StaffAction {
+    /// Every staff action.
     pub const ALL: [StaffAction; 7] = [
         StaffAction::Review,
         StaffAction::SignOffGate,

@@ -11,24 +11,36 @@ use crate::values::FieldError;
 /// One counted call, as the hot path and the ingestion endpoint report it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageEvent {
+    /// The credential that made the call.
     pub credential_id: CredentialId,
+    /// The credential's project.
     pub project_id: ProjectId,
+    /// The credential's environment: sandbox and production usage are never mixed.
     pub environment: Environment,
     /// `METHOD /path`, or `verify` when only the key check is known.
     pub endpoint: String,
+    /// When the call was verified.
     pub at: DateTime<Utc>,
+    /// Whether the call succeeded (errors count as requests too).
     pub success: bool,
 }
 
 /// A counter row: one (credential, endpoint, bucket) with its totals.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageBucket {
+    /// The credential counted.
     pub credential_id: CredentialId,
+    /// The credential's project.
     pub project_id: ProjectId,
+    /// Sandbox or production.
     pub environment: Environment,
+    /// `METHOD /path`, or `verify`.
     pub endpoint: String,
+    /// The start of the bucket (a whole UTC minute, hour or day).
     pub bucket_start: DateTime<Utc>,
+    /// Calls in the bucket, successful or not.
     pub requests: u64,
+    /// Failed calls in the bucket (a subset of `requests`).
     pub errors: u64,
 }
 
@@ -36,12 +48,16 @@ pub struct UsageBucket {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Granularity {
+    /// One UTC minute: the unit counters are stored in.
     Minute,
+    /// One UTC hour, rolled up from minutes.
     Hour,
+    /// One UTC day, rolled up from minutes.
     Day,
 }
 
 impl Granularity {
+    /// The length of one bucket.
     pub fn span(self) -> TimeDelta {
         match self {
             Granularity::Minute => TimeDelta::minutes(1),
@@ -114,17 +130,24 @@ pub enum AlertMetric {
 /// An alert threshold of a project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertThreshold {
+    /// The threshold's ULID.
     pub id: AlertThresholdId,
+    /// The project watched (thresholds belong to a project, not the workspace).
     pub project_id: ProjectId,
+    /// What is watched.
     pub metric: AlertMetric,
+    /// The value that, once crossed, raises the alert (requests, percent, or money in the plan's
+    /// currency); a decimal string in JSON.
     #[serde(with = "rust_decimal::serde::str")]
     pub limit: Decimal,
     /// The window (`2026-11-22` or `2026-11`) in which it last fired: once per window.
     pub last_fired_window: Option<String>,
+    /// When the threshold was set.
     pub created_at: DateTime<Utc>,
 }
 
 impl AlertThreshold {
+    /// Checks a limit: greater than zero, and at most 100 for an error rate.
     pub fn validate_limit(metric: AlertMetric, limit: Decimal) -> Result<(), FieldError> {
         if limit <= Decimal::ZERO {
             return Err(FieldError::new(

@@ -15,6 +15,8 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    /// A field error on `field` (the API field's name, e.g. `name` or `answers.use_case`) for
+    /// `reason`.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             field: field.into(),
@@ -31,6 +33,7 @@ macro_rules! string_value {
         pub struct $name(String);
 
         impl $name {
+            /// The validated value as a string slice.
             pub fn as_str(&self) -> &str {
                 &self.0
             }

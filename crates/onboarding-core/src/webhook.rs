@@ -15,11 +15,16 @@ use crate::values::FieldError;
 pub enum EndpointStatus {
     /// New or changed: the portal has not yet seen the challenge echoed.
     Pending,
+    /// The endpoint echoed the portal's challenge; it receives events.
     Verified {
+        /// When the challenge was echoed.
         at: DateTime<Utc>,
     },
+    /// No longer receives events: disabled by a member, or after failing for 5 days.
     Disabled {
+        /// When it was disabled.
         at: DateTime<Utc>,
+        /// Why, for the project page ("failing since 2026-11-17").
         reason: String,
     },
 }
@@ -28,30 +33,44 @@ pub enum EndpointStatus {
 /// deliveries must be signed with it, so it is stored encrypted, never in clear and never hashed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SigningSecret {
+    /// The `whsec_` secret, encrypted by the vault; opened only to sign a delivery.
     pub sealed: String,
+    /// When the secret was generated.
     pub created_at: DateTime<Utc>,
     /// Set on the previous secret when the endpoint's secret is rotated: deliveries carry both
     /// signatures until then.
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// A project's webhook endpoint: a URL, the events it wants, its verification state and signing
+/// secrets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookEndpoint {
+    /// The endpoint's ULID.
     pub id: WebhookEndpointId,
+    /// The workspace that owns the project.
     pub workspace_id: WorkspaceId,
+    /// The project the endpoint belongs to (a clone to production copies it unverified).
     pub project_id: ProjectId,
+    /// Where deliveries are POSTed; HTTPS in production, private addresses only if the operator
+    /// allows them.
     pub url: String,
+    /// The event types it receives (`subscription.approved`, `test`, ...).
     pub events: Vec<String>,
+    /// Pending verification, verified or disabled.
     pub status: EndpointStatus,
     /// Newest first; at most two (the current one and, during rotation, the previous one).
     pub signing_secrets: Vec<SigningSecret>,
     /// Since when every delivery has failed (an endpoint failing for 5 days is disabled).
     pub failing_since: Option<DateTime<Utc>>,
+    /// When the endpoint was registered.
     pub created_at: DateTime<Utc>,
+    /// Optimistic concurrency: an update is stored only if nobody changed the row since.
     pub version: i64,
 }
 
 impl WebhookEndpoint {
+    /// Whether the endpoint is verified: it echoed its challenge and has not been disabled since.
     pub fn is_verified(&self) -> bool {
         matches!(self.status, EndpointStatus::Verified { .. })
     }
@@ -225,12 +244,14 @@ pub const HEALTH_WINDOW: TimeDelta = TimeDelta::days(7);
 pub enum DeliveryStatus {
     /// Waiting for its next attempt (or being attempted under a lease).
     Pending,
+    /// The endpoint answered with a 2xx status.
     Succeeded,
     /// No attempt left (or the endpoint is gone); a member may retry it by hand.
     Failed,
 }
 
 impl DeliveryStatus {
+    /// The snake_case name (`pending`, `succeeded`, `failed`).
     pub fn as_str(self) -> &'static str {
         match self {
             DeliveryStatus::Pending => "pending",
@@ -244,15 +265,21 @@ impl DeliveryStatus {
 /// every attempt sends the same bytes under the same `webhook-id` (the message id).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
+    /// The delivery's ULID.
     pub id: DeliveryId,
     /// The `webhook-id` header: the same for every attempt and every endpoint of one message.
     pub message_id: MessageId,
+    /// The endpoint delivered to.
     pub endpoint_id: WebhookEndpointId,
+    /// The workspace the event belongs to.
     pub workspace_id: WorkspaceId,
+    /// The endpoint's project.
     pub project_id: ProjectId,
+    /// The event type (`credential.rotated`, `test`, ...), sent in the envelope's `type`.
     pub event_type: String,
     /// The JSON envelope `{type, timestamp, data}`, exactly as sent.
     pub body: String,
+    /// Pending, succeeded or failed.
     pub status: DeliveryStatus,
     /// Attempts made so far.
     pub attempts: u32,
@@ -260,10 +287,15 @@ pub struct Delivery {
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// The worker holding the delivery and until when: a worker that dies loses it at expiry.
     pub lease_owner: Option<String>,
+    /// The end of the current lease; another worker may claim the delivery after it.
     pub lease_until: Option<DateTime<Utc>>,
+    /// When the latest attempt was made.
     pub last_attempt_at: Option<DateTime<Utc>>,
+    /// The HTTP status of the latest attempt, if a response came.
     pub last_response_status: Option<u16>,
+    /// Why the latest attempt failed, if it did.
     pub last_error: Option<String>,
+    /// When the delivery was created (the message fanned out).
     pub created_at: DateTime<Utc>,
 }
 
@@ -354,16 +386,21 @@ pub fn challenge_echoed(response_body: &str, challenge: &str) -> bool {
 /// One HTTP attempt of a delivery, kept for the endpoint's history and health.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryAttempt {
+    /// The delivery attempted.
     pub delivery_id: DeliveryId,
+    /// The endpoint attempted (denormalized for endpoint health).
     pub endpoint_id: WebhookEndpointId,
     /// 1 for the first attempt.
     pub attempt: u32,
+    /// When the attempt was made.
     pub at: DateTime<Utc>,
     /// `None` when no response came (refused address, timeout, connection error).
     pub response_status: Option<u16>,
     /// Why it failed, for people: a transport error, "challenge not echoed", ...
     pub error: Option<String>,
+    /// How long the attempt took, in milliseconds, until a response or failure.
     pub latency_ms: u64,
+    /// Whether the endpoint answered 2xx (and, for a verification, echoed the challenge).
     pub succeeded: bool,
 }
 
@@ -371,29 +408,41 @@ pub struct DeliveryAttempt {
 /// next state. Applied only while `lease_owner` still holds the delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttemptRecord {
+    /// The attempt made.
     pub attempt: DeliveryAttempt,
+    /// The worker that made it; the record is refused if its lease was lost.
     pub lease_owner: String,
+    /// The delivery's state after the attempt.
     pub status: DeliveryStatus,
+    /// When to try again (backoff with jitter); `None` once succeeded or failed.
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 /// Health of one endpoint over [`HEALTH_WINDOW`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct EndpointHealth {
+    /// Attempts in the window.
     pub attempts: u64,
+    /// Successful attempts in the window.
     pub successes: u64,
     /// Successes over attempts, 0..=1; `None` before any attempt.
     pub success_rate: Option<f64>,
+    /// When the latest successful attempt was made.
     pub last_success_at: Option<DateTime<Utc>>,
+    /// When the latest failed attempt was made.
     pub last_failure_at: Option<DateTime<Utc>>,
+    /// Why the latest failed attempt failed.
     pub last_failure_reason: Option<String>,
+    /// Mean latency of the attempts, in milliseconds.
     pub avg_latency_ms: Option<u64>,
+    /// 95th percentile latency of the attempts, in milliseconds.
     pub p95_latency_ms: Option<u64>,
     /// Since when every attempt has failed, if it has.
     pub failing_since: Option<DateTime<Utc>>,
 }
 
 impl EndpointHealth {
+    /// Health computed from an endpoint's attempts in the window ([`HEALTH_WINDOW`]).
     pub fn from_attempts(
         attempts: &[DeliveryAttempt],
         failing_since: Option<DateTime<Utc>>,

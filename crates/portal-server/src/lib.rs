@@ -328,7 +328,8 @@ pub async fn start(
         wiring.portal.clone(),
         wiring.tokens.clone(),
         config.secure_cookies,
-    );
+    )
+    .with_webhooks(wiring.deliveries.clone());
     let app = routes::mount(http_api::app(state, ops, metrics), web_portal::routes(web));
 
     let acceptor = TcpListener::bind(config.bind.clone())

@@ -35,8 +35,8 @@ mod ui;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use onboarding_core::Portal;
-use onboarding_core::ports::{AuthTokenStore, Clock};
+use onboarding_core::ports::{AuthTokenStore, Clock, DeliveryStore};
+use onboarding_core::{Portal, Webhooks};
 use poem::{Endpoint, EndpointExt, Request, Response, Route, get, post};
 
 pub use session::{CSRF_FIELD, PRESESSION_COOKIE, SESSION_COOKIE, SESSION_TTL_HOURS};
@@ -51,6 +51,10 @@ pub struct WebState {
     pub secure_cookies: bool,
     /// The time, for session expiry and sign-in throttling (the portal's own clock port).
     pub clock: Arc<dyn Clock>,
+    /// The webhook delivery use cases (history, health, retry); `None` until
+    /// [`WebState::with_webhooks`] wires the delivery store, and then the project page says
+    /// delivery history is unavailable.
+    pub webhooks: Option<Webhooks>,
     throttle: Arc<Mutex<session::Throttle>>,
 }
 
@@ -72,8 +76,18 @@ impl WebState {
             tokens,
             secure_cookies,
             clock,
+            webhooks: None,
             throttle: Arc::new(Mutex::new(session::Throttle::default())),
         }
+    }
+}
+
+impl WebState {
+    /// Wires the webhook delivery use cases over the delivery store (the same store the
+    /// webhook worker and the REST API use).
+    pub fn with_webhooks(mut self, deliveries: Arc<dyn DeliveryStore>) -> Self {
+        self.webhooks = Some(Webhooks::new(self.portal.clone(), deliveries));
+        self
     }
 }
 
@@ -88,6 +102,10 @@ where
 }
 
 async fn not_found(state: WebState, req: Request) -> Response {
+    // poem's catch-all also matches its parent `/`, shadowing the access page route.
+    if req.uri().path() == "/" && req.method() == poem::http::Method::GET {
+        return pages::access::home(state, req).await;
+    }
     http::Ctx::load(&state, &req).await.not_found()
 }
 
@@ -159,6 +177,13 @@ pub fn routes(state: WebState) -> Route {
             "/projects/:id/webhooks",
             post(h(s, project::create_webhook)),
         )
+        .at("/projects/:id/exports", get(h(s, project::export_usage)))
+        .at(
+            "/workspaces/:id/exports",
+            get(h(s, workspace::export_audit)),
+        )
+        .at("/webhooks/:id/:op", post(h(s, project::webhook_action)))
+        .at("/deliveries/:id/retry", post(h(s, project::retry_delivery)))
         // Subscription
         .at("/subscriptions/:id", get(h(s, subscription::page)))
         .at(

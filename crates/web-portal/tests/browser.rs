@@ -174,7 +174,12 @@ async fn browser() -> (Driver, Client) {
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-dev-shm-usage", "--window-size=1280,1400",
                 format!("--user-data-dir={}", profile.display()),
-            ]
+            ],
+            // Downloads (the usage export) land in the artifacts directory, without a prompt.
+            "prefs": {
+                "download.default_directory": artifacts_dir().display().to_string(),
+                "download.prompt_for_download": false,
+            }
         }),
     );
     let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
@@ -583,6 +588,52 @@ async fn a_new_partner_goes_from_sign_up_to_a_production_credential() {
     w.expect("First live operating pass").await;
     w.expect("No drift").await;
     w.shot("production-project").await;
+
+    // The live project page: register a webhook endpoint (no receiver runs, so it stays
+    // pending; the signing secret is shown once), then download a usage export and find it
+    // in the report history.
+    let project_path = w.path().await;
+    w.fill("#webhook-url", "https://hooks.northwind.example/portal")
+        .await;
+    w.click("#add-webhook input[name=events][value='alert.triggered']")
+        .await;
+    w.nav("#add-webhook button[type=submit]").await;
+    let whsec = w.find("#webhook-secret").await.text().await.unwrap();
+    assert!(whsec.starts_with("whsec_"), "{whsec}");
+    w.expect("shown only once").await;
+    w.expect("pending verification").await;
+    w.shot("webhook-secret-once").await;
+    w.go(&project_path).await;
+    assert!(!w.body().await.contains(&whsec), "the secret is shown once");
+    let period = w
+        .find("#export-period")
+        .await
+        .attr("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    w.select("#export-format", "CSV").await;
+    // The export is a download: the page stays; the history lists it once the file is read.
+    w.click("form.export button[type=submit]").await;
+    let mut listed = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        w.go(&project_path).await;
+        if w.c.find(Locator::Css("#report-history")).await.is_ok() {
+            listed = true;
+            break;
+        }
+    }
+    assert!(listed, "the usage export is listed in the report history");
+    let history = w.find("#report-history").await.text().await.unwrap();
+    assert!(
+        history.contains("Usage export") && history.contains(&period) && history.contains("CSV"),
+        "{history}"
+    );
+    // The screenshot shows the new sections: webhook endpoints onwards.
+    w.go(&format!("{project_path}#wh-title")).await;
+    w.find("#wh-title").await;
+    keep.push((w.shot("project-page-live").await, "project-page-live.png"));
 
     let docs = workspace_root().join("docs/screenshots");
     std::fs::create_dir_all(&docs).unwrap();

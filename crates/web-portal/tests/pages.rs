@@ -230,3 +230,435 @@ async fn pages_need_a_session_and_hide_other_tenants() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(css.contains(":focus-visible"));
 }
+
+// --- Webhook endpoints, reports and exports, alerts on the project page ---
+
+use onboarding_core::roles::{Role, RoleSet};
+use onboarding_core::services::{ExportFormat, ExportScope};
+use onboarding_core::usage::AlertMetric;
+use onboarding_core::{Caller, Portal, Webhooks};
+
+struct Project {
+    app: App,
+    portal: Portal,
+    owner: String,
+    owner_caller: Caller,
+    ws: onboarding_core::ids::WorkspaceId,
+    id: onboarding_core::ids::ProjectId,
+}
+
+/// An app with the delivery store wired, an owner (signed in through the pages) and a project.
+async fn project_app() -> Project {
+    let (portal, store, _clock) =
+        in_memory_portal(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
+    let state = WebState::new(portal.clone(), store.clone(), false).with_webhooks(store.clone());
+    let app = App {
+        route: routes(state),
+        store,
+    };
+    let owner = signed_up(&app, "olga@northwind.test").await;
+    let acc = portal
+        .authenticate("olga@northwind.test", "correct-horse-battery")
+        .await
+        .unwrap();
+    let caller = Caller::Account(acc.id);
+    let ws = portal.create_workspace(caller, "Northwind").await.unwrap();
+    let project = portal
+        .create_project(
+            caller,
+            ws.id,
+            "Payments",
+            "Card payments for the shop",
+            &["payments.create".to_owned()],
+            &["payment.settled".to_owned(), "payment.failed".to_owned()],
+        )
+        .await
+        .unwrap();
+    Project {
+        app,
+        portal,
+        owner,
+        owner_caller: caller,
+        ws: ws.id,
+        id: project.id,
+    }
+}
+
+/// A member with these roles, signed in through the pages.
+async fn member(p: &Project, email: &str, roles: &[Role]) -> String {
+    let mut set = RoleSet::empty();
+    for r in roles {
+        set = set.with(*r);
+    }
+    let inv = p
+        .portal
+        .invite(p.owner_caller, p.ws, email, set, None)
+        .await
+        .unwrap();
+    let cookie = signed_up(&p.app, email).await;
+    let acc = p
+        .portal
+        .authenticate(email, "correct-horse-battery")
+        .await
+        .unwrap();
+    p.portal
+        .accept_invitation(Caller::Account(acc.id), inv.id)
+        .await
+        .unwrap();
+    cookie
+}
+
+/// Every POST form of a page carries the CSRF field.
+fn every_post_form_has_csrf(html: &str) {
+    let mut n = 0;
+    for part in html.split("<form").skip(1) {
+        let form = &part[..part.find("</form>").expect("a closed form")];
+        if form.contains("method=\"post\"") {
+            n += 1;
+            assert!(
+                form.contains("name=\"_csrf\""),
+                "a POST form without _csrf: {form}"
+            );
+        } else {
+            // GET forms must not put the token in a URL.
+            assert!(
+                !form.contains("name=\"_csrf\""),
+                "a GET form with _csrf: {form}"
+            );
+        }
+    }
+    assert!(n > 0, "no POST forms");
+}
+
+#[tokio::test]
+async fn a_webhook_secret_is_shown_once_and_the_endpoint_actions_work() {
+    let p = project_app().await;
+    let path = format!("/projects/{}", p.id);
+    let (_, html) = call(&p.app, Method::GET, &path, &p.owner, "").await;
+    assert!(html.contains("No webhook endpoints yet"));
+    let csrf = csrf_of(&html);
+
+    // Without its token the form is refused.
+    let (resp, _) = call(
+        &p.app,
+        Method::POST,
+        &format!("{path}/webhooks"),
+        &p.owner,
+        "url=https%3A%2F%2Fhooks.northwind.test%2Fportal",
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+
+    // A bad URL: the error sits beside the field, what was typed is kept.
+    let body = format!("_csrf={csrf}&url=not-a-url");
+    let (resp, html) = call(
+        &p.app,
+        Method::POST,
+        &format!("{path}/webhooks"),
+        &p.owner,
+        &body,
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("id=\"webhook-url-error\""), "{html}");
+    assert!(html.contains("value=\"not-a-url\""));
+
+    let body = format!(
+        "_csrf={csrf}&url=https%3A%2F%2Fhooks.northwind.test%2Fportal&events=subscription.approved"
+    );
+    let (resp, html) = call(
+        &p.app,
+        Method::POST,
+        &format!("{path}/webhooks"),
+        &p.owner,
+        &body,
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
+    assert!(html.contains("shown only once"));
+    let i = html.find("id=\"webhook-secret\">").expect("the secret") + 20;
+    let secret = html[i..i + html[i..].find('<').unwrap()].to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert!(html.contains("pending verification"));
+
+    // Shown once: the next GET has it no more.
+    let (_, html) = call(&p.app, Method::GET, &path, &p.owner, "").await;
+    assert!(!html.contains(&secret));
+    assert!(!html.contains("id=\"webhook-secret\""));
+    every_post_form_has_csrf(&html);
+    for action in ["verify", "test", "disable", "rotate", "events"] {
+        assert!(html.contains(&format!("/{action}\"")), "no {action} form");
+    }
+    let ep = p
+        .portal
+        .webhook_endpoints(p.owner_caller, p.id)
+        .await
+        .unwrap()[0]
+        .id;
+
+    // The challenge went out: once dispatched, the delivery is listed with its state.
+    let wh = Webhooks::new(p.portal.clone(), p.app.store.clone());
+    wh.dispatch(100).await.unwrap();
+    call(
+        &p.app,
+        Method::POST,
+        &format!("/webhooks/{ep}/test"),
+        &p.owner,
+        &format!("_csrf={csrf}"),
+    )
+    .await;
+    wh.dispatch(100).await.unwrap();
+    let (_, html) = call(&p.app, Method::GET, &path, &p.owner, "").await;
+    assert!(html.contains("Latest deliveries"));
+    assert!(html.contains("endpoint.verification"), "{html}");
+    assert!(html.contains("no attempts yet"));
+
+    // Rotation: a bad overlap is refused beside its field; a good one shows the new secret once.
+    let (resp, html) = call(
+        &p.app,
+        Method::POST,
+        &format!("/webhooks/{ep}/rotate"),
+        &p.owner,
+        &format!("_csrf={csrf}&overlap_hours=lots"),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains(&format!("id=\"rotate-{ep}-overlap-hours-error\"")),
+        "{html}"
+    );
+    assert!(html.contains("aria-invalid=\"true\""));
+    let (resp, html) = call(
+        &p.app,
+        Method::POST,
+        &format!("/webhooks/{ep}/rotate"),
+        &p.owner,
+        &format!("_csrf={csrf}&overlap_hours=12"),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(html.contains("New signing secret"));
+    assert!(
+        html.contains("keeps signing until 2026-03-02 21:00 UTC"),
+        "{html}"
+    );
+    assert!(html.contains("whsec_") && !html.contains(&secret));
+
+    // Disable, then enable again.
+    let (resp, _) = call(
+        &p.app,
+        Method::POST,
+        &format!("/webhooks/{ep}/disable"),
+        &p.owner,
+        &format!("_csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (_, html) = call(&p.app, Method::GET, &path, &p.owner, "").await;
+    assert!(html.contains("disabled by a member"));
+    assert!(html.contains(&format!("/webhooks/{ep}/enable")));
+    // A test event to a disabled endpoint: the refusal is shown at the endpoint.
+    let (resp, html) = call(
+        &p.app,
+        Method::POST,
+        &format!("/webhooks/{ep}/test"),
+        &p.owner,
+        &format!("_csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert!(html.contains("enable it first"));
+    let (resp, _) = call(
+        &p.app,
+        Method::POST,
+        &format!("/webhooks/{ep}/enable"),
+        &p.owner,
+        &format!("_csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+
+    // Edit events.
+    let (resp, _) = call(
+        &p.app,
+        Method::POST,
+        &format!("/webhooks/{ep}/events"),
+        &p.owner,
+        &format!("_csrf={csrf}&events=alert.triggered"),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let eps = p
+        .portal
+        .webhook_endpoints(p.owner_caller, p.id)
+        .await
+        .unwrap();
+    assert_eq!(eps[0].events, vec!["alert.triggered".to_owned()]);
+}
+
+#[tokio::test]
+async fn reports_and_exports_follow_the_permission_table() {
+    let p = project_app().await;
+    let path = format!("/projects/{}", p.id);
+    // The owner may export: the form is a GET (no token in the URL) to the portal.
+    let (_, html) = call(&p.app, Method::GET, &path, &p.owner, "").await;
+    assert!(html.contains("Reports and exports"));
+    assert!(html.contains(&format!("action=\"/projects/{}/exports\"", p.id)));
+    assert!(html.contains("id=\"export-period\""));
+    assert!(html.contains("value=\"2026-03\""));
+    assert!(html.contains("No exports yet"));
+    every_post_form_has_csrf(&html);
+
+    // A bad period: the error is beside the field.
+    let (resp, html) = call(
+        &p.app,
+        Method::GET,
+        &format!("{path}/exports?period=2026-13&format=csv"),
+        &p.owner,
+        "",
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("id=\"export-period-error\""), "{html}");
+    // A good one goes on to the API's streaming download.
+    let (resp, _) = call(
+        &p.app,
+        Method::GET,
+        &format!("{path}/exports?period=2026-02&format=jsonl"),
+        &p.owner,
+        "",
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        resp.headers()[header::LOCATION],
+        format!(
+            "/api/v1/projects/{}/exports/usage?period=2026-02&format=jsonl",
+            p.id
+        )
+        .as_str()
+    );
+
+    // A finished export is listed in the report history: who, what, format, period, rows.
+    let grant = p
+        .portal
+        .authorize_export(p.owner_caller, ExportScope::ProjectUsage(p.id), "2026-02")
+        .await
+        .unwrap();
+    p.portal
+        .record_export(&grant, ExportFormat::Csv, 42)
+        .await
+        .unwrap();
+    let (_, html) = call(&p.app, Method::GET, &path, &p.owner, "").await;
+    let history = &html[html.find("id=\"report-history\"").expect("the history")..];
+    for text in ["Dana Developer", "Usage export", "CSV", "2026-02", "42"] {
+        assert!(history.contains(text), "{text} missing in {history}");
+    }
+
+    // A developer may not export usage: no form, and why.
+    let dev = member(&p, "dev@northwind.test", &[Role::Developer]).await;
+    let (_, html) = call(&p.app, Method::GET, &path, &dev, "").await;
+    assert!(!html.contains(&format!("action=\"/projects/{}/exports\"", p.id)));
+    assert!(html.contains("Usage exports are for members with the billing or compliance role"));
+    let (resp, _) = call(
+        &p.app,
+        Method::GET,
+        &format!("{path}/exports?period=2026-02&format=csv"),
+        &dev,
+        "",
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // Billing may.
+    let billing = member(&p, "bill@northwind.test", &[Role::Billing]).await;
+    let (_, html) = call(&p.app, Method::GET, &path, &billing, "").await;
+    assert!(html.contains(&format!("action=\"/projects/{}/exports\"", p.id)));
+    assert!(!html.contains("Add webhook endpoint"));
+
+    // The audit page: compliance may export the audit log; the form goes to the API.
+    let compliance = member(&p, "comp@northwind.test", &[Role::Compliance]).await;
+    let audit = format!("/workspaces/{}/audit", p.ws);
+    let (resp, html) = call(&p.app, Method::GET, &audit, &compliance, "").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(html.contains(&format!("action=\"/workspaces/{}/exports\"", p.ws)));
+    let (resp, _) = call(
+        &p.app,
+        Method::GET,
+        &format!("/workspaces/{}/exports?period=2026-03&format=csv", p.ws),
+        &compliance,
+        "",
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        resp.headers()[header::LOCATION],
+        format!(
+            "/api/v1/workspaces/{}/exports/audit?period=2026-03&format=csv",
+            p.ws
+        )
+        .as_str()
+    );
+    let (resp, _) = call(
+        &p.app,
+        Method::GET,
+        &format!("/workspaces/{}/exports?period=2026-03&format=csv", p.ws),
+        &dev,
+        "",
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_threshold_crossed_today_is_announced_on_the_project_page() {
+    let p = project_app().await;
+    let path = format!("/projects/{}", p.id);
+    let (_, html) = call(&p.app, Method::GET, &path, &p.owner, "").await;
+    assert!(html.contains("No threshold has been crossed yet"));
+    assert!(!html.contains("id=\"alert-banner\""));
+    p.portal
+        .set_alert_threshold(p.owner_caller, p.id, AlertMetric::RequestsPerDay, 10.into())
+        .await
+        .unwrap();
+    use onboarding_core::ports::UsageStore;
+    p.app
+        .store
+        .add(vec![onboarding_core::usage::UsageBucket {
+            credential_id: "cred_01JQ0000000000000000000000".parse().unwrap(),
+            project_id: p.id,
+            environment: onboarding_core::project::Environment::Sandbox,
+            endpoint: "payments.create".into(),
+            bucket_start: Utc.with_ymd_and_hms(2026, 3, 2, 8, 30, 0).unwrap(),
+            requests: 12,
+            errors: 0,
+        }])
+        .await
+        .unwrap();
+    let raised = p.portal.evaluate_alerts(p.id).await.unwrap();
+    assert_eq!(raised.len(), 1);
+    let (_, html) = call(&p.app, Method::GET, &path, &p.owner, "").await;
+    assert!(html.contains("id=\"alert-banner\""), "{html}");
+    assert!(html.contains("An alert fired today"));
+    let table = &html[html.find("id=\"recent-alerts\"").expect("the alerts")..];
+    assert!(table.contains("Requests per day"));
+    // Compliance does not read usage: no alerts, and why.
+    let compliance = member(&p, "comp@northwind.test", &[Role::Compliance]).await;
+    let (_, html) = call(&p.app, Method::GET, &path, &compliance, "").await;
+    assert!(!html.contains("id=\"alert-banner\""));
+    assert!(html.contains("Recent alerts are visible to"));
+}
+/// The catch-all not-found route must not shadow the access page at `/`.
+#[tokio::test]
+async fn the_access_page_answers_at_the_root() {
+    let app = app(false);
+    let (resp, html) = call(&app, Method::GET, "/", "", "").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(html.contains("Create an account"));
+    let session = signed_up(&app, "dana@northwind.test").await;
+    let (resp, html) = call(&app, Method::GET, "/", &session, "").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(html.contains("access-state"));
+    let (resp, _) = call(&app, Method::GET, "/no/such/page", &session, "").await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}

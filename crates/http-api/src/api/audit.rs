@@ -25,7 +25,7 @@ impl AuditApi {
         auth: Auth,
         id: Path<String>,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<AuditPage>> {
         let ws: WorkspaceId = path_id(&id, "workspace")?;
         let after = match cursor.0.as_deref() {

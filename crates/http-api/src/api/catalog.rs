@@ -52,7 +52,7 @@ impl CatalogApi {
     async fn products(
         &self,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<ProductPage>> {
         let all = self.state.portal().products().await?;
         let (items, next_cursor) = page(all, |p| p.id.to_string(), cursor.0, limit.0);
@@ -106,7 +106,7 @@ impl CatalogApi {
     async fn plans(
         &self,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<PlanPage>> {
         let all = self.state.portal().plans().await?;
         let (items, next_cursor) = page(all, |p| p.id.to_string(), cursor.0, limit.0);

@@ -289,7 +289,7 @@ impl MeteringApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<Vec<AlertNoticeDto>>> {
         let project: ProjectId = path_id(&id, "project")?;
         let limit = limit.0.unwrap_or(50).clamp(1, 200) as usize;
@@ -400,7 +400,7 @@ impl MeteringApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<Vec<ReportDto>>> {
         let project: ProjectId = path_id(&id, "project")?;
         let limit = limit.0.unwrap_or(50).clamp(1, 200) as usize;
@@ -419,7 +419,7 @@ impl MeteringApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<Vec<ReportDto>>> {
         let ws: WorkspaceId = path_id(&id, "workspace")?;
         let limit = limit.0.unwrap_or(50).clamp(1, 200) as usize;

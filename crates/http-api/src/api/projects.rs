@@ -57,7 +57,7 @@ impl ProjectsApi {
         auth: Auth,
         id: Path<String>,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<ProjectPage>> {
         let ws: WorkspaceId = path_id(&id, "workspace")?;
         let all = self.state.portal().projects(auth.caller(), ws).await?;
@@ -87,7 +87,7 @@ impl ProjectsApi {
         auth: Auth,
         id: Path<String>,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<CredentialPage>> {
         let id: ProjectId = path_id(&id, "project")?;
         let all = self

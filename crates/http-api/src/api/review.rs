@@ -35,7 +35,7 @@ impl ReviewApi {
         &self,
         auth: Auth,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<QueuePage>> {
         let after = cursor.0.as_deref().map(parse_cursor).transpose()?;
         let limit = u64::from(limit.0.unwrap_or(50).clamp(1, 200));
@@ -70,6 +70,7 @@ impl ReviewApi {
         gate: Path<String>,
     ) -> ApiResult<Tagged<SubscriptionDto>> {
         let id: SubscriptionId = path_id(&id, "subscription")?;
+        super::subscriptions::visible_to_caller(&self.state, auth.caller(), id).await?;
         let gate = Gate::parse(&gate).ok_or_else(|| Problem::not_found("gate"))?;
         let s = self
             .state

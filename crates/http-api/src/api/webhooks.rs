@@ -263,7 +263,7 @@ impl WebhooksApi {
         auth: Auth,
         id: Path<String>,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<WebhookEndpointPage>> {
         let project: ProjectId = path_id(&id, "project")?;
         let all = self
@@ -383,7 +383,7 @@ impl WebhooksApi {
         auth: Auth,
         id: Path<String>,
         before: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<DeliveryPage>> {
         let id: WebhookEndpointId = path_id(&id, "webhook endpoint")?;
         let before: Option<DeliveryId> = match before.0.as_deref() {

@@ -42,7 +42,7 @@ impl WorkspacesApi {
         &self,
         auth: Auth,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<WorkspacePage>> {
         let all = self.state.portal().my_workspaces(auth.caller()).await?;
         let (items, next_cursor) = page(all, |(w, _)| w.id.to_string(), cursor.0, limit.0);

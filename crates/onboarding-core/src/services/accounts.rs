@@ -32,8 +32,11 @@ fn check_password(password: &str) -> Result<(), FieldError> {
 /// What the access page shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountOverview {
+    /// Who the account is, without its password hash.
     pub account: AccountSummary,
+    /// Signed up, awaiting attachment, or attached.
     pub access: AccessState,
+    /// The one next step for the account.
     pub next_step: NextStep,
 }
 
@@ -178,6 +181,7 @@ impl Portal {
         Ok(staff)
     }
 
+    /// The signed-in account; `Unauthenticated` if it no longer exists.
     pub async fn account(&self, id: AccountId) -> ServiceResult<Account> {
         self.p
             .accounts
@@ -186,6 +190,7 @@ impl Portal {
             .ok_or(ServiceError::Unauthenticated)
     }
 
+    /// The signed-in staff member; `Unauthenticated` if they no longer exist.
     pub async fn staff_member(&self, id: StaffId) -> ServiceResult<Staff> {
         self.p
             .accounts

@@ -11,16 +11,27 @@ use crate::values::Label;
 /// Everything an admin sets on a plan (server-owned fields such as id and version excluded).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct PlanInput {
+    /// The plan's display name.
     pub name: String,
+    /// Whether the plan offers a sandbox.
     pub has_sandbox: bool,
+    /// Whether sandbox access is granted at once or needs a reviewer.
     pub sandbox_access: SandboxAccessMode,
+    /// The endpoints the plan grants (`METHOD /path`).
     pub endpoints: Vec<String>,
+    /// The webhook event types the plan grants.
     pub events: Vec<String>,
+    /// Read-only sandbox test data.
     pub test_data: Vec<TestDataEntry>,
+    /// The submission form, if the plan has one.
     pub form: Option<SubmissionForm>,
+    /// Free, or paid.
     pub pricing: Pricing,
+    /// The production gates that apply (each at most once; the demo's paid plan lists all seven).
     pub gates: Vec<Gate>,
+    /// Minimum successful sandbox calls for the integration verification gate.
     pub integration_min_calls: u64,
+    /// Waive the separation-of-duties half of the internal access controls gate.
     pub waive_separation_of_duties: bool,
 }
 
@@ -55,6 +66,7 @@ impl PlanInput {
 }
 
 impl Portal {
+    /// Creates an API product (admins only; audited in the provider chain).
     pub async fn create_product(
         &self,
         caller: Caller,
@@ -87,10 +99,13 @@ impl Portal {
         Ok(product)
     }
 
+    /// Every API product.
     pub async fn products(&self) -> ServiceResult<Vec<ApiProduct>> {
         Ok(self.p.plans.products().await?)
     }
 
+    /// Creates a plan under `product` after validating it (admins only; audited in the provider
+    /// chain).
     pub async fn create_plan(
         &self,
         caller: Caller,
@@ -167,6 +182,7 @@ impl Portal {
         Ok(plan)
     }
 
+    /// The plan with this id; `NotFound` if none.
     pub async fn plan(&self, id: PlanId) -> ServiceResult<Plan> {
         self.p
             .plans
@@ -175,6 +191,7 @@ impl Portal {
             .ok_or(ServiceError::NotFound { entity: "plan" })
     }
 
+    /// Every plan of every product.
     pub async fn plans(&self) -> ServiceResult<Vec<Plan>> {
         Ok(self.p.plans.plans().await?)
     }

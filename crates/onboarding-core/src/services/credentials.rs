@@ -19,28 +19,41 @@ use crate::values::Label;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NewCredentialKind {
+    /// An API key: one secret.
     ApiKey,
+    /// An OAuth client: a public client id and a secret, exchanged for short-lived access tokens.
     OauthClient,
 }
 
 /// A created (or re-keyed) credential with its secret: the only time the secret is shown.
 #[derive(Debug, Clone)]
 pub struct CreatedCredential {
+    /// The stored credential (hashes only).
     pub credential: Credential,
+    /// The secret in clear: show it in this response, once; it cannot be recovered later.
     pub secret: IssuedSecret,
 }
 
 /// The answer of the verification endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VerifyAnswer {
+    /// Whether the presented secret is accepted.
     pub valid: bool,
+    /// Why not, when it is refused.
     pub reason: Option<VerifyRefusal>,
+    /// The credential's workspace, when valid.
     pub workspace_id: Option<WorkspaceId>,
+    /// The credential's project, when valid.
     pub project_id: Option<ProjectId>,
+    /// The credential's environment, when valid.
     pub environment: Option<Environment>,
+    /// The subscription's plan, when valid.
     pub plan_id: Option<PlanId>,
+    /// The subscription's phase, when valid.
     pub phase: Option<PhaseKind>,
+    /// The subscription the credential was created under, when valid.
     pub subscription_id: Option<SubscriptionId>,
+    /// The credential, when valid.
     pub credential_id: Option<CredentialId>,
 }
 
@@ -63,7 +76,9 @@ impl VerifyAnswer {
 /// An access token from the client-credentials grant.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
+    /// The bearer token in clear, shown once to the client.
     pub token: IssuedSecret,
+    /// Its lifetime in seconds (the OAuth `expires_in`).
     pub expires_in_seconds: i64,
 }
 
@@ -194,6 +209,7 @@ impl Portal {
         Ok(CreatedCredential { credential, secret })
     }
 
+    /// Every credential of the project (members of its workspace only).
     pub async fn credentials_of_project(
         &self,
         caller: Caller,
@@ -204,6 +220,7 @@ impl Portal {
         Ok(self.p.credentials.credentials_of_project(project).await?)
     }
 
+    /// One credential (members of its workspace only; `NotFound` otherwise).
     pub async fn credential(&self, caller: Caller, id: CredentialId) -> ServiceResult<Credential> {
         let c = self.load_credential(id).await?;
         self.require_read(caller, c.workspace_id).await?;

@@ -25,6 +25,7 @@ pub enum ExportKind {
 }
 
 impl ExportKind {
+    /// The snake_case name, as recorded in the report history (`usage`, `audit_log`).
     pub fn as_str(self) -> &'static str {
         match self {
             ExportKind::Usage => "usage",
@@ -37,11 +38,14 @@ impl ExportKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExportFormat {
+    /// Comma-separated values with a header row.
     Csv,
+    /// JSON lines: one JSON object per line.
     Jsonl,
 }
 
 impl ExportFormat {
+    /// The format named `csv` or `jsonl`; `None` otherwise.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "csv" => Some(ExportFormat::Csv),
@@ -49,6 +53,7 @@ impl ExportFormat {
             _ => None,
         }
     }
+    /// The format's name and file extension (`csv`, `jsonl`).
     pub fn as_str(self) -> &'static str {
         match self {
             ExportFormat::Csv => "csv",
@@ -60,7 +65,9 @@ impl ExportFormat {
 /// What an export is about: a project's usage, or a workspace's audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportScope {
+    /// The usage of one project.
     ProjectUsage(ProjectId),
+    /// The audit log of one workspace.
     WorkspaceAudit(WorkspaceId),
 }
 
@@ -78,15 +85,19 @@ pub struct ExportGrant {
 }
 
 impl ExportGrant {
+    /// Usage or audit log.
     pub fn kind(&self) -> ExportKind {
         self.kind
     }
+    /// The workspace whose data is exported.
     pub fn workspace_id(&self) -> WorkspaceId {
         self.workspace_id
     }
+    /// The project, for a usage export.
     pub fn project_id(&self) -> Option<ProjectId> {
         self.project_id
     }
+    /// The exported period (`2026-11` or `2026-11-22`).
     pub fn period(&self) -> &str {
         &self.period
     }
@@ -107,13 +118,21 @@ impl ExportGrant {
 /// One entry of a project's report history: an `export.created` audit event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReportRecord {
+    /// The `export.created` audit event's ULID.
     pub id: AuditEventId,
+    /// When the export was made.
     pub at: DateTime<Utc>,
+    /// Who made it.
     pub actor: Actor,
+    /// Usage or audit log.
     pub kind: ExportKind,
+    /// `csv` or `jsonl`.
     pub format: String,
+    /// The exported period.
     pub period: String,
+    /// How many rows the export held.
     pub rows: u64,
+    /// The project, for a usage export.
     pub project_id: Option<ProjectId>,
 }
 

@@ -37,7 +37,9 @@ pub struct RejectedCall {
 /// What an ingestion batch counted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IngestReport {
+    /// Calls counted.
     pub accepted: usize,
+    /// Calls refused, each with its position and reason; the rest of the batch still counts.
     pub rejected: Vec<RejectedCall>,
 }
 

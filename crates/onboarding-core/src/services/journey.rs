@@ -15,6 +15,7 @@ use crate::workspace::{AccessState, Account, AttachmentVia, Workspace};
 /// A next step together with the lane posture, for pages that show both.
 #[derive(Debug, Clone, Serialize)]
 pub struct JourneyView {
+    /// The one next step.
     pub next_step: NextStep,
 }
 

@@ -17,25 +17,38 @@ use crate::usage::{
 /// A project's usage over a window.
 #[derive(Debug, Clone, Serialize)]
 pub struct UsageView {
+    /// The project.
     pub project_id: ProjectId,
+    /// The project's environment.
     pub environment: Environment,
+    /// The window's first instant.
     pub from: DateTime<Utc>,
+    /// The end of the window (exclusive).
     pub to: DateTime<Utc>,
+    /// The bucket size the view is rolled up to.
     pub granularity: Granularity,
+    /// The buckets in the window, rolled up to `granularity`.
     pub buckets: Vec<UsageBucket>,
+    /// Requests in the window, successful or not.
     pub requests: u64,
+    /// Failed requests in the window.
     pub errors: u64,
     /// Production projects on a paid plan: what the window's requests cost above the quota,
     /// counting the quota from the start of the calendar month. `None` for sandbox projects.
     pub spend: Option<String>,
+    /// The currency of `spend`, when there is one (`EUR`).
     pub currency: Option<String>,
 }
 
 /// An alert raised by a threshold crossing.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RaisedAlert {
+    /// The threshold crossed.
     pub threshold: AlertThreshold,
+    /// The value observed in the window (requests, percent or money).
     pub observed: Decimal,
+    /// The window it fired in (`2026-11-22` for daily metrics, `2026-11` for spend); it fires once
+    /// per window.
     pub window: String,
 }
 

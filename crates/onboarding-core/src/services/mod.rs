@@ -48,11 +48,19 @@ use crate::workspace::Membership;
 /// Who is asking. Consumer accounts act inside their workspaces; staff act on the provider side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller {
+    /// A signed-in consumer account; its roles come from its membership of the workspace concerned.
     Account(AccountId),
-    Staff { id: StaffId, role: StaffRole },
+    /// A signed-in staff member, with their staff role.
+    Staff {
+        /// The staff member.
+        id: StaffId,
+        /// Admin or reviewer: decides what they may do.
+        role: StaffRole,
+    },
 }
 
 impl Caller {
+    /// The audit actor for this caller.
     pub fn actor(self) -> Actor {
         match self {
             Caller::Account(id) => Actor::Account(id),
@@ -66,26 +74,50 @@ impl Caller {
 pub enum ServiceError {
     /// Unknown, or belongs to another workspace: the two are never told apart.
     #[error("{entity} not found")]
-    NotFound { entity: &'static str },
+    NotFound {
+        /// What was looked for (`subscription`, `project`, ...).
+        entity: &'static str,
+    },
+    /// The caller's roles do not allow the action.
     #[error("your roles do not allow you to {action}")]
-    Forbidden { action: String },
+    Forbidden {
+        /// The refused action, in words ("submit for review").
+        action: String,
+    },
     /// The current state does not allow it; `current` names that state (a phase, a status).
     #[error("{message}")]
     Conflict {
+        /// What was refused and why, for people.
         message: String,
+        /// The current state (`in_review`, `revoked`, ...), reported so the client can refresh.
         current: Option<String>,
     },
     /// A business rule refused it (stable `code`, e.g. `no_sandbox_credential`).
     #[error("{message}")]
-    Refused { code: &'static str, message: String },
+    Refused {
+        /// The stable machine-readable code.
+        code: &'static str,
+        /// The rule, in a sentence a user can act on.
+        message: String,
+    },
+    /// One input field was refused.
     #[error("{0}")]
     Invalid(FieldError),
+    /// Several input fields were refused (e.g. submission answers), one error each.
     #[error("{} field(s) refused", .0.len())]
     InvalidFields(Vec<FieldError>),
+    /// Approval while a gate has not passed.
     #[error("gate `{}` has not passed: {missing}", gate.as_str())]
-    GateNotPassed { gate: Gate, missing: String },
+    GateNotPassed {
+        /// The remaining gate.
+        gate: Gate,
+        /// What is missing to pass it.
+        missing: String,
+    },
+    /// The production credential card is locked: not approved yet, or payment required.
     #[error("{}", .0.message())]
     Locked(LockReason),
+    /// No valid session or token: the caller is unknown (or their account no longer exists).
     #[error("authentication required")]
     Unauthenticated,
     /// A store failure; the text is for logs, never for responses.
@@ -93,6 +125,7 @@ pub enum ServiceError {
     Internal(String),
 }
 
+/// The result of every use case.
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
 impl From<StoreError> for ServiceError {
@@ -144,23 +177,41 @@ impl From<PipelineError> for ServiceError {
 /// The ports a [`Portal`] runs on.
 #[derive(Clone)]
 pub struct Ports {
+    /// The time.
     pub clock: Arc<dyn Clock>,
+    /// New ULIDs.
     pub ids: Arc<dyn IdGenerator>,
+    /// Randomness for secrets.
     pub secrets: Arc<dyn SecretGenerator>,
+    /// Password hashing.
     pub passwords: Arc<dyn PasswordHasher>,
+    /// Accounts and staff.
     pub accounts: Arc<dyn AccountStore>,
+    /// Workspaces, memberships, invitations, join requests.
     pub workspaces: Arc<dyn WorkspaceStore>,
+    /// Products and plans.
     pub plans: Arc<dyn PlanStore>,
+    /// Projects.
     pub projects: Arc<dyn ProjectStore>,
+    /// Subscriptions and the go-live queue.
     pub subscriptions: Arc<dyn SubscriptionStore>,
+    /// Credentials, by id and by secret hash.
     pub credentials: Arc<dyn CredentialStore>,
+    /// Webhook endpoints.
     pub webhooks: Arc<dyn WebhookStore>,
+    /// Usage counters.
     pub usage: Arc<dyn UsageStore>,
+    /// Alert thresholds.
     pub alerts: Arc<dyn AlertStore>,
+    /// Reads of the audit log.
     pub audit: Arc<dyn AuditLog>,
+    /// Payment status of subscriptions.
     pub payments: Arc<dyn PaymentGateway>,
+    /// The one way to write: a change set, atomically.
     pub uow: Arc<dyn UnitOfWork>,
+    /// Where verified calls are counted, without blocking.
     pub meter: Arc<dyn UsageSink>,
+    /// Encryption of webhook signing secrets.
     pub vault: Arc<dyn SecretVault>,
 }
 
@@ -202,11 +253,17 @@ impl<T> Store for T where
 /// The ports that are not storage: time, ids, randomness, hashing, metering, sealing.
 #[derive(Clone)]
 pub struct Infrastructure {
+    /// The time.
     pub clock: Arc<dyn Clock>,
+    /// New ULIDs.
     pub ids: Arc<dyn IdGenerator>,
+    /// Randomness for secrets.
     pub secrets: Arc<dyn SecretGenerator>,
+    /// Password hashing.
     pub passwords: Arc<dyn PasswordHasher>,
+    /// Where verified calls are counted, without blocking.
     pub meter: Arc<dyn UsageSink>,
+    /// Encryption of webhook signing secrets.
     pub vault: Arc<dyn SecretVault>,
 }
 
@@ -237,16 +294,49 @@ impl Ports {
 }
 
 /// The portal's use cases over a set of ports. Cheap to clone.
+///
+/// # Examples
+///
+/// The in-memory adapters of [`crate::memory`] run the whole portal without a database:
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use onboarding_core::memory::in_memory_portal;
+/// use onboarding_core::next_step::StepAction;
+/// use onboarding_core::workspace::AccessState;
+/// use onboarding_core::Caller;
+///
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// rt.block_on(async {
+///     let start = Utc.with_ymd_and_hms(2026, 11, 2, 9, 30, 0).unwrap();
+///     let (portal, _store, _clock) = in_memory_portal(start);
+///
+///     let account = portal
+///         .sign_up("ada@example.com", "Ada Lovelace", "correct horse battery staple")
+///         .await
+///         .unwrap();
+///     let me = Caller::Account(account.id);
+///     let overview = portal.me(me).await.unwrap();
+///     assert_eq!(overview.access, AccessState::SignedUp);
+///     assert_eq!(overview.next_step.action, StepAction::CreateOrJoinWorkspace);
+///
+///     let workspace = portal.create_workspace(me, "Acme Payments").await.unwrap();
+///     let page = portal.workspace_overview(me, workspace.id).await.unwrap();
+///     assert_eq!(page.next_step.action, StepAction::CreateSandboxProject);
+/// });
+/// ```
 #[derive(Clone)]
 pub struct Portal {
     p: Ports,
 }
 
 impl Portal {
+    /// A portal over these ports.
     pub fn new(ports: Ports) -> Self {
         Self { p: ports }
     }
 
+    /// The ports the portal runs on (for adapters that read stores directly).
     pub fn ports(&self) -> &Ports {
         &self.p
     }

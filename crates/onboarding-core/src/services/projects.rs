@@ -18,15 +18,21 @@ use crate::webhook::WebhookEndpoint;
 /// The project page.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProjectOverview {
+    /// The project.
     pub project: Project,
+    /// Subscriptions of the project (for a production project: those it was cloned for).
     pub subscriptions: Vec<Subscription>,
+    /// The project's credentials.
     pub credentials: Vec<Credential>,
+    /// The project's webhook endpoints.
     pub webhook_endpoints: Vec<WebhookEndpoint>,
+    /// The project's alert thresholds.
     pub alert_thresholds: Vec<AlertThreshold>,
     /// Production projects: the first live operating pass.
     pub operating_checklist: Option<Vec<OperatingCheck>>,
     /// Production projects: differences from the sandbox project they were cloned from.
     pub drift: Vec<Drift>,
+    /// The one next step for the project.
     pub next_step: crate::next_step::NextStep,
 }
 
@@ -101,6 +107,7 @@ impl Portal {
         Ok(project)
     }
 
+    /// Every project of the workspace (members only).
     pub async fn projects(&self, caller: Caller, ws: WorkspaceId) -> ServiceResult<Vec<Project>> {
         self.require_read(caller, ws).await?;
         Ok(self.p.projects.projects(ws).await?)
@@ -135,6 +142,7 @@ impl Portal {
         )))
     }
 
+    /// The project page: credentials, endpoints, thresholds, operating pass, drift and next step.
     pub async fn project_overview(
         &self,
         caller: Caller,
@@ -304,6 +312,7 @@ impl Portal {
         Ok(th)
     }
 
+    /// Deletes an alert threshold of the project (audited).
     pub async fn delete_alert_threshold(
         &self,
         caller: Caller,

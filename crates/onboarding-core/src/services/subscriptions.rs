@@ -20,9 +20,13 @@ use crate::workspace::{Responsibility, Workspace};
 /// The subscription page.
 #[derive(Debug, Clone, Serialize)]
 pub struct SubscriptionView {
+    /// The subscription.
     pub subscription: Subscription,
+    /// The plan's display name.
     pub plan_name: String,
+    /// The three-step stepper.
     pub stepper: [Step; 3],
+    /// "Approved", "Submission Rejected" or "Changes Requested", with the reviewer's notes.
     pub notice: Option<Notice>,
     /// "Submit for Review" or "Submitted for Review".
     pub submit_label: &'static str,
@@ -33,24 +37,36 @@ pub struct SubscriptionView {
     pub form: Option<SubmissionForm>,
     /// Sandbox test data, once sandbox access is granted.
     pub test_data: Vec<TestDataEntry>,
+    /// Credentials in the sandbox project.
     pub sandbox_credentials: Vec<Credential>,
+    /// Credentials in the production project, once cloned.
     pub production_credentials: Vec<Credential>,
     /// Why the production credential card is locked, if it is.
     pub production_lock: Option<crate::credential::LockReason>,
+    /// Whether payment is complete (always `true` on a free plan).
     pub paid: bool,
+    /// The gates as they stand now.
     pub gates: GateEvaluation,
+    /// The one next step for the subscription.
     pub next_step: NextStep,
 }
 
 /// One row of the go-live queue.
 #[derive(Debug, Clone, Serialize)]
 pub struct QueueEntry {
+    /// The subscription under review.
     pub subscription: Subscription,
+    /// The organization's name.
     pub workspace_name: String,
+    /// The sandbox project's name.
     pub project_name: String,
+    /// The plan's name.
     pub plan_name: String,
+    /// When it was submitted; the queue lists oldest first.
     pub submitted_at: DateTime<Utc>,
+    /// How long it has waited, in seconds.
     pub age_seconds: i64,
+    /// The gate summary; the first gate not passed is the remaining gate.
     pub gates: GateEvaluation,
 }
 
@@ -177,6 +193,7 @@ impl Portal {
         Ok(s)
     }
 
+    /// Every subscription of the workspace (members and staff).
     pub async fn subscriptions(
         &self,
         caller: Caller,
@@ -224,6 +241,8 @@ impl Portal {
         Ok(evaluate(plan, &facts, self.now()))
     }
 
+    /// The subscription page: phase, notice, form, credentials, production lock, gates and next
+    /// step.
     pub async fn subscription_view(
         &self,
         caller: Caller,
@@ -425,6 +444,8 @@ impl Portal {
         self.store_transition(&s, next, audit, Some(event)).await
     }
 
+    /// Rejects a submission (reviewers), with optional notes; `expected_version` guards against a
+    /// concurrent decision.
     pub async fn reject(
         &self,
         caller: Caller,
@@ -478,6 +499,8 @@ impl Portal {
         self.store_transition(&s, next, audit, Some(event)).await
     }
 
+    /// Grants (`grant`) or declines requested sandbox access (reviewers); declining ends the
+    /// subscription as `rejected`.
     pub async fn decide_sandbox_access(
         &self,
         caller: Caller,

@@ -23,6 +23,7 @@ use crate::webhook::{
 /// A new endpoint and its signing secret: the only time the secret is shown.
 #[derive(Clone, Serialize)]
 pub struct CreatedEndpoint {
+    /// The stored endpoint (pending verification).
     pub endpoint: WebhookEndpoint,
     /// `whsec_...`, shown once.
     pub secret: String,
@@ -31,7 +32,9 @@ pub struct CreatedEndpoint {
 /// An endpoint after a secret rotation, and its new secret (shown once).
 #[derive(Clone, Serialize)]
 pub struct RotatedSecret {
+    /// The endpoint, with its new secret added and the previous one expiring.
     pub endpoint: WebhookEndpoint,
+    /// The new `whsec_...` secret, shown once.
     pub secret: String,
 }
 
@@ -58,7 +61,9 @@ impl fmt::Debug for RotatedSecret {
 /// newest first). Never stored, never logged.
 #[derive(Clone)]
 pub struct DeliveryTarget {
+    /// The endpoint's URL.
     pub url: String,
+    /// The signing secrets in clear, newest first (two during a rotation).
     pub secrets: Vec<String>,
 }
 
@@ -74,6 +79,7 @@ impl fmt::Debug for DeliveryTarget {
 /// Whether a claimed delivery can be sent.
 #[derive(Debug, Clone)]
 pub enum Prepared {
+    /// Send to this target.
     Send(DeliveryTarget),
     /// The endpoint is gone, disabled, or has no usable secret: settle without sending.
     Skip(String),
@@ -92,6 +98,7 @@ pub struct AttemptResult {
     pub response_body: String,
     /// A transport error or a refused address, for people.
     pub error: Option<String>,
+    /// How long the attempt took, in milliseconds.
     pub latency_ms: u64,
     /// From the retry schedule: when to try again should this attempt have failed; `None`
     /// when no attempt is left.
@@ -101,7 +108,9 @@ pub struct AttemptResult {
 /// What one dispatch pass did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DispatchReport {
+    /// Outbox messages fanned out.
     pub messages: usize,
+    /// Deliveries created from them.
     pub deliveries: usize,
 }
 
@@ -232,6 +241,7 @@ impl Portal {
         Ok(self.p.webhooks.endpoints(project).await?)
     }
 
+    /// One webhook endpoint (members of its workspace only).
     pub async fn webhook_endpoint(
         &self,
         caller: Caller,
@@ -459,14 +469,17 @@ pub struct Webhooks {
 const ENDPOINT_RACE_RETRIES: usize = 3;
 
 impl Webhooks {
+    /// The webhook use cases over `portal` and the delivery store.
     pub fn new(portal: Portal, deliveries: Arc<dyn DeliveryStore>) -> Self {
         Self { portal, deliveries }
     }
 
+    /// The portal these use cases run on.
     pub fn portal(&self) -> &Portal {
         &self.portal
     }
 
+    /// The delivery store.
     pub fn deliveries(&self) -> &Arc<dyn DeliveryStore> {
         &self.deliveries
     }
@@ -713,6 +726,7 @@ impl Webhooks {
             .await?)
     }
 
+    /// One delivery (members of its endpoint's workspace only).
     pub async fn delivery(&self, caller: Caller, id: DeliveryId) -> ServiceResult<Delivery> {
         let d = self
             .deliveries

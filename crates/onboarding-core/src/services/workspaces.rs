@@ -13,25 +13,36 @@ use crate::workspace::{
     JoinRequestStatus, MAX_INVITATION_TTL, Responsibility, Workspace,
 };
 
+/// A member as the workspace page lists them.
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberView {
+    /// The member's account.
     pub account_id: AccountId,
+    /// The member's display name.
     pub name: String,
+    /// The member's e-mail.
     pub email: String,
+    /// The member's roles.
     pub roles: RoleSet,
+    /// Which responsibilities (billing owner, audit contact, security owner) the member is named
+    /// for.
     pub responsibilities: Vec<Responsibility>,
 }
 
 /// The workspace page.
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkspaceOverview {
+    /// The workspace.
     pub workspace: Workspace,
     /// The caller's roles (`None` for provider staff).
     pub my_roles: Option<RoleSet>,
+    /// The members.
     pub members: Vec<MemberView>,
     /// Visible to those who manage members.
     pub invitations: Vec<Invitation>,
+    /// Join requests; visible to those who manage members.
     pub join_requests: Vec<JoinRequest>,
+    /// The one next step for the workspace.
     pub next_step: NextStep,
 }
 
@@ -125,6 +136,7 @@ impl Portal {
             })
     }
 
+    /// The workspace page (members, or staff).
     pub async fn workspace_overview(
         &self,
         caller: Caller,
@@ -252,6 +264,7 @@ impl Portal {
         Ok(inv)
     }
 
+    /// Revokes a pending invitation (owners).
     pub async fn revoke_invitation(
         &self,
         caller: Caller,

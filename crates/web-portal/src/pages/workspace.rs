@@ -447,10 +447,36 @@ pub async fn create_project(state: WebState, req: Request) -> Response {
 
 pub async fn audit(state: WebState, req: Request) -> Response {
     let ctx = Ctx::load(&state, &req).await;
+    let Some(id) = param::<WorkspaceId>(&req, "id") else {
+        return ctx.not_found();
+    };
+    audit_page(&ctx, id, None).await
+}
+
+/// `GET /workspaces/:id/exports?period&format`: the audit export form's target.
+pub async fn export_audit(state: WebState, req: Request) -> Response {
+    let ctx = Ctx::load(&state, &req).await;
     let caller = caller_or_redirect!(ctx);
     let Some(id) = param::<WorkspaceId>(&req, "id") else {
         return ctx.not_found();
     };
+    let form = super::project::query_form(&req);
+    match super::project::check_export(
+        &ctx,
+        caller,
+        onboarding_core::services::ExportScope::WorkspaceAudit(id),
+        &form,
+    )
+    .await
+    {
+        Ok(to) => redirect(&to),
+        Err(fe) => audit_page(&ctx, id, Some(fe)).await,
+    }
+}
+
+async fn audit_page(ctx: &Ctx, id: WorkspaceId, fe: Option<FormErrors>) -> Response {
+    let caller = caller_or_redirect!(ctx);
+    let state = &ctx.state;
     let events = match state.portal.audit_events(caller, id, 0, 500).await {
         Ok(e) => e,
         Err(ServiceError::Forbidden { .. }) => {
@@ -462,9 +488,58 @@ pub async fn audit(state: WebState, req: Request) -> Response {
         }
         Err(e) => return ctx.error(e),
     };
+    // Who may export: the core's permission table (members), or staff who read the queue.
+    let wov = state.portal.workspace_overview(caller, id).await.ok();
+    let can_export = match caller {
+        onboarding_core::Caller::Staff { role, .. } => onboarding_core::roles::staff_allowed(
+            role,
+            onboarding_core::roles::StaffAction::ReadQueue,
+        ),
+        _ => wov
+            .as_ref()
+            .and_then(|w| w.my_roles)
+            .is_some_and(|r| onboarding_core::roles::allowed(r, Action::ExportAuditLog)),
+    };
+    let history = state
+        .portal
+        .workspace_report_history(caller, id, 50)
+        .await
+        .unwrap_or_default();
+    let rows: Vec<(String, &onboarding_core::services::ReportRecord)> = history
+        .iter()
+        .filter(|r| r.kind == onboarding_core::services::ExportKind::AuditLog)
+        .map(|r| {
+            let who = match (&r.actor, &wov) {
+                (onboarding_core::audit::Actor::Account(a), Some(w)) => w
+                    .members
+                    .iter()
+                    .find(|m| m.account_id == *a)
+                    .map(|m| m.name.clone())
+                    .unwrap_or_else(|| a.to_string()),
+                (onboarding_core::audit::Actor::Staff(_), _) => "provider staff".into(),
+                (a, _) => a.to_string(),
+            };
+            (who, r)
+        })
+        .collect();
+    let period_now = state.clock.now().format("%Y-%m").to_string();
+    let status = fe.as_ref().map_or(StatusCode::OK, |f| f.status());
+    let fe = fe.as_ref();
     let body = html! {
         p.breadcrumb { a href=(format!("/workspaces/{id}")) { "Workspace" } " / Audit log" }
         p { "Every state change of the workspace, oldest first. Each event carries the hash of the previous one, so the chain is tamper-evident." }
+        section.card aria-labelledby="reports-title" {
+            h2 #reports-title { "Reports and exports" }
+            @if can_export {
+                p.muted { "The audit events of one month, in chain order. Each download is recorded in the report history below." }
+                (super::project::export_form(&format!("/workspaces/{id}/exports"), "Download audit export", &period_now, Errs::of(fe, "export")))
+            } @else {
+                p #export-not-allowed { "Audit log exports are for members with the security owner or compliance role, and owners." }
+            }
+            h3 { "Report history" }
+            (super::project::report_table(&rows))
+        }
+        h2 { "Events" }
         @if events.is_empty() { p { "No events yet." } }
         @else {
             table {
@@ -485,7 +560,7 @@ pub async fn audit(state: WebState, req: Request) -> Response {
             }
         }
     };
-    ctx.ok("Audit log", body)
+    ctx.page(status, "Audit log", body)
 }
 
 pub async fn billing(state: WebState, req: Request) -> Response {
