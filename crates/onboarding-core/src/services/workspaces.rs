@@ -530,6 +530,11 @@ impl Portal {
             });
         }
         let now = self.now();
+        if m.roles == roles {
+            // Setting the roles a member already holds changes nothing: no write, no audit
+            // event, so a retried PUT (its first answer lost) stays idempotent.
+            return Ok(m.clone());
+        }
         let next = Membership { roles, ..m.clone() };
         let audit = self.audit(
             caller.actor(),
