@@ -15,7 +15,7 @@ use crate::audit::{AuditDraft, AuditEvent};
 use crate::billing::Payment;
 use crate::credential::{AccessToken, Credential, SecretHash, SecretMatch};
 use crate::ids::*;
-use crate::pipeline::Subscription;
+use crate::pipeline::{PhaseKind, Subscription};
 use crate::plan::{ApiProduct, Plan};
 use crate::project::Project;
 use crate::usage::{AlertThreshold, UsageBucket};
@@ -144,6 +144,17 @@ pub type QueueCursor = (DateTime<Utc>, SubscriptionId);
 pub trait SubscriptionStore: Send + Sync {
     /// The subscription with this id, if any.
     async fn subscription(&self, id: SubscriptionId) -> StoreResult<Option<Subscription>>;
+    /// The plan and phase of the subscription, for the verification hot path only: the answer
+    /// there reports them, it decides nothing by them (a credential's own state does). So an
+    /// adapter may answer from a cache that lags a change made on another replica by a
+    /// moment (the bundled server: at most a second); every other use case reads
+    /// [`subscription`](Self::subscription).
+    async fn plan_and_phase(&self, id: SubscriptionId) -> StoreResult<Option<(PlanId, PhaseKind)>> {
+        Ok(self
+            .subscription(id)
+            .await?
+            .map(|s| (s.plan_id, s.phase.kind())))
+    }
     /// Every subscription of the workspace, in any phase.
     async fn subscriptions(&self, workspace: WorkspaceId) -> StoreResult<Vec<Subscription>>;
     /// `in_review` subscriptions, oldest submission first, after the cursor (keyset paging).

@@ -1,26 +1,35 @@
-//! The verification cache: a caching decorator of the core's [`CredentialStore`] port (the
-//! core does not know it is there) in front of `find_by_secret_hash`, holding positive and
-//! negative answers for a bounded time in a bounded `moka` cache.
+//! The verification cache: a caching decorator of the core's [`CredentialStore`] and
+//! [`SubscriptionStore`] ports (the core does not know it is there). It holds, in bounded
+//! `moka` caches, the answers of `find_by_secret_hash` (positive and negative, for a bounded
+//! time) and of `plan_and_phase`, so that a verification hit reads no database.
 //!
-//! Invalidation, so that a revocation stops a secret everywhere within a second:
+//! Invalidation of secrets, so that a revocation stops a secret everywhere within a second:
 //! - on this replica, before the use case returns: the same object decorates
 //!   [`UnitOfWork`], and a committed `UpdateCredential` drops every cached secret of that
 //!   credential (its current, rotated-out and access-token hashes);
-//! - on other replicas: [`crate::workers`] feeds [`CredentialCache::invalidate_credential`]
+//! - on other replicas: [`crate::workers`] feeds [`VerifyCache::invalidate_credential`]
 //!   from PostgreSQL's `LISTEN credential_changed` and from a polling read of
 //!   `credential_change` (the fallback, and the only feed on SQLite).
 //!
 //! A look-up that raced an invalidation (read the database before the change committed,
 //! answered after it was invalidated) must not put its stale answer back: a generation
 //! counter, bumped by every invalidation under a write lock, guards each insert.
+//!
+//! Plan and phase: a committed `UpdateSubscription` on this replica drops its entry; on
+//! other replicas the entry lives [`CacheConfig::phase_ttl`] (one second). The verify answer
+//! only reports the phase (the port's contract), so a phase a second old is acceptable
+//! there; nothing else reads this cache.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use onboarding_core::credential::{Credential, SecretHash, SecretMatch};
-use onboarding_core::ids::{CredentialId, ProjectId, SubscriptionId};
-use onboarding_core::ports::{Change, ChangeSet, CredentialStore, StoreResult, UnitOfWork};
+use onboarding_core::ids::{CredentialId, PlanId, ProjectId, SubscriptionId, WorkspaceId};
+use onboarding_core::pipeline::{PhaseKind, Subscription};
+use onboarding_core::ports::{
+    Change, ChangeSet, CredentialStore, QueueCursor, StoreResult, SubscriptionStore, UnitOfWork,
+};
 
 /// Bounds of the verification cache.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +41,9 @@ pub struct CacheConfig {
     pub positive_ttl: Duration,
     /// How long an unknown secret stays unknown.
     pub negative_ttl: Duration,
+    /// How long a subscription's plan and phase are reported without a re-read: the most a
+    /// phase change made on another replica takes to show in verify answers here.
+    pub phase_ttl: Duration,
 }
 
 impl Default for CacheConfig {
@@ -40,30 +52,35 @@ impl Default for CacheConfig {
             capacity: 100_000,
             positive_ttl: Duration::from_secs(60),
             negative_ttl: Duration::from_secs(10),
+            phase_ttl: Duration::from_secs(1),
         }
     }
 }
 
 type Found = (Credential, SecretMatch);
 
-/// The caching decorator of [`CredentialStore`] and [`UnitOfWork`].
-pub struct CredentialCache {
+/// The caching decorator of [`CredentialStore`], [`SubscriptionStore`] and [`UnitOfWork`].
+pub struct VerifyCache {
     store: Arc<dyn CredentialStore>,
+    subscriptions: Arc<dyn SubscriptionStore>,
     uow: Arc<dyn UnitOfWork>,
     positive: moka::sync::Cache<String, Found>,
     negative: moka::sync::Cache<String, ()>,
+    phases: moka::sync::Cache<SubscriptionId, Option<(PlanId, PhaseKind)>>,
     /// Bumped by every invalidation; inserts happen under the read side.
     generation: RwLock<u64>,
 }
 
-impl CredentialCache {
+impl VerifyCache {
     pub fn new(
         store: Arc<dyn CredentialStore>,
+        subscriptions: Arc<dyn SubscriptionStore>,
         uow: Arc<dyn UnitOfWork>,
         config: CacheConfig,
     ) -> Self {
         Self {
             store,
+            subscriptions,
             uow,
             positive: moka::sync::Cache::builder()
                 .max_capacity(config.capacity)
@@ -73,6 +90,10 @@ impl CredentialCache {
             negative: moka::sync::Cache::builder()
                 .max_capacity(config.capacity)
                 .time_to_live(config.negative_ttl)
+                .build(),
+            phases: moka::sync::Cache::builder()
+                .max_capacity(config.capacity)
+                .time_to_live(config.phase_ttl)
                 .build(),
             generation: RwLock::new(0),
         }
@@ -101,6 +122,7 @@ impl CredentialCache {
         *g += 1;
         self.positive.invalidate_all();
         self.negative.invalidate_all();
+        self.phases.invalidate_all();
     }
 
     fn forget_unknown(&self, hashes: &[String]) {
@@ -127,7 +149,7 @@ impl CredentialCache {
 }
 
 #[async_trait]
-impl CredentialStore for CredentialCache {
+impl CredentialStore for VerifyCache {
     async fn credential(&self, id: CredentialId) -> StoreResult<Option<Credential>> {
         self.store.credential(id).await
     }
@@ -166,10 +188,41 @@ impl CredentialStore for CredentialCache {
 }
 
 #[async_trait]
-impl UnitOfWork for CredentialCache {
+impl SubscriptionStore for VerifyCache {
+    async fn subscription(&self, id: SubscriptionId) -> StoreResult<Option<Subscription>> {
+        self.subscriptions.subscription(id).await
+    }
+    async fn plan_and_phase(&self, id: SubscriptionId) -> StoreResult<Option<(PlanId, PhaseKind)>> {
+        if let Some(answer) = self.phases.get(&id) {
+            return Ok(answer);
+        }
+        let before = self.generation();
+        let answer = self.subscriptions.plan_and_phase(id).await?;
+        let g = self.generation.read().expect("cache generation lock");
+        if *g == before {
+            self.phases.insert(id, answer);
+        }
+        drop(g);
+        Ok(answer)
+    }
+    async fn subscriptions(&self, workspace: WorkspaceId) -> StoreResult<Vec<Subscription>> {
+        self.subscriptions.subscriptions(workspace).await
+    }
+    async fn review_queue(
+        &self,
+        after: Option<QueueCursor>,
+        limit: u64,
+    ) -> StoreResult<Vec<Subscription>> {
+        self.subscriptions.review_queue(after, limit).await
+    }
+}
+
+#[async_trait]
+impl UnitOfWork for VerifyCache {
     async fn commit(&self, changes: ChangeSet) -> StoreResult<()> {
         let mut changed = Vec::new();
         let mut new_hashes = Vec::new();
+        let mut phases_changed = Vec::new();
         for c in &changes.changes {
             match c {
                 Change::UpdateCredential { value, .. } => {
@@ -180,6 +233,7 @@ impl UnitOfWork for CredentialCache {
                     new_hashes.push(value.secret.hash.as_str().to_owned());
                 }
                 Change::InsertAccessToken(t) => new_hashes.push(t.hash.as_str().to_owned()),
+                Change::UpdateSubscription { value, .. } => phases_changed.push(value.id),
                 _ => {}
             }
         }
@@ -189,6 +243,13 @@ impl UnitOfWork for CredentialCache {
             self.invalidate_credential(id);
         }
         self.forget_unknown(&new_hashes);
+        if !phases_changed.is_empty() {
+            let mut g = self.generation.write().expect("cache generation lock");
+            *g += 1;
+            for id in phases_changed {
+                self.phases.invalidate(&id);
+            }
+        }
         result
     }
 }
@@ -235,6 +296,34 @@ mod tests {
         }
     }
 
+    /// Counts `plan_and_phase` reads and answers this plan, in the sandbox phase.
+    #[async_trait]
+    impl SubscriptionStore for Unknown {
+        async fn subscription(&self, _: SubscriptionId) -> StoreResult<Option<Subscription>> {
+            Ok(None)
+        }
+        async fn plan_and_phase(
+            &self,
+            _: SubscriptionId,
+        ) -> StoreResult<Option<(PlanId, PhaseKind)>> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(Some((
+                PlanId::from_ulid(ulid::Ulid::nil()),
+                PhaseKind::Sandbox,
+            )))
+        }
+        async fn subscriptions(&self, _: WorkspaceId) -> StoreResult<Vec<Subscription>> {
+            Ok(vec![])
+        }
+        async fn review_queue(
+            &self,
+            _: Option<QueueCursor>,
+            _: u64,
+        ) -> StoreResult<Vec<Subscription>> {
+            Ok(vec![])
+        }
+    }
+
     #[async_trait]
     impl UnitOfWork for Unknown {
         async fn commit(&self, _: ChangeSet) -> StoreResult<()> {
@@ -242,10 +331,78 @@ mod tests {
         }
     }
 
+    fn cache_over(store: &Arc<Unknown>) -> VerifyCache {
+        VerifyCache::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            CacheConfig::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn plan_and_phase_are_read_once_until_this_replica_changes_the_subscription() {
+        use chrono::Utc;
+        use onboarding_core::ids::AccountId;
+        use onboarding_core::pipeline::{Phase, SandboxAccess};
+        let store = Arc::new(Unknown(Default::default()));
+        let cache = cache_over(&store);
+        let calls = || store.0.load(std::sync::atomic::Ordering::SeqCst);
+        let id = SubscriptionId::from_ulid(ulid::Ulid::from_parts(1, 1));
+        for _ in 0..3 {
+            assert_eq!(
+                cache.plan_and_phase(id).await.unwrap().map(|a| a.1),
+                Some(PhaseKind::Sandbox)
+            );
+        }
+        assert_eq!(calls(), 1, "hits read no store");
+        let other = SubscriptionId::from_ulid(ulid::Ulid::from_parts(1, 2));
+        cache.plan_and_phase(other).await.unwrap();
+        assert_eq!(calls(), 2, "each subscription has its own entry");
+
+        let now = Utc::now();
+        let changed = Subscription {
+            id,
+            workspace_id: WorkspaceId::from_ulid(ulid::Ulid::nil()),
+            project_id: ProjectId::from_ulid(ulid::Ulid::nil()),
+            plan_id: PlanId::from_ulid(ulid::Ulid::nil()),
+            phase: Phase::Sandbox {
+                changes_requested: None,
+            },
+            sandbox_access: SandboxAccess::Granted { at: now, by: None },
+            answers: None,
+            sign_offs: vec![],
+            history: vec![],
+            production_project_id: None,
+            created_at: now,
+            created_by: AccountId::from_ulid(ulid::Ulid::nil()),
+            version: 1,
+        };
+        cache
+            .commit(ChangeSet {
+                changes: vec![Change::UpdateSubscription {
+                    value: changed,
+                    expected_version: 0,
+                }],
+                audit: vec![],
+                outbox: vec![],
+            })
+            .await
+            .unwrap();
+        cache.plan_and_phase(id).await.unwrap();
+        assert_eq!(
+            calls(),
+            3,
+            "a committed change drops the entry before commit returns"
+        );
+        cache.plan_and_phase(other).await.unwrap();
+        assert_eq!(calls(), 3, "other subscriptions keep theirs");
+    }
+
     #[tokio::test]
     async fn negative_answers_are_cached_and_forgotten_when_the_secret_appears() {
         let store = Arc::new(Unknown(Default::default()));
-        let cache = CredentialCache::new(store.clone(), store.clone(), CacheConfig::default());
+        let cache = cache_over(&store);
         let h = SecretHash::of("x");
         let calls = || store.0.load(std::sync::atomic::Ordering::SeqCst);
         assert!(cache.find_by_secret_hash(&h).await.unwrap().is_none());

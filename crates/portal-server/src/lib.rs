@@ -84,7 +84,7 @@ pub struct Wiring {
     /// Webhook deliveries (the worker's queue, history and health).
     pub deliveries: Arc<dyn DeliveryStore>,
     /// The verification cache (decorating the credential store and the unit of work).
-    pub credential_cache: Arc<cache::CredentialCache>,
+    pub verify_cache: Arc<cache::VerifyCache>,
     /// The SQL store, when the database is one: its credential change feed drives the
     /// cache's invalidation across replicas.
     pub sql: Option<storage_seaorm::SeaOrmStore>,
@@ -97,7 +97,8 @@ fn wire<S: Store>(
     sql: Option<storage_seaorm::SeaOrmStore>,
 ) -> Wiring {
     let usage = Arc::new(BufferedUsage::new(store.clone()));
-    let credential_cache = Arc::new(cache::CredentialCache::new(
+    let verify_cache = Arc::new(cache::VerifyCache::new(
+        store.clone(),
         store.clone(),
         store.clone(),
         cache::CacheConfig::default(),
@@ -111,14 +112,14 @@ fn wire<S: Store>(
         workspaces: store.clone(),
         plans: store.clone(),
         projects: store.clone(),
-        subscriptions: store.clone(),
-        credentials: credential_cache.clone(),
+        subscriptions: verify_cache.clone(),
+        credentials: verify_cache.clone(),
         webhooks: store.clone(),
         usage: store.clone(),
         alerts: store.clone(),
         audit: store.clone(),
         payments: store.clone(),
-        uow: credential_cache.clone(),
+        uow: verify_cache.clone(),
         meter: usage.clone(),
         vault,
     };
@@ -128,7 +129,7 @@ fn wire<S: Store>(
         deliveries: store.clone(),
         idempotency: store,
         usage,
-        credential_cache,
+        verify_cache,
         sql,
     }
 }
@@ -352,7 +353,7 @@ pub async fn start(
     if let Some(sql) = &wiring.sql {
         workers.extend(workers::spawn_invalidation(
             sql.clone(),
-            wiring.credential_cache.clone(),
+            wiring.verify_cache.clone(),
         ));
     }
     webhook_runner.spawn();

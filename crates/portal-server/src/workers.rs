@@ -10,7 +10,7 @@ use storage_seaorm::{CredentialSignal, SeaOrmStore};
 use tokio::task::JoinHandle;
 
 use crate::Wiring;
-use crate::cache::CredentialCache;
+use crate::cache::VerifyCache;
 
 /// How often the polling fallback reads `credential_change`.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -48,7 +48,7 @@ pub fn spawn_usage_worker(w: Wiring) -> JoinHandle<()> {
 
 /// The invalidation feeds of the verification cache: `LISTEN credential_changed` on
 /// PostgreSQL, and the polling read of `credential_change` on every backend.
-pub fn spawn_invalidation(store: SeaOrmStore, cache: Arc<CredentialCache>) -> Vec<JoinHandle<()>> {
+pub fn spawn_invalidation(store: SeaOrmStore, cache: Arc<VerifyCache>) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
     let (s, c) = (store.clone(), cache.clone());
     tasks.push(tokio::spawn(async move { listen(s, c).await }));
@@ -56,7 +56,7 @@ pub fn spawn_invalidation(store: SeaOrmStore, cache: Arc<CredentialCache>) -> Ve
     tasks
 }
 
-async fn listen(store: SeaOrmStore, cache: Arc<CredentialCache>) {
+async fn listen(store: SeaOrmStore, cache: Arc<VerifyCache>) {
     loop {
         let mut listener = match store.credential_listener().await {
             Ok(Some(l)) => l,
@@ -83,7 +83,7 @@ async fn listen(store: SeaOrmStore, cache: Arc<CredentialCache>) {
     }
 }
 
-async fn poll(store: SeaOrmStore, cache: Arc<CredentialCache>) {
+async fn poll(store: SeaOrmStore, cache: Arc<VerifyCache>) {
     let mut seen: HashMap<CredentialId, i64> = HashMap::new();
     let mut tick = tokio::time::interval(POLL_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

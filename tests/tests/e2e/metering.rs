@@ -106,7 +106,7 @@ async fn a_revoked_secret_is_refused_at_once_by_the_same_replica() {
     );
     // Cached now (a positive answer), and still answered from the cache.
     assert_eq!(verify(&app, &secret, "verify").await["valid"], true);
-    assert!(!app.server.wiring.credential_cache.is_empty());
+    assert!(!app.server.wiring.verify_cache.is_empty());
     o.dev
         .ok(&format!("/api/v1/credentials/{cred}/revoke"), json!({}))
         .await;
@@ -134,7 +134,7 @@ async fn a_revoked_secret_is_refused_by_a_second_replica_within_one_second() {
     for _ in 0..2 {
         assert_eq!(verify_at(&b.base_url, &secret).await["valid"], true);
     }
-    assert!(!b.wiring.credential_cache.is_empty());
+    assert!(!b.wiring.verify_cache.is_empty());
 
     o.dev
         .ok(&format!("/api/v1/credentials/{cred}/revoke"), json!({}))

@@ -364,7 +364,11 @@ impl Portal {
         if let Err(r) = decide(&c, matched, now) {
             return Ok(VerifyAnswer::refused(r));
         }
-        let s = self.p.subscriptions.subscription(c.subscription_id).await?;
+        let s = self
+            .p
+            .subscriptions
+            .plan_and_phase(c.subscription_id)
+            .await?;
         let endpoint = endpoint
             .map(str::trim)
             .filter(|e| !e.is_empty() && e.len() <= 200)
@@ -383,8 +387,8 @@ impl Portal {
             workspace_id: Some(c.workspace_id),
             project_id: Some(c.project_id),
             environment: Some(c.environment),
-            plan_id: s.as_ref().map(|s| s.plan_id),
-            phase: s.as_ref().map(|s| s.phase.kind()),
+            plan_id: s.map(|(plan, _)| plan),
+            phase: s.map(|(_, phase)| phase),
             subscription_id: Some(c.subscription_id),
             credential_id: Some(c.id),
         })

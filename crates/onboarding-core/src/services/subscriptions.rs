@@ -103,6 +103,28 @@ impl Portal {
             })
     }
 
+    /// Authorizes a staff action on one subscription and loads it. Everybody but staff whose
+    /// role allows the action is refused without learning whether the id exists in another
+    /// tenant: an account that is not a member of the subscription's workspace gets
+    /// `NotFound` (as for every foreign resource), a member gets `Forbidden`.
+    async fn require_staff_on(
+        &self,
+        caller: Caller,
+        action: StaffAction,
+        id: SubscriptionId,
+    ) -> ServiceResult<(StaffId, Subscription)> {
+        match self.require_staff(caller, action) {
+            Ok(staff) => Ok((staff, self.load_subscription(id).await?)),
+            Err(forbidden) => {
+                if let Caller::Account(_) = caller {
+                    let s = self.load_subscription(id).await?;
+                    self.membership(caller, s.workspace_id).await?;
+                }
+                Err(forbidden)
+            }
+        }
+    }
+
     /// Subscribes a sandbox project to a plan. On an `approval_required` plan sandbox access
     /// is requested and waits for a reviewer; on an `open` plan it is granted at once.
     pub async fn subscribe(
@@ -419,8 +441,9 @@ impl Portal {
         id: SubscriptionId,
         expected_version: Option<i64>,
     ) -> ServiceResult<Subscription> {
-        let staff = self.require_staff(caller, StaffAction::Review)?;
-        let s = self.load_subscription(id).await?;
+        let (staff, s) = self
+            .require_staff_on(caller, StaffAction::Review, id)
+            .await?;
         Self::check_version(&s, expected_version)?;
         let plan = self.plan(s.plan_id).await?;
         let gates = self.evaluate_gates(&s, &plan).await?;
@@ -453,9 +476,10 @@ impl Portal {
         notes: Option<&str>,
         expected_version: Option<i64>,
     ) -> ServiceResult<Subscription> {
-        let staff = self.require_staff(caller, StaffAction::Review)?;
+        let (staff, s) = self
+            .require_staff_on(caller, StaffAction::Review, id)
+            .await?;
         let notes = optional_notes(notes)?;
-        let s = self.load_subscription(id).await?;
         Self::check_version(&s, expected_version)?;
         let now = self.now();
         let next = s.reject(notes.clone(), staff, now)?;
@@ -472,9 +496,10 @@ impl Portal {
         notes: &str,
         expected_version: Option<i64>,
     ) -> ServiceResult<Subscription> {
-        let staff = self.require_staff(caller, StaffAction::Review)?;
+        let (staff, s) = self
+            .require_staff_on(caller, StaffAction::Review, id)
+            .await?;
         let notes = Notes::new(notes)?;
-        let s = self.load_subscription(id).await?;
         Self::check_version(&s, expected_version)?;
         let now = self.now();
         let next = s.request_changes(notes.clone(), staff, now)?;
@@ -490,8 +515,9 @@ impl Portal {
         id: SubscriptionId,
         expected_version: Option<i64>,
     ) -> ServiceResult<Subscription> {
-        let staff = self.require_staff(caller, StaffAction::Reopen)?;
-        let s = self.load_subscription(id).await?;
+        let (staff, s) = self
+            .require_staff_on(caller, StaffAction::Reopen, id)
+            .await?;
         Self::check_version(&s, expected_version)?;
         let now = self.now();
         let next = s.reopen(staff, now)?;
@@ -508,9 +534,10 @@ impl Portal {
         grant: bool,
         notes: Option<&str>,
     ) -> ServiceResult<Subscription> {
-        let staff = self.require_staff(caller, StaffAction::Review)?;
+        let (staff, s) = self
+            .require_staff_on(caller, StaffAction::Review, id)
+            .await?;
         let notes = optional_notes(notes)?;
-        let s = self.load_subscription(id).await?;
         let now = self.now();
         let (next, kind) = if grant {
             (
@@ -534,8 +561,9 @@ impl Portal {
         id: SubscriptionId,
         gate: Gate,
     ) -> ServiceResult<Subscription> {
-        let staff = self.require_staff(caller, StaffAction::SignOffGate)?;
-        let s = self.load_subscription(id).await?;
+        let (staff, s) = self
+            .require_staff_on(caller, StaffAction::SignOffGate, id)
+            .await?;
         let plan = self.plan(s.plan_id).await?;
         let now = self.now();
         let next = s.sign_off(gate, plan.applies(gate), staff, now)?;
@@ -596,8 +624,9 @@ impl Portal {
         currency: &str,
         reference: &str,
     ) -> ServiceResult<Payment> {
-        let staff = self.require_staff(caller, StaffAction::ConfirmPayment)?;
-        let s = self.load_subscription(id).await?;
+        let (staff, s) = self
+            .require_staff_on(caller, StaffAction::ConfirmPayment, id)
+            .await?;
         let plan = self.plan(s.plan_id).await?;
         let currency = Currency::new(currency)?;
         if amount <= Decimal::ZERO {

@@ -350,7 +350,9 @@ async fn approve_is_refused_while_a_gate_is_pending() {
 
 #[tokio::test]
 async fn a_member_calling_a_reviewer_action_is_forbidden() {
-    let mut m = Mocks::new();
+    let mut m = Mocks::new()
+        .member(&[Role::Owner])
+        .subscription(in_review());
     m.uow.expect_commit().never();
     let err = m
         .portal()
@@ -358,6 +360,70 @@ async fn a_member_calling_a_reviewer_action_is_forbidden() {
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::Forbidden { .. }));
+}
+
+/// Another tenant's account learns nothing from a staff action: the id answers as unknown,
+/// exactly as for an id that does not exist.
+#[tokio::test]
+async fn another_tenants_account_calling_a_reviewer_action_gets_not_found() {
+    let mut m = Mocks::new().subscription(in_review());
+    m.workspaces.expect_members().returning(|_| Ok(vec![]));
+    m.uow.expect_commit().never();
+    let outsider = Caller::Account(other_account());
+    let p = m.portal();
+    let not_found = |e: ServiceError| {
+        matches!(
+            e,
+            ServiceError::NotFound {
+                entity: "workspace"
+            }
+        )
+    };
+    assert!(not_found(
+        p.approve(outsider, subscription_id(), None)
+            .await
+            .unwrap_err()
+    ));
+    assert!(not_found(
+        p.reject(outsider, subscription_id(), None, None)
+            .await
+            .unwrap_err()
+    ));
+    assert!(not_found(
+        p.request_changes(outsider, subscription_id(), "x", None)
+            .await
+            .unwrap_err()
+    ));
+    assert!(not_found(
+        p.reopen(outsider, subscription_id(), None)
+            .await
+            .unwrap_err()
+    ));
+    assert!(not_found(
+        p.decide_sandbox_access(outsider, subscription_id(), true, None)
+            .await
+            .unwrap_err()
+    ));
+    assert!(not_found(
+        p.sign_off_gate(
+            outsider,
+            subscription_id(),
+            crate::gates::Gate::ConsentHandling
+        )
+        .await
+        .unwrap_err()
+    ));
+    assert!(not_found(
+        p.confirm_payment(
+            outsider,
+            subscription_id(),
+            rust_decimal::Decimal::ONE,
+            "EUR",
+            "ref"
+        )
+        .await
+        .unwrap_err()
+    ));
 }
 
 #[tokio::test]
@@ -576,7 +642,14 @@ async fn verify_answers_the_full_identity_of_a_valid_secret() {
     let secret =
         IssuedSecret::new(SecretKind::ApiKey, Environment::Sandbox, &"c".repeat(32)).unwrap();
     let cred = credential(Environment::Sandbox, &secret);
-    let mut m = Mocks::new().subscription(sandbox_subscription());
+    let mut m = Mocks::new();
+    let s = sandbox_subscription();
+    m.subscriptions
+        .expect_plan_and_phase()
+        .withf(move |id| *id == s.id)
+        .times(1)
+        .returning(move |_| Ok(Some((s.plan_id, s.phase.kind()))));
+    m.subscriptions.expect_subscription().never();
     m.credentials
         .expect_find_by_secret_hash()
         .returning(move |_| {
