@@ -87,7 +87,8 @@ run() { # run <label> <token>
   # The token is given for its own security scheme, so that schemathesis does not also make
   # up a `portal_session` cookie for the other one (a request presenting two principals is
   # refused with 401, which would leave every operation untested).
-  ST_BEARER="$2" "$ST" --config-file "$HERE/schemathesis.toml" run "$BASE/openapi.json" \
+  PYTHONPATH="$PWD/$HERE${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=hooks \
+    ST_BEARER="$2" "$ST" --config-file "$HERE/schemathesis.toml" run "$BASE/openapi.json" \
     --checks all \
     --max-examples "$MAX_EXAMPLES" \
     --seed "${ST_SEED:-20261122}" \

@@ -75,7 +75,7 @@ const TABLE: &[(&str, Class)] = &[
         Tenant,
     ),
     (
-        "DELETE /api/v1/projects/{id}/alert-thresholds/{threshold_id}",
+        "DELETE /api/v1/projects/{id}/alert-thresholds/{metric}",
         Tenant,
     ),
     ("GET /api/v1/projects/{id}/alerts", Tenant),

@@ -3,6 +3,9 @@
 //! version-to-be or a status). Nested shapes that mirror the core's serde form are converted
 //! through `serde_json` ([`via`]); money is always a decimal string.
 
+use crate::text::{
+    AccountRef, Amount, CurrencyCode, EmailAddress, Entry, Name, Password, PlanRef, Text,
+};
 use chrono::{DateTime, Utc};
 use onboarding_core::credential::{Credential, CredentialKind, CredentialStatus, LockReason};
 use onboarding_core::gates::{GateEvaluation, GateState, GateStatus};
@@ -17,7 +20,7 @@ use onboarding_core::services::{
 };
 use onboarding_core::usage::AlertThreshold;
 use onboarding_core::workspace::{Invitation, JoinRequest, Membership, Staff, Workspace};
-use poem_openapi::Object;
+use poem_openapi::{Enum, Object};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
@@ -173,18 +176,18 @@ impl MeDto {
 
 #[derive(Object, Debug, Clone)]
 pub struct SignUpRequest {
-    pub email: String,
-    pub name: String,
+    pub email: EmailAddress,
+    pub name: Name,
     /// At least 10 characters.
     #[oai(write_only)]
-    pub password: String,
+    pub password: Password,
 }
 
 #[derive(Object, Debug, Clone)]
 pub struct SignInRequest {
-    pub email: String,
+    pub email: Text,
     #[oai(write_only)]
-    pub password: String,
+    pub password: Text,
 }
 
 #[derive(Object, Debug, Clone)]
@@ -199,8 +202,9 @@ pub struct SessionDto {
 #[derive(Object, Debug, Clone)]
 pub struct CreateTokenRequest {
     /// A label ("CI deploy").
-    pub name: String,
+    pub name: Name,
     /// 1 to 365 days; default 90.
+    #[oai(validator(minimum(value = "1"), maximum(value = "365")))]
     pub expires_in_days: Option<i64>,
 }
 
@@ -213,14 +217,47 @@ pub struct CreatedTokenDto {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A workspace role, as the API spells it.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum RoleName {
+    Owner,
+    Developer,
+    TechnicalLead,
+    SecurityOwner,
+    Billing,
+    Compliance,
+}
+
+impl AsRef<str> for RoleName {
+    fn as_ref(&self) -> &str {
+        match self {
+            Self::Owner => "owner",
+            Self::Developer => "developer",
+            Self::TechnicalLead => "technical_lead",
+            Self::SecurityOwner => "security_owner",
+            Self::Billing => "billing",
+            Self::Compliance => "compliance",
+        }
+    }
+}
+
+/// A provider staff role.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum StaffRoleName {
+    Admin,
+    Reviewer,
+}
+
 #[derive(Object, Debug, Clone)]
 pub struct CreateStaffRequest {
-    pub email: String,
-    pub name: String,
+    pub email: EmailAddress,
+    pub name: Name,
     /// `admin` or `reviewer`.
-    pub role: String,
+    pub role: StaffRoleName,
     #[oai(write_only)]
-    pub password: String,
+    pub password: Password,
 }
 
 // ---------------------------------------------------------------- workspaces
@@ -388,38 +425,42 @@ impl From<&WorkspaceOverview> for WorkspaceOverviewDto {
 
 #[derive(Object, Debug, Clone)]
 pub struct CreateWorkspaceRequest {
-    pub name: String,
+    pub name: Name,
 }
 
 #[derive(Object, Debug, Clone)]
 pub struct InviteRequest {
-    pub email: String,
+    pub email: EmailAddress,
     /// A set of `owner`, `developer`, `technical_lead`, `security_owner`, `billing`, `compliance`.
-    pub roles: Vec<String>,
+    #[oai(validator(min_items = 1))]
+    pub roles: Vec<RoleName>,
     /// 1 to 30 days; default 7.
+    #[oai(validator(minimum(value = "1"), maximum(value = "30")))]
     pub expires_in_days: Option<i64>,
 }
 
 #[derive(Object, Debug, Clone)]
 pub struct JoinRequestRequest {
-    pub message: Option<String>,
+    pub message: Option<Text>,
 }
 
 #[derive(Object, Debug, Clone)]
 pub struct DecideJoinRequest {
     /// Roles to grant on approval; default `developer`.
-    pub roles: Option<Vec<String>>,
+    #[oai(validator(min_items = 1))]
+    pub roles: Option<Vec<RoleName>>,
 }
 
 #[derive(Object, Debug, Clone)]
 pub struct SetRolesRequest {
-    pub roles: Vec<String>,
+    #[oai(validator(min_items = 1))]
+    pub roles: Vec<RoleName>,
 }
 
 #[derive(Object, Debug, Clone)]
 pub struct NameResponsibleRequest {
     /// The member to name; `null` clears it.
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountRef>,
 }
 
 // ---------------------------------------------------------------- catalog
@@ -445,9 +486,9 @@ impl From<&ApiProduct> for ProductDto {
 
 #[derive(Object, Debug, Clone)]
 pub struct CreateProductRequest {
-    pub name: String,
+    pub name: Name,
     #[oai(default)]
-    pub description: String,
+    pub description: Text,
 }
 
 /// One read-only sandbox test data entry.
@@ -464,23 +505,23 @@ pub struct TestDataDto {
 
 #[derive(Object, Debug, Clone, Serialize, Deserialize)]
 pub struct FormFieldDto {
-    pub key: String,
-    pub label: String,
+    pub key: Text,
+    pub label: Text,
     /// `text`, `textarea`, `select`, `multiselect`, `checkbox`, `url` or `email`.
-    pub kind: String,
+    pub kind: Text,
     #[oai(default)]
     #[serde(default)]
     pub required: bool,
     #[oai(default)]
     #[serde(default)]
-    pub options: Vec<String>,
+    pub options: Vec<Text>,
     #[oai(skip_serializing_if_is_none)]
-    pub help: Option<String>,
+    pub help: Option<Text>,
 }
 
 #[derive(Object, Debug, Clone, Serialize, Deserialize)]
 pub struct FormStepDto {
-    pub title: String,
+    pub title: Text,
     pub fields: Vec<FormFieldDto>,
 }
 
@@ -494,19 +535,20 @@ pub struct FormDto {
 #[derive(Object, Debug, Clone, Serialize, Deserialize)]
 pub struct PricingDto {
     /// `free` or `paid`.
-    pub kind: String,
+    pub kind: Text,
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
+    pub currency: Option<Text>,
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub monthly_fee: Option<String>,
+    pub monthly_fee: Option<Text>,
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
     pub included_requests: Option<u64>,
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub price_per_request: Option<String>,
+    pub price_per_request: Option<Text>,
 }
 
 #[derive(Object, Debug, Clone)]
@@ -568,27 +610,31 @@ impl PlanDto {
 /// Everything an admin sets on a plan.
 #[derive(Object, Debug, Clone, Serialize)]
 pub struct PlanInputDto {
-    pub name: String,
+    pub name: Name,
     #[oai(default = "yes")]
     pub has_sandbox: bool,
     /// `open` or `approval_required`.
-    pub sandbox_access: String,
-    pub endpoints: Vec<String>,
+    pub sandbox_access: Text,
+    pub endpoints: Vec<Text>,
     #[oai(default)]
-    pub events: Vec<String>,
+    pub events: Vec<Text>,
     #[oai(default)]
     pub test_data: Vec<TestDataDto>,
     #[serde(rename = "form")]
     pub submission_form: Option<FormDto>,
     pub pricing: PricingDto,
     /// Default: all seven gates.
-    pub gates: Option<Vec<String>>,
-    #[oai(default)]
+    pub gates: Option<Vec<Text>>,
+    #[oai(
+        validator(minimum(value = "0"), maximum(value = "1000000000")),
+        default
+    )]
     pub integration_min_calls: u64,
     #[oai(default)]
     pub waive_separation_of_duties: bool,
     /// Updates: the version the admin loaded (or `If-Match`).
     #[serde(skip)]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
     pub version: Option<i64>,
 }
 
@@ -636,13 +682,13 @@ impl From<&Project> for ProjectDto {
 
 #[derive(Object, Debug, Clone)]
 pub struct CreateProjectRequest {
-    pub name: String,
+    pub name: Name,
     /// What the workload is for ("Nightly statement sync").
-    pub purpose: String,
-    #[oai(default)]
-    pub endpoints: Vec<String>,
-    #[oai(default)]
-    pub events: Vec<String>,
+    pub purpose: Name,
+    #[oai(validator(max_items = 200), default)]
+    pub endpoints: Vec<Entry>,
+    #[oai(validator(max_items = 200), default)]
+    pub events: Vec<Entry>,
 }
 
 #[derive(Object, Debug, Clone)]
@@ -670,8 +716,8 @@ impl From<&AlertThreshold> for AlertThresholdDto {
 
 #[derive(Object, Debug, Clone)]
 pub struct SetThresholdRequest {
-    /// A decimal string (`"10000"`, `"2.5"`).
-    pub limit: String,
+    /// A decimal string (`"10000"`, `"2.5"`); an error rate is at most 100.
+    pub limit: Amount,
 }
 
 #[derive(Object, Debug, Clone, Serialize, Deserialize)]
@@ -984,22 +1030,24 @@ impl From<&SubscriptionView> for SubscriptionViewDto {
 
 #[derive(Object, Debug, Clone)]
 pub struct SubscribeRequest {
-    pub plan_id: String,
+    pub plan_id: PlanRef,
 }
 
 /// A transition's body; every field is optional (send `{}`).
 #[derive(Object, Debug, Clone, Default)]
 pub struct TransitionRequest {
     /// The version you expect (or send `If-Match: "<version>"`).
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
     pub version: Option<i64>,
     /// Reviewer notes: required for request-changes, optional for reject and decline.
-    pub notes: Option<String>,
+    pub notes: Option<Text>,
 }
 
 #[derive(Object, Debug, Clone)]
 pub struct SubmitRequest {
     /// Answers to the plan's form, keyed by field key.
     pub answers: Option<std::collections::BTreeMap<String, Value>>,
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
     pub version: Option<i64>,
 }
 
@@ -1039,11 +1087,11 @@ impl From<&QueueEntry> for QueueEntryDto {
 #[derive(Object, Debug, Clone)]
 pub struct ConfirmPaymentRequest {
     /// A decimal string (`"499.00"`).
-    pub amount: String,
+    pub amount: Amount,
     /// ISO 4217 code, the plan's currency.
-    pub currency: String,
+    pub currency: CurrencyCode,
     /// The processor's or bank's reference.
-    pub reference: String,
+    pub reference: Text,
 }
 
 #[derive(Object, Debug, Clone)]
@@ -1147,19 +1195,45 @@ pub struct CreatedCredentialDto {
     pub secret: String,
 }
 
+/// An environment, as the API spells it.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum EnvironmentName {
+    Sandbox,
+    Production,
+}
+
+impl From<EnvironmentName> for onboarding_core::project::Environment {
+    fn from(e: EnvironmentName) -> Self {
+        match e {
+            EnvironmentName::Sandbox => Self::Sandbox,
+            EnvironmentName::Production => Self::Production,
+        }
+    }
+}
+
+/// The kind of a new credential.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum CredentialKindName {
+    ApiKey,
+    OauthClient,
+}
+
 #[derive(Object, Debug, Clone)]
 pub struct CreateCredentialRequest {
-    /// `sandbox` or `production`.
-    pub environment: String,
+    pub environment: EnvironmentName,
     /// `api_key` (default) or `oauth_client`.
-    pub kind: Option<String>,
-    pub name: String,
+    pub kind: Option<CredentialKindName>,
+    pub name: Name,
 }
 
 #[derive(Object, Debug, Clone, Default)]
 pub struct RotateRequest {
     /// How long the old secret keeps working: 0 to 604800 seconds; default 86400 (24 h).
+    #[oai(validator(minimum(value = "0"), maximum(value = "604800")))]
     pub grace_period_seconds: Option<i64>,
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
     pub version: Option<i64>,
 }
 
@@ -1167,12 +1241,12 @@ pub struct RotateRequest {
 #[derive(Object, Debug, Clone)]
 pub struct VerifyRequest {
     /// The presented API key or access token.
-    pub secret: String,
+    pub secret: Text,
     /// The environment the gateway serves (`sandbox` or `production`); a secret of the other
     /// environment is refused.
-    pub environment: Option<String>,
+    pub environment: Option<Text>,
     /// The endpoint called, for usage counting (default `verify`).
-    pub endpoint: Option<String>,
+    pub endpoint: Option<Text>,
     /// Whether the upstream call succeeded (default true), for error counting.
     pub success: Option<bool>,
 }

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod observability;
 pub mod problem;
 pub mod state;
+pub mod text;
 pub mod throttle;
 
 use std::sync::Arc;
@@ -121,7 +122,8 @@ pub fn harden_spec(spec: &str) -> String {
                 continue;
             };
             for (name, prop) in props.iter_mut() {
-                if required.contains(name) || prop.get("default").is_some() {
+                // poem-openapi reads `null` as absent, defaulted properties included.
+                if required.contains(name) {
                     continue;
                 }
                 if let Some(r) = prop.get("$ref").cloned() {

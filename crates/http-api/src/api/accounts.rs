@@ -219,10 +219,10 @@ impl AccountsApi {
         auth: Auth,
         body: Json<CreateStaffRequest>,
     ) -> ApiResult<Created<StaffDto>> {
-        let role: StaffRole = body
-            .role
-            .parse()
-            .map_err(|_| Problem::field("role", "`admin` or `reviewer`"))?;
+        let role = match body.role {
+            StaffRoleName::Admin => StaffRole::Admin,
+            StaffRoleName::Reviewer => StaffRole::Reviewer,
+        };
         let s = self
             .state
             .portal()

@@ -24,16 +24,13 @@ impl AuditApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        cursor: Query<Option<String>>,
+        /// The `next_cursor` of the previous page.
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
+        cursor: Query<Option<i64>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<AuditPage>> {
         let ws: WorkspaceId = path_id(&id, "workspace")?;
-        let after = match cursor.0.as_deref() {
-            Some(c) => c
-                .parse::<i64>()
-                .map_err(|_| Problem::field("cursor", "not a cursor returned by this endpoint"))?,
-            None => 0,
-        };
+        let after = cursor.0.unwrap_or(0);
         let limit = u64::from(limit.0.unwrap_or(100).clamp(1, 500));
         let events = self
             .state

@@ -9,10 +9,13 @@ use poem_openapi::OpenApi;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 
+use onboarding_core::roles::StaffAction;
+
 use super::*;
 use crate::auth::Auth;
 use crate::dto::*;
 use crate::state::AppState;
+use crate::text::strings;
 
 pub struct CatalogApi {
     pub state: AppState,
@@ -22,7 +25,7 @@ pub struct CatalogApi {
 fn plan_input(dto: &PlanInputDto) -> ApiResult<PlanInput> {
     let mut v = serde_json::to_value(dto).map_err(Problem::internal)?;
     let gates: Vec<String> = match &dto.gates {
-        Some(g) => g.clone(),
+        Some(g) => strings(g),
         None => Gate::ALL.iter().map(|g| g.as_str().to_owned()).collect(),
     };
     v["gates"] = serde_json::json!(gates);
@@ -71,6 +74,9 @@ impl CatalogApi {
         body: Json<PlanInputDto>,
     ) -> ApiResult<Created<PlanDto>> {
         let product: ProductId = path_id(&id, "product")?;
+        self.state
+            .portal()
+            .authorize_staff(auth.caller(), StaffAction::ConfigurePlans)?;
         let input = plan_input(&body)?;
         let p = self
             .state
@@ -86,11 +92,18 @@ impl CatalogApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        #[oai(
+            name = "If-Match",
+            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
+        )]
+        if_match: Header<Option<String>>,
         body: Json<PlanInputDto>,
     ) -> ApiResult<Tagged<PlanDto>> {
         let id: PlanId = path_id(&id, "plan")?;
         let (version, strict) = expected_version(if_match.0.as_deref(), body.version)?;
+        self.state
+            .portal()
+            .authorize_staff(auth.caller(), StaffAction::ConfigurePlans)?;
         let input = plan_input(&body)?;
         let p = self
             .state

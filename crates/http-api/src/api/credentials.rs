@@ -3,7 +3,6 @@
 
 use onboarding_core::credential::GracePeriod;
 use onboarding_core::ids::*;
-use onboarding_core::project::Environment;
 use onboarding_core::services::{CreatedCredential, NewCredentialKind};
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Header, Path};
@@ -37,12 +36,10 @@ impl CredentialsApi {
         body: Json<CreateCredentialRequest>,
     ) -> ApiResult<Created<CreatedCredentialDto>> {
         let sub: SubscriptionId = path_id(&id, "subscription")?;
-        let env = Environment::parse(&body.environment)
-            .ok_or_else(|| Problem::field("environment", "`sandbox` or `production`"))?;
-        let kind = match body.kind.as_deref().unwrap_or("api_key") {
-            "api_key" => NewCredentialKind::ApiKey,
-            "oauth_client" => NewCredentialKind::OauthClient,
-            _ => return Err(Problem::field("kind", "`api_key` or `oauth_client`")),
+        let env = body.environment.into();
+        let kind = match body.kind.unwrap_or(CredentialKindName::ApiKey) {
+            CredentialKindName::ApiKey => NewCredentialKind::ApiKey,
+            CredentialKindName::OauthClient => NewCredentialKind::OauthClient,
         };
         let c = self
             .state
@@ -67,7 +64,11 @@ impl CredentialsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        #[oai(
+            name = "If-Match",
+            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
+        )]
+        if_match: Header<Option<String>>,
         body: Json<TransitionRequest>,
     ) -> ApiResult<Tagged<CreatedCredentialDto>> {
         let id: CredentialId = path_id(&id, "credential")?;
@@ -89,7 +90,11 @@ impl CredentialsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        #[oai(
+            name = "If-Match",
+            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
+        )]
+        if_match: Header<Option<String>>,
         body: Json<RotateRequest>,
     ) -> ApiResult<Tagged<CreatedCredentialDto>> {
         let id: CredentialId = path_id(&id, "credential")?;

@@ -1,6 +1,7 @@
 //! Usage, alerts, invoices, exports and the report history (spec §9), and the gateways'
 //! usage ingestion endpoint.
 
+use crate::text::Text;
 use chrono::{DateTime, Utc};
 use onboarding_core::ids::*;
 use onboarding_core::services::{ExportFormat, ExportScope, ReportedCall};
@@ -60,12 +61,14 @@ pub struct UsageViewDto {
 #[derive(Object, Debug, Clone)]
 pub struct ReportedCallDto {
     /// The `credential_id` of the verification answer.
-    pub credential_id: String,
+    pub credential_id: Text,
     /// `METHOD /path` (at most 200 characters).
-    pub endpoint: String,
+    pub endpoint: Text,
     /// The upstream HTTP status: 400 and above count as errors.
+    #[oai(validator(minimum(value = "0"), maximum(value = "65535")))]
     pub status: u16,
     /// How long the call took (accepted, not aggregated yet).
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
     pub latency_ms: Option<u64>,
     /// When the call happened (default: now). At most 24 hours back, 5 minutes ahead.
     pub at: Option<DateTime<Utc>>,
@@ -229,17 +232,35 @@ fn report_dto(r: &onboarding_core::services::ReportRecord) -> ReportDto {
     }
 }
 
-fn export_format(format: Option<&str>) -> ApiResult<ExportFormat> {
-    ExportFormat::parse(format.unwrap_or("csv"))
-        .ok_or_else(|| Problem::field("format", "`csv` or `jsonl`"))
+/// The `format` of an export.
+#[derive(poem_openapi::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+pub enum ExportFormatParam {
+    Csv,
+    Jsonl,
 }
 
-fn granularity(g: Option<&str>) -> ApiResult<Granularity> {
-    match g.unwrap_or("hour") {
-        "minute" => Ok(Granularity::Minute),
-        "hour" => Ok(Granularity::Hour),
-        "day" => Ok(Granularity::Day),
-        _ => Err(Problem::field("granularity", "`minute`, `hour` or `day`")),
+/// The bucket size of a usage view.
+#[derive(poem_openapi::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+pub enum GranularityParam {
+    Minute,
+    Hour,
+    Day,
+}
+
+fn export_format(format: Option<ExportFormatParam>) -> ExportFormat {
+    match format.unwrap_or(ExportFormatParam::Csv) {
+        ExportFormatParam::Csv => ExportFormat::Csv,
+        ExportFormatParam::Jsonl => ExportFormat::Jsonl,
+    }
+}
+
+fn granularity(g: Option<GranularityParam>) -> Granularity {
+    match g.unwrap_or(GranularityParam::Hour) {
+        GranularityParam::Minute => Granularity::Minute,
+        GranularityParam::Hour => Granularity::Hour,
+        GranularityParam::Day => Granularity::Day,
     }
 }
 
@@ -255,10 +276,10 @@ impl MeteringApi {
         id: Path<String>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
-        granularity: Query<Option<String>>,
+        granularity: Query<Option<GranularityParam>>,
     ) -> ApiResult<Ok200<UsageViewDto>> {
         let project: ProjectId = path_id(&id, "project")?;
-        let g = self::granularity(granularity.0.as_deref())?;
+        let g = self::granularity(granularity.0);
         let now = self.state.portal().ports().clock.now();
         let to =
             to.0.unwrap_or_else(|| Granularity::Minute.floor(now) + chrono::TimeDelta::minutes(1));
@@ -334,7 +355,7 @@ impl MeteringApi {
                     index_of.push(i);
                     calls.push(ReportedCall {
                         credential_id,
-                        endpoint: e.endpoint,
+                        endpoint: e.endpoint.into(),
                         status: e.status,
                         latency_ms: e.latency_ms,
                         at: e.at,
@@ -370,7 +391,9 @@ impl MeteringApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        period: Path<String>,
+        #[oai(validator(pattern = r"^(2[0-9]{3}|[3-9][0-9]{3})-(0[1-9]|1[0-2])$"))] period: Path<
+            String,
+        >,
     ) -> ApiResult<Ok200<InvoiceDto>> {
         let ws: WorkspaceId = path_id(&id, "workspace")?;
         let inv = self
@@ -439,11 +462,13 @@ impl MeteringApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        period: Query<String>,
-        format: Query<Option<String>>,
+        #[oai(validator(pattern = r"^(2[0-9]{3}|[3-9][0-9]{3})-(0[1-9]|1[0-2])$"))] period: Query<
+            String,
+        >,
+        format: Query<Option<ExportFormatParam>>,
     ) -> ApiResult<ExportDownload> {
         let project: ProjectId = path_id(&id, "project")?;
-        let format = export_format(format.0.as_deref())?;
+        let format = export_format(format.0);
         self.download(auth, ExportScope::ProjectUsage(project), &period, format)
             .await
     }
@@ -459,11 +484,13 @@ impl MeteringApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        period: Query<String>,
-        format: Query<Option<String>>,
+        #[oai(validator(pattern = r"^(2[0-9]{3}|[3-9][0-9]{3})-(0[1-9]|1[0-2])$"))] period: Query<
+            String,
+        >,
+        format: Query<Option<ExportFormatParam>>,
     ) -> ApiResult<ExportDownload> {
         let ws: WorkspaceId = path_id(&id, "workspace")?;
-        let format = export_format(format.0.as_deref())?;
+        let format = export_format(format.0);
         self.download(auth, ExportScope::WorkspaceAudit(ws), &period, format)
             .await
     }

@@ -110,7 +110,7 @@ pub fn body_id<T: FromStr<Err = IdParseError>>(s: &str, field: &str) -> ApiResul
         .map_err(|e: IdParseError| Problem::field(field, e.to_string()))
 }
 
-pub fn role_set(names: &[String], field: &str) -> ApiResult<RoleSet> {
+pub fn role_set<S: AsRef<str>>(names: &[S], field: &str) -> ApiResult<RoleSet> {
     RoleSet::parse(names).map_err(|mut e| {
         e.field = field.into();
         Problem::validation(vec![e])
@@ -128,11 +128,14 @@ pub fn expected_version(
         .filter(|s| !s.is_empty() && *s != "*")
     {
         Some(raw) => {
+            // The parameter's pattern (`*`, `"<v>"` or `W/"<v>"`) already held; this reads it.
             let v = raw
-                .trim_start_matches("W/")
-                .trim_matches('"')
-                .parse::<i64>()
-                .map_err(|_| Problem::field("If-Match", "expected an ETag such as \"3\""))?;
+                .strip_prefix("W/")
+                .unwrap_or(raw)
+                .strip_prefix('"')
+                .and_then(|r| r.strip_suffix('"'))
+                .and_then(|v| v.parse::<i64>().ok())
+                .ok_or_else(|| Problem::field("If-Match", "expected an ETag such as \"3\""))?;
             Ok((Some(v), true))
         }
         None => Ok((body, false)),

@@ -21,7 +21,7 @@ pub struct GatewayApi {
 #[derive(Object, Debug, Clone, serde::Deserialize)]
 pub struct TokenRequest {
     /// Must be `client_credentials`.
-    pub grant_type: Option<String>,
+    pub grant_type: crate::text::GrantType,
     /// When the client does not use HTTP Basic.
     pub client_id: Option<String>,
     #[oai(write_only)]
@@ -155,15 +155,11 @@ impl GatewayApi {
         body: Form<TokenRequest>,
     ) -> TokenResponse {
         let bad = |e: &str, d: &str| TokenResponse::BadRequest(oauth_error(e, d), NO_STORE.into());
-        match body.grant_type.as_deref() {
-            Some("client_credentials") => {}
-            Some(_) => {
-                return bad(
-                    "unsupported_grant_type",
-                    "only client_credentials is supported",
-                );
-            }
-            None => return bad("invalid_request", "grant_type is required"),
+        if &*body.grant_type != "client_credentials" {
+            return bad(
+                "unsupported_grant_type",
+                "only client_credentials is supported",
+            );
         }
         let basic = authorization.0.as_deref().and_then(basic_credentials);
         let used_basic = authorization.0.is_some();

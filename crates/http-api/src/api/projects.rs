@@ -10,6 +10,13 @@ use super::*;
 use crate::auth::Auth;
 use crate::dto::*;
 use crate::state::AppState;
+use crate::text::strings;
+
+/// A metric path segment (`requests_per_day`, `error_rate_percent`, `spend_per_month`).
+fn alert_metric(segment: &str) -> ApiResult<AlertMetric> {
+    serde_json::from_value(serde_json::json!(segment))
+        .map_err(|_| Problem::not_found("alert metric"))
+}
 
 pub struct ProjectsApi {
     pub state: AppState,
@@ -43,8 +50,8 @@ impl ProjectsApi {
                 ws,
                 &body.name,
                 &body.purpose,
-                &body.endpoints,
-                &body.events,
+                &strings(&body.endpoints),
+                &strings(&body.events),
             )
             .await?;
         created((&p).into(), format!("/api/v1/projects/{}", p.id))
@@ -129,8 +136,7 @@ impl ProjectsApi {
         body: Json<SetThresholdRequest>,
     ) -> ApiResult<Ok200<AlertThresholdDto>> {
         let id: ProjectId = path_id(&id, "project")?;
-        let metric: AlertMetric = serde_json::from_value(serde_json::json!(metric.0))
-            .map_err(|_| Problem::not_found("alert metric"))?;
+        let metric = alert_metric(&metric)?;
         let limit = decimal("limit", &body.limit)?;
         let t = self
             .state
@@ -140,22 +146,19 @@ impl ProjectsApi {
         ok((&t).into())
     }
 
-    /// Delete an alert threshold.
-    #[oai(
-        path = "/projects/:id/alert-thresholds/:threshold_id",
-        method = "delete"
-    )]
+    /// Delete the project's alert threshold on this metric.
+    #[oai(path = "/projects/:id/alert-thresholds/:metric", method = "delete")]
     async fn delete_threshold(
         &self,
         auth: Auth,
         id: Path<String>,
-        threshold_id: Path<String>,
+        metric: Path<String>,
     ) -> ApiResult<NoContent> {
         let id: ProjectId = path_id(&id, "project")?;
-        let th: AlertThresholdId = path_id(&threshold_id, "alert threshold")?;
+        let metric = alert_metric(&metric)?;
         self.state
             .portal()
-            .delete_alert_threshold(auth.caller(), id, th)
+            .delete_alert_threshold_of_metric(auth.caller(), id, metric)
             .await?;
         Ok(NoContent::NoContent)
     }

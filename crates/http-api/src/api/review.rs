@@ -15,15 +15,20 @@ pub struct ReviewApi {
     pub state: AppState,
 }
 
-/// The queue cursor is `<submitted_at RFC 3339>~<subscription id>` of the last row seen: the
-/// same key the store pages by, so a page never skips or repeats a row.
+/// The queue cursor is `<submitted_at, nanoseconds since 1970>~<subscription id>` of the
+/// last row seen: the same key the store pages by, so a page never skips or repeats a row.
+/// Every string of the documented pattern is a valid cursor (the digits fit an `i64`, the id
+/// is a ULID), so the pattern on the parameter is the whole rule.
 fn parse_cursor(c: &str) -> ApiResult<(DateTime<Utc>, SubscriptionId)> {
     let bad = || Problem::field("cursor", "not a cursor returned by this endpoint");
     let (at, id) = c.split_once('~').ok_or_else(bad)?;
-    let at = DateTime::parse_from_rfc3339(at)
-        .map_err(|_| bad())?
-        .to_utc();
+    let at = DateTime::from_timestamp_nanos(at.parse().map_err(|_| bad())?);
     Ok((at, id.parse().map_err(|_| bad())?))
+}
+
+fn cursor_of(at: DateTime<Utc>, id: SubscriptionId) -> String {
+    // Submissions are stamped by the server clock, after 1970 and before 2262.
+    format!("{}~{id}", at.timestamp_nanos_opt().unwrap_or(0))
 }
 
 #[OpenApi(prefix_path = "/api/v1", tag = "Tag::Review")]
@@ -34,6 +39,7 @@ impl ReviewApi {
     async fn queue(
         &self,
         auth: Auth,
+        #[oai(validator(pattern = r"^[0-8]?[0-9]{1,18}~sub_[0-7][0-9A-HJKMNP-TV-Z]{25}$"))]
         cursor: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<QueuePage>> {
@@ -47,14 +53,7 @@ impl ReviewApi {
         let next_cursor = (rows.len() as u64 == limit)
             .then(|| rows.last())
             .flatten()
-            .map(|q| {
-                format!(
-                    "{}~{}",
-                    q.submitted_at
-                        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-                    q.subscription.id
-                )
-            });
+            .map(|q| cursor_of(q.submitted_at, q.subscription.id));
         ok(QueuePage {
             items: rows.iter().map(Into::into).collect(),
             next_cursor,

@@ -80,7 +80,11 @@ impl SubscriptionsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        #[oai(
+            name = "If-Match",
+            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
+        )]
+        if_match: Header<Option<String>>,
         body: Json<SubmitRequest>,
     ) -> Transition {
         let id: SubscriptionId = path_id(&id, "subscription")?;
@@ -101,7 +105,11 @@ impl SubscriptionsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        #[oai(
+            name = "If-Match",
+            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
+        )]
+        if_match: Header<Option<String>>,
         body: Json<TransitionRequest>,
     ) -> Transition {
         let id: SubscriptionId = path_id(&id, "subscription")?;
@@ -121,7 +129,11 @@ impl SubscriptionsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        #[oai(
+            name = "If-Match",
+            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
+        )]
+        if_match: Header<Option<String>>,
         body: Json<TransitionRequest>,
     ) -> Transition {
         let id: SubscriptionId = path_id(&id, "subscription")?;
@@ -141,7 +153,11 @@ impl SubscriptionsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        #[oai(
+            name = "If-Match",
+            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
+        )]
+        if_match: Header<Option<String>>,
         body: Json<TransitionRequest>,
     ) -> Transition {
         let id: SubscriptionId = path_id(&id, "subscription")?;
@@ -161,7 +177,11 @@ impl SubscriptionsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        #[oai(
+            name = "If-Match",
+            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
+        )]
+        if_match: Header<Option<String>>,
         body: Json<TransitionRequest>,
     ) -> Transition {
         let id: SubscriptionId = path_id(&id, "subscription")?;
@@ -181,7 +201,11 @@ impl SubscriptionsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        #[oai(
+            name = "If-Match",
+            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
+        )]
+        if_match: Header<Option<String>>,
         body: Json<TransitionRequest>,
     ) -> Transition {
         let id: SubscriptionId = path_id(&id, "subscription")?;

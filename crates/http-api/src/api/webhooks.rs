@@ -3,6 +3,7 @@
 //! [`onboarding_core::Webhooks`]. The signing secret appears only in the create and
 //! rotate-secret answers; nothing else ever shows it (it is stored sealed).
 
+use crate::text::{EventType, WebhookUrl, strings};
 use chrono::{DateTime, TimeDelta, Utc};
 use onboarding_core::Webhooks;
 use onboarding_core::ids::*;
@@ -100,22 +101,24 @@ impl From<&RotatedSecret> for EndpointWithSecretDto {
 #[derive(Object, Debug, Clone)]
 pub struct CreateEndpointRequest {
     /// Where deliveries are POSTed: HTTPS (plain HTTP only for sandbox projects).
-    pub url: String,
+    pub url: WebhookUrl,
     /// Event types or `family.*` wildcards; empty or absent: every event.
-    #[oai(default)]
-    pub events: Vec<String>,
+    #[oai(default, validator(max_items = 19))]
+    pub events: Vec<EventType>,
 }
 
 /// Only what is given changes; a changed endpoint must verify again.
 #[derive(Object, Debug, Clone)]
 pub struct UpdateEndpointRequest {
-    pub url: Option<String>,
-    pub events: Option<Vec<String>>,
+    pub url: Option<WebhookUrl>,
+    #[oai(validator(max_items = 19))]
+    pub events: Option<Vec<EventType>>,
 }
 
 #[derive(Object, Debug, Clone)]
 pub struct RotateEndpointSecretRequest {
     /// How long the previous secret keeps signing (default 24, at most 168).
+    #[oai(validator(minimum(value = "0"), maximum(value = "168")))]
     pub overlap_hours: Option<u32>,
 }
 
@@ -250,7 +253,7 @@ impl WebhooksApi {
         let c = self
             .state
             .portal()
-            .create_webhook_endpoint(auth.caller(), project, &body.url, &body.events)
+            .create_webhook_endpoint(auth.caller(), project, &body.url, &strings(&body.events))
             .await?;
         let location = format!("/api/v1/webhook-endpoints/{}", c.endpoint.id);
         created((&c).into(), location)
@@ -307,7 +310,7 @@ impl WebhooksApi {
                 auth.caller(),
                 id,
                 body.url.as_deref(),
-                body.events.as_deref(),
+                body.events.as_deref().map(strings).as_deref(),
             )
             .await?;
         tagged((&e).into(), e.version)
@@ -382,6 +385,8 @@ impl WebhooksApi {
         &self,
         auth: Auth,
         id: Path<String>,
+        /// The `next_cursor` of the previous page: a delivery id.
+        #[oai(validator(pattern = r"^whdlv_[0-7][0-9A-HJKMNP-TV-Z]{25}$"))]
         before: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<DeliveryPage>> {

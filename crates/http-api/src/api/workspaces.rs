@@ -142,7 +142,7 @@ impl WorkspacesApi {
         let jr = self
             .state
             .portal()
-            .request_to_join(auth.caller(), ws, body.0.message)
+            .request_to_join(auth.caller(), ws, body.0.message.map(String::from))
             .await?;
         created((&jr).into(), format!("/api/v1/join-requests/{}", jr.id))
     }

@@ -73,8 +73,11 @@ pub fn month_bounds(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
 pub fn period_bounds(period: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), FieldError> {
     let bad = || FieldError::new("period", "a period is written YYYY-MM");
     let (y, m) = period.split_once('-').ok_or_else(bad)?;
+    if y.len() != 4 || m.len() != 2 || !(y.bytes().chain(m.bytes())).all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
     let (y, m): (i32, u32) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
-    if period.len() != 7 || !(2000..=9999).contains(&y) || !(1..=12).contains(&m) {
+    if !(2000..=9999).contains(&y) || !(1..=12).contains(&m) {
         return Err(bad());
     }
     let t = Utc
@@ -128,7 +131,8 @@ impl Portal {
         }
     }
 
-    /// The project's usage view: requests, errors and spend in `[from, to)`.
+    /// The project's usage view: requests, errors and spend in `[from, to)` (at most the last
+    /// 400 days of it; an inverted window is empty).
     pub async fn project_usage(
         &self,
         caller: Caller,
@@ -140,11 +144,9 @@ impl Portal {
         let p = self.load_project(project).await?;
         self.require(caller, p.workspace_id, Action::ReadUsage)
             .await?;
-        if to <= from || to - from > chrono::TimeDelta::days(400) {
-            return Err(
-                FieldError::new("to", "the window must be positive and at most 400 days").into(),
-            );
-        }
+        // A window longer than 400 days keeps its last 400; an inverted one is empty. The
+        // view names the window it covers, so the caller sees what was cut.
+        let from = from.max(to - chrono::TimeDelta::days(400)).min(to);
         let minute = self.p.usage.buckets(project, from, to).await?;
         let buckets = if granularity == Granularity::Minute {
             minute.clone()

@@ -481,6 +481,14 @@ impl Portal {
         }
     }
 
+    /// Refuses a caller who may not take this staff action, before anything is read or
+    /// validated. Adapters that reshape a request before calling the use case ask this first,
+    /// so that a caller without the right learns nothing from the validation of its input;
+    /// the use case checks again.
+    pub fn authorize_staff(&self, caller: Caller, action: StaffAction) -> ServiceResult<()> {
+        self.require_staff(caller, action).map(|_| ())
+    }
+
     fn require_staff(&self, caller: Caller, action: StaffAction) -> ServiceResult<StaffId> {
         match caller {
             Caller::Staff { id, role } if staff_allowed(role, action) => Ok(id),

@@ -43,7 +43,7 @@ fn clean_list(field: &str, items: &[String]) -> Result<Vec<String>, FieldError> 
     let mut out: Vec<String> = Vec::new();
     for i in items {
         let t = i.trim();
-        if t.is_empty() || t.len() > 200 {
+        if t.is_empty() || t.chars().count() > 200 {
             return Err(FieldError::new(field, "entries are 1-200 characters"));
         }
         if !out.iter().any(|o| o == t) {
@@ -319,6 +319,28 @@ impl Portal {
         project: ProjectId,
         id: AlertThresholdId,
     ) -> ServiceResult<()> {
+        self.delete_threshold_where(caller, project, |t| t.id == id)
+            .await
+    }
+
+    /// Deletes the project's threshold on this metric (a project has at most one per
+    /// metric, as [`set_alert_threshold`](Self::set_alert_threshold) keeps it).
+    pub async fn delete_alert_threshold_of_metric(
+        &self,
+        caller: Caller,
+        project: ProjectId,
+        metric: AlertMetric,
+    ) -> ServiceResult<()> {
+        self.delete_threshold_where(caller, project, |t| t.metric == metric)
+            .await
+    }
+
+    async fn delete_threshold_where(
+        &self,
+        caller: Caller,
+        project: ProjectId,
+        which: impl Fn(&AlertThreshold) -> bool,
+    ) -> ServiceResult<()> {
         let p = self.load_project(project).await?;
         let th = self
             .p
@@ -326,7 +348,7 @@ impl Portal {
             .thresholds(project)
             .await?
             .into_iter()
-            .find(|t| t.id == id)
+            .find(|t| which(t))
             .ok_or(ServiceError::NotFound {
                 entity: "alert threshold",
             })?;
@@ -342,12 +364,12 @@ impl Portal {
             Some(p.workspace_id),
             Some(project),
             "alert_threshold.deleted",
-            id,
-            json!({}),
+            th.id,
+            json!({ "metric": th.metric }),
             now,
         );
         self.commit(ChangeSet {
-            changes: vec![Change::DeleteAlertThreshold(id)],
+            changes: vec![Change::DeleteAlertThreshold(th.id)],
             audit: vec![audit],
             outbox: vec![],
         })

@@ -138,26 +138,25 @@ impl Portal {
             .require(caller, p.workspace_id, Action::Subscribe)
             .await?;
         let plan = self.plan(plan).await?;
+        // The project, not the request, is at fault here: a business rule on the state of
+        // two resources (409), not a malformed input (422).
         if p.environment != Environment::Sandbox {
-            return Err(FieldError::new(
-                "project_id",
-                "subscriptions start from a sandbox project",
-            )
-            .into());
+            return Err(ServiceError::Refused {
+                code: "not_a_sandbox_project",
+                message: "subscriptions start from a sandbox project".into(),
+            });
         }
         if let Some(e) = p.endpoints.iter().find(|e| !plan.endpoints.contains(e)) {
-            return Err(FieldError::new(
-                "project_id",
-                format!("the project uses `{e}`, which the plan does not grant"),
-            )
-            .into());
+            return Err(ServiceError::Refused {
+                code: "project_outside_plan",
+                message: format!("the project uses `{e}`, which the plan does not grant"),
+            });
         }
         if let Some(e) = p.events.iter().find(|e| !plan.events.contains(e)) {
-            return Err(FieldError::new(
-                "project_id",
-                format!("the project uses event `{e}`, which the plan does not grant"),
-            )
-            .into());
+            return Err(ServiceError::Refused {
+                code: "project_outside_plan",
+                message: format!("the project uses event `{e}`, which the plan does not grant"),
+            });
         }
         let existing = self.p.subscriptions.subscriptions(p.workspace_id).await?;
         if existing.iter().any(|s| {
