@@ -334,6 +334,13 @@ pub fn problem_from_poem_error(err: &poem::Error) -> Problem {
     if let Some(p) = err.downcast_ref::<Problem>() {
         return p.clone();
     }
+    // A parameter outside its documented pattern or range is a validation problem that names
+    // it, like every field the core refuses (a parameter that does not parse at all stays 400).
+    if let Some(e) = err.downcast_ref::<poem_openapi::error::ParseParamError>()
+        && let Some(rule) = e.reason.strip_prefix("verification failed. ")
+    {
+        return Problem::field(e.name, format!("does not meet the documented rule: {rule}"));
+    }
     let status = err.status();
     let detail = err.to_string();
     match status.as_u16() {
