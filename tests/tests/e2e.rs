@@ -312,6 +312,45 @@ async fn submit(o: &Onboarded) -> Value {
         .await
 }
 
+/// The go-live paperwork: a colleague (`colleague`, invited as security owner and compliance)
+/// for separation of duties, named security owner and audit contact; the developer is named
+/// billing owner.
+async fn name_responsibles(app: &TestApp, o: &Onboarded, colleague: &str) {
+    let me = o.dev.get("/api/v1/me").await.body;
+    let me_id = me["account"]["id"].as_str().unwrap().to_owned();
+    let inv = o
+        .dev
+        .ok(
+            &format!("/api/v1/workspaces/{}/invitations", o.ws),
+            json!({"email": colleague, "roles": ["security_owner", "compliance"]}),
+        )
+        .await;
+    let sec = app.developer(colleague).await;
+    sec.ok(
+        &format!("/api/v1/invitations/{}/accept", inv["id"].as_str().unwrap()),
+        json!({}),
+    )
+    .await;
+    let sec_id = sec.get("/api/v1/me").await.body["account"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (what, who) in [
+        ("billing_owner", &me_id),
+        ("security_owner", &sec_id),
+        ("audit_contact", &sec_id),
+    ] {
+        let r = o
+            .dev
+            .put(
+                &format!("/api/v1/workspaces/{}/responsibles/{what}", o.ws),
+                json!({"account_id": who}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{what}: {}", r.body);
+    }
+}
+
 fn problem(r: &Resp, slug: &str, status: u16) {
     assert_eq!(r.status.as_u16(), status, "{}", r.body);
     assert_eq!(
@@ -354,39 +393,7 @@ async fn happy_path_to_production_credentials_on_a_paid_plan() {
     app.server.flush_usage().await;
 
     // A colleague for separation of duties, named security owner and audit contact.
-    let me = o.dev.get("/api/v1/me").await.body;
-    let me_id = me["account"]["id"].as_str().unwrap().to_owned();
-    let inv = o
-        .dev
-        .ok(
-            &format!("/api/v1/workspaces/{}/invitations", o.ws),
-            json!({"email": "sec@acme.example", "roles": ["security_owner", "compliance"]}),
-        )
-        .await;
-    let sec = app.developer("sec@acme.example").await;
-    sec.ok(
-        &format!("/api/v1/invitations/{}/accept", inv["id"].as_str().unwrap()),
-        json!({}),
-    )
-    .await;
-    let sec_id = sec.get("/api/v1/me").await.body["account"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for (what, who) in [
-        ("billing_owner", &me_id),
-        ("security_owner", &sec_id),
-        ("audit_contact", &sec_id),
-    ] {
-        let r = o
-            .dev
-            .put(
-                &format!("/api/v1/workspaces/{}/responsibles/{what}", o.ws),
-                json!({"account_id": who}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{what}: {}", r.body);
-    }
+    name_responsibles(&app, &o, "sec@acme.example").await;
 
     let s = submit(&o).await;
     assert_eq!(s["phase"], "in_review");

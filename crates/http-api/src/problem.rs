@@ -244,7 +244,8 @@ impl From<ServiceError> for Problem {
                 "forbidden",
                 format!("your roles do not allow you to {action}"),
             ),
-            ServiceError::Conflict { message, current } => {
+            ServiceError::Conflict { message, current }
+            | ServiceError::Stale { message, current } => {
                 Problem::new("conflict", message).current(current)
             }
             ServiceError::Refused { code, message } => Problem::new("refused", message).code(code),
@@ -334,12 +335,14 @@ pub fn problem_from_poem_error(err: &poem::Error) -> Problem {
     if let Some(p) = err.downcast_ref::<Problem>() {
         return p.clone();
     }
-    // A parameter outside its documented pattern or range is a validation problem that names
-    // it, like every field the core refuses (a parameter that does not parse at all stays 400).
-    if let Some(e) = err.downcast_ref::<poem_openapi::error::ParseParamError>()
-        && let Some(rule) = e.reason.strip_prefix("verification failed. ")
-    {
-        return Problem::field(e.name, format!("does not meet the documented rule: {rule}"));
+    // A parameter the server cannot read, or outside its documented pattern or range, is a
+    // validation problem that names it, like every field the core refuses.
+    if let Some(e) = err.downcast_ref::<poem_openapi::error::ParseParamError>() {
+        let reason = match e.reason.strip_prefix("verification failed. ") {
+            Some(rule) => format!("does not meet the documented rule: {rule}"),
+            None => e.reason.clone(),
+        };
+        return Problem::field(e.name, reason);
     }
     let status = err.status();
     let detail = err.to_string();

@@ -33,44 +33,15 @@ pub use webhooks::install_crypto_provider;
 /// The e-mail of the first admin created at start-up.
 pub const FIRST_ADMIN_EMAIL: &str = "admin@portal.local";
 
-/// Every store port, from whichever adapter the URL names.
+/// Every store port, from whichever adapter the URL names: the core's, plus the sessions and
+/// tokens, idempotency records and delivery queue of the HTTP adapter and the webhook worker.
 pub trait Store:
-    AccountStore
-    + WorkspaceStore
-    + PlanStore
-    + ProjectStore
-    + SubscriptionStore
-    + CredentialStore
-    + WebhookStore
-    + UsageStore
-    + AlertStore
-    + AuditLog
-    + PaymentGateway
-    + UnitOfWork
-    + AuthTokenStore
-    + IdempotencyStore
-    + DeliveryStore
-    + 'static
+    onboarding_core::Store + AuthTokenStore + IdempotencyStore + DeliveryStore
 {
 }
 
 impl<T> Store for T where
-    T: AccountStore
-        + WorkspaceStore
-        + PlanStore
-        + ProjectStore
-        + SubscriptionStore
-        + CredentialStore
-        + WebhookStore
-        + UsageStore
-        + AlertStore
-        + AuditLog
-        + PaymentGateway
-        + UnitOfWork
-        + AuthTokenStore
-        + IdempotencyStore
-        + DeliveryStore
-        + 'static
+    T: onboarding_core::Store + AuthTokenStore + IdempotencyStore + DeliveryStore
 {
 }
 
@@ -103,26 +74,21 @@ fn wire<S: Store>(
         store.clone(),
         cache::CacheConfig::default(),
     ));
-    let ports = Ports {
-        clock,
-        ids: Arc::new(UlidIds),
-        secrets: Arc::new(OsSecrets),
-        passwords: Arc::new(Argon2Hasher::default()),
-        accounts: store.clone(),
-        workspaces: store.clone(),
-        plans: store.clone(),
-        projects: store.clone(),
-        subscriptions: verify_cache.clone(),
-        credentials: verify_cache.clone(),
-        webhooks: store.clone(),
-        usage: store.clone(),
-        alerts: store.clone(),
-        audit: store.clone(),
-        payments: store.clone(),
-        uow: verify_cache.clone(),
-        meter: usage.clone(),
-        vault,
-    };
+    let mut ports = Ports::over_store(
+        store.clone(),
+        onboarding_core::Infrastructure {
+            clock,
+            ids: Arc::new(UlidIds),
+            secrets: Arc::new(OsSecrets),
+            passwords: Arc::new(Argon2Hasher::default()),
+            meter: usage.clone(),
+            vault,
+        },
+    );
+    // The verification cache stands in for the ports it decorates.
+    ports.subscriptions = verify_cache.clone();
+    ports.credentials = verify_cache.clone();
+    ports.uow = verify_cache.clone();
     Wiring {
         portal: Portal::new(ports),
         tokens: store.clone(),

@@ -257,7 +257,7 @@ impl FormErrors {
         match e {
             ServiceError::Invalid(f) => fe.fields.push(f),
             ServiceError::InvalidFields(fs) => fe.fields = fs,
-            ServiceError::Conflict { message, .. } => {
+            ServiceError::Conflict { message, .. } | ServiceError::Stale { message, .. } => {
                 fe.general = Some(message);
                 fe.status = 409;
             }

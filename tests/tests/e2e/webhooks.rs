@@ -307,39 +307,7 @@ async fn endpoints_verify_receive_signed_pipeline_events_and_pass_the_webhook_ga
         assert_eq!(verify(&app, &key, "GET /v1/accounts").await["valid"], true);
     }
     app.server.flush_usage().await;
-    let me = o.dev.get("/api/v1/me").await.body;
-    let me_id = me["account"]["id"].as_str().unwrap().to_owned();
-    let inv = o
-        .dev
-        .ok(
-            &format!("/api/v1/workspaces/{}/invitations", o.ws),
-            json!({"email": "sec@hook.example", "roles": ["security_owner", "compliance"]}),
-        )
-        .await;
-    let sec = app.developer("sec@hook.example").await;
-    sec.ok(
-        &format!("/api/v1/invitations/{}/accept", inv["id"].as_str().unwrap()),
-        json!({}),
-    )
-    .await;
-    let sec_id = sec.get("/api/v1/me").await.body["account"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for (what, who) in [
-        ("billing_owner", &me_id),
-        ("security_owner", &sec_id),
-        ("audit_contact", &sec_id),
-    ] {
-        let r = o
-            .dev
-            .put(
-                &format!("/api/v1/workspaces/{}/responsibles/{what}", o.ws),
-                json!({"account_id": who}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{what}: {}", r.body);
-    }
+    name_responsibles(&app, &o, "sec@hook.example").await;
     let answers = typed_answers(&o).await;
     let s = o
         .dev

@@ -92,15 +92,11 @@ impl CatalogApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(
-            name = "If-Match",
-            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
-        )]
-        if_match: Header<Option<String>>,
+        #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
         body: Json<PlanInputDto>,
     ) -> ApiResult<Tagged<PlanDto>> {
         let id: PlanId = path_id(&id, "plan")?;
-        let (version, strict) = expected_version(if_match.0.as_deref(), body.version)?;
+        let (version, strict) = expected_version(if_match.0, body.version);
         self.state
             .portal()
             .authorize_staff(auth.caller(), StaffAction::ConfigurePlans)?;
@@ -110,7 +106,7 @@ impl CatalogApi {
             .portal()
             .update_plan(auth.caller(), id, input, version)
             .await
-            .map_err(|e| precondition(e.into(), strict))?;
+            .map_err(|e| precondition(e, strict))?;
         tagged(PlanDto::admin(&p), p.version)
     }
 

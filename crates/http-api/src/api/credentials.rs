@@ -64,21 +64,17 @@ impl CredentialsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(
-            name = "If-Match",
-            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
-        )]
-        if_match: Header<Option<String>>,
+        #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
         body: Json<TransitionRequest>,
     ) -> ApiResult<Tagged<CreatedCredentialDto>> {
         let id: CredentialId = path_id(&id, "credential")?;
-        let (v, strict) = expected_version(if_match.0.as_deref(), body.version)?;
+        let (v, strict) = expected_version(if_match.0, body.version);
         let c = self
             .state
             .portal()
             .regenerate_credential(auth.caller(), id, v)
             .await
-            .map_err(|e| precondition(e.into(), strict))?;
+            .map_err(|e| precondition(e, strict))?;
         let version = c.credential.version;
         tagged(shown_once(&c), version)
     }
@@ -90,15 +86,11 @@ impl CredentialsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(
-            name = "If-Match",
-            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
-        )]
-        if_match: Header<Option<String>>,
+        #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
         body: Json<RotateRequest>,
     ) -> ApiResult<Tagged<CreatedCredentialDto>> {
         let id: CredentialId = path_id(&id, "credential")?;
-        let (v, strict) = expected_version(if_match.0.as_deref(), body.version)?;
+        let (v, strict) = expected_version(if_match.0, body.version);
         let grace = match body.grace_period_seconds {
             Some(s) => GracePeriod::from_seconds(s).map_err(|e| Problem::validation(vec![e]))?,
             None => GracePeriod::DEFAULT,
@@ -108,7 +100,7 @@ impl CredentialsApi {
             .portal()
             .rotate_credential(auth.caller(), id, grace, v)
             .await
-            .map_err(|e| precondition(e.into(), strict))?;
+            .map_err(|e| precondition(e, strict))?;
         let version = c.credential.version;
         tagged(shown_once(&c), version)
     }

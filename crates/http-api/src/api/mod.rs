@@ -22,6 +22,7 @@ use poem_openapi::types::{ParseFromJSON, ToJSON};
 use poem_openapi::{ApiResponse, Tags};
 
 use crate::problem::Problem;
+use onboarding_core::ServiceError;
 
 #[derive(Tags)]
 pub enum Tag {
@@ -117,45 +118,77 @@ pub fn role_set<S: AsRef<str>>(names: &[S], field: &str) -> ApiResult<RoleSet> {
     })
 }
 
-/// The expected version from `If-Match: "<v>"` (or `W/"<v>"`) or a body's `version`.
-/// Returns the version and whether it came from `If-Match` (a stale one then answers 412).
-pub fn expected_version(
-    if_match: Option<&str>,
-    body: Option<i64>,
-) -> ApiResult<(Option<i64>, bool)> {
-    match if_match
-        .map(str::trim)
-        .filter(|s| !s.is_empty() && *s != "*")
-    {
-        Some(raw) => {
-            // The parameter's pattern (`*`, `"<v>"` or `W/"<v>"`) already held; this reads it.
-            let v = raw
-                .strip_prefix("W/")
-                .unwrap_or(raw)
-                .strip_prefix('"')
-                .and_then(|r| r.strip_suffix('"'))
-                .and_then(|v| v.parse::<i64>().ok())
-                .ok_or_else(|| Problem::field("If-Match", "expected an ETag such as \"3\""))?;
-            Ok((Some(v), true))
+/// An `If-Match` header: `"<version>"`, `W/"<version>"` (the ETags this API sends), or `*`
+/// or an empty value (any version, as if absent). Anything else is refused as the parameter it
+/// is (422).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IfMatch(pub Option<i64>);
+
+impl IfMatch {
+    const PATTERN: &'static str = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#;
+
+    fn read(raw: &str) -> Option<Self> {
+        if raw.is_empty() || raw == "*" {
+            return Some(Self(None));
         }
-        None => Ok((body, false)),
+        let quoted = raw.strip_prefix("W/").unwrap_or(raw);
+        let digits = quoted.strip_prefix('"')?.strip_suffix('"')?;
+        (!digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| Self(digits.parse().ok()))
     }
 }
 
-/// A stale `If-Match` is a failed precondition (412); the problem keeps the current state.
-pub fn precondition(p: Problem, via_if_match: bool) -> Problem {
-    // The core words a lost version check "changed since ..." (a stale expectation) or
-    // "... recorded first" (a race lost at commit); other conflicts stay 409.
-    let stale = p.body.detail.contains("changed since") || p.body.detail.contains("recorded first");
-    if via_if_match && stale && p.body.type_.ends_with("/conflict") {
-        let mut q = Problem::new(
+impl poem_openapi::types::Type for IfMatch {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        "string(etag)".into()
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        let mut s = poem_openapi::registry::MetaSchema::new("string");
+        s.pattern = Some(Self::PATTERN.into());
+        poem_openapi::registry::MetaSchemaRef::Inline(Box::new(s))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl poem_openapi::types::ParseFromParameter for IfMatch {
+    fn parse_from_parameter(value: &str) -> poem_openapi::types::ParseResult<Self> {
+        Self::read(value).ok_or_else(|| {
+            poem_openapi::types::ParseError::custom("expected an ETag such as \"3\", or *")
+        })
+    }
+}
+
+/// The expected version from `If-Match` or a body's `version`, and whether it came from
+/// `If-Match` (a stale one then answers 412).
+pub fn expected_version(if_match: Option<IfMatch>, body: Option<i64>) -> (Option<i64>, bool) {
+    match if_match {
+        Some(IfMatch(Some(v))) => (Some(v), true),
+        _ => (body, false),
+    }
+}
+
+/// A stale version is a failed precondition (412) when it came as `If-Match`, a conflict (409)
+/// when it came in the body; the problem keeps the current state either way.
+pub fn precondition(e: ServiceError, via_if_match: bool) -> Problem {
+    match e {
+        ServiceError::Stale { message, current } if via_if_match => Problem::new(
             "precondition-failed",
-            format!("If-Match did not match: {}", p.body.detail),
-        );
-        q.body.current = p.body.current;
-        q
-    } else {
-        p
+            format!("If-Match did not match: {message}"),
+        )
+        .current(current),
+        other => other.into(),
     }
 }
 

@@ -22,6 +22,27 @@ fn done(s: onboarding_core::pipeline::Subscription) -> Transition {
     tagged((&s).into(), s.version)
 }
 
+/// One pipeline transition: the subscription id from the path, the version it expects (from
+/// `If-Match` or the body), the use case, and a stale version as 412 or 409.
+async fn transition(
+    id: &str,
+    if_match: Option<IfMatch>,
+    body_version: Option<i64>,
+    act: impl AsyncFnOnce(
+        SubscriptionId,
+        Option<i64>,
+    )
+        -> onboarding_core::ServiceResult<onboarding_core::pipeline::Subscription>,
+) -> Transition {
+    let id: SubscriptionId = path_id(id, "subscription")?;
+    let (version, strict) = expected_version(if_match, body_version);
+    done(
+        act(id, version)
+            .await
+            .map_err(|e| precondition(e, strict))?,
+    )
+}
+
 #[OpenApi(prefix_path = "/api/v1", tag = "Tag::Subscriptions")]
 impl SubscriptionsApi {
     /// Subscribe a sandbox project to a plan (requests sandbox access on
@@ -80,23 +101,15 @@ impl SubscriptionsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(
-            name = "If-Match",
-            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
-        )]
-        if_match: Header<Option<String>>,
+        #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
         body: Json<SubmitRequest>,
     ) -> Transition {
-        let id: SubscriptionId = path_id(&id, "subscription")?;
-        let (v, strict) = expected_version(if_match.0.as_deref(), body.version)?;
-        let answers = body.0.answers;
-        let s = self
-            .state
-            .portal()
-            .submit(auth.caller(), id, answers, v)
-            .await
-            .map_err(|e| precondition(e.into(), strict))?;
-        done(s)
+        let SubmitRequest { answers, version } = body.0;
+        let portal = self.state.portal();
+        transition(&id, if_match.0, version, async |id, v| {
+            portal.submit(auth.caller(), id, answers, v).await
+        })
+        .await
     }
 
     /// Withdraw a submission before a decision (the submitter).
@@ -105,22 +118,14 @@ impl SubscriptionsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(
-            name = "If-Match",
-            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
-        )]
-        if_match: Header<Option<String>>,
+        #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
         body: Json<TransitionRequest>,
     ) -> Transition {
-        let id: SubscriptionId = path_id(&id, "subscription")?;
-        let (v, strict) = expected_version(if_match.0.as_deref(), body.version)?;
-        let s = self
-            .state
-            .portal()
-            .withdraw(auth.caller(), id, v)
-            .await
-            .map_err(|e| precondition(e.into(), strict))?;
-        done(s)
+        let portal = self.state.portal();
+        transition(&id, if_match.0, body.version, async |id, v| {
+            portal.withdraw(auth.caller(), id, v).await
+        })
+        .await
     }
 
     /// Approve (reviewers): only when every applicable gate has passed.
@@ -129,22 +134,14 @@ impl SubscriptionsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(
-            name = "If-Match",
-            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
-        )]
-        if_match: Header<Option<String>>,
+        #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
         body: Json<TransitionRequest>,
     ) -> Transition {
-        let id: SubscriptionId = path_id(&id, "subscription")?;
-        let (v, strict) = expected_version(if_match.0.as_deref(), body.version)?;
-        let s = self
-            .state
-            .portal()
-            .approve(auth.caller(), id, v)
-            .await
-            .map_err(|e| precondition(e.into(), strict))?;
-        done(s)
+        let portal = self.state.portal();
+        transition(&id, if_match.0, body.version, async |id, v| {
+            portal.approve(auth.caller(), id, v).await
+        })
+        .await
     }
 
     /// Reject (reviewers); notes optional, shown to the developer.
@@ -153,22 +150,16 @@ impl SubscriptionsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(
-            name = "If-Match",
-            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
-        )]
-        if_match: Header<Option<String>>,
+        #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
         body: Json<TransitionRequest>,
     ) -> Transition {
-        let id: SubscriptionId = path_id(&id, "subscription")?;
-        let (v, strict) = expected_version(if_match.0.as_deref(), body.version)?;
-        let s = self
-            .state
-            .portal()
-            .reject(auth.caller(), id, body.notes.as_deref(), v)
-            .await
-            .map_err(|e| precondition(e.into(), strict))?;
-        done(s)
+        let portal = self.state.portal();
+        transition(&id, if_match.0, body.version, async |id, v| {
+            portal
+                .reject(auth.caller(), id, body.notes.as_deref(), v)
+                .await
+        })
+        .await
     }
 
     /// Request changes (reviewers); notes are required.
@@ -177,22 +168,16 @@ impl SubscriptionsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(
-            name = "If-Match",
-            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
-        )]
-        if_match: Header<Option<String>>,
+        #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
         body: Json<TransitionRequest>,
     ) -> Transition {
-        let id: SubscriptionId = path_id(&id, "subscription")?;
-        let (v, strict) = expected_version(if_match.0.as_deref(), body.version)?;
-        let s = self
-            .state
-            .portal()
-            .request_changes(auth.caller(), id, body.notes.as_deref().unwrap_or(""), v)
-            .await
-            .map_err(|e| precondition(e.into(), strict))?;
-        done(s)
+        let portal = self.state.portal();
+        transition(&id, if_match.0, body.version, async |id, v| {
+            portal
+                .request_changes(auth.caller(), id, body.notes.as_deref().unwrap_or(""), v)
+                .await
+        })
+        .await
     }
 
     /// Reopen a rejected subscription to sandbox (admins).
@@ -201,22 +186,14 @@ impl SubscriptionsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-        #[oai(
-            name = "If-Match",
-            validator(pattern = r#"^(|\*|(W/)?"[0-9]{1,15}")$"#)
-        )]
-        if_match: Header<Option<String>>,
+        #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
         body: Json<TransitionRequest>,
     ) -> Transition {
-        let id: SubscriptionId = path_id(&id, "subscription")?;
-        let (v, strict) = expected_version(if_match.0.as_deref(), body.version)?;
-        let s = self
-            .state
-            .portal()
-            .reopen(auth.caller(), id, v)
-            .await
-            .map_err(|e| precondition(e.into(), strict))?;
-        done(s)
+        let portal = self.state.portal();
+        transition(&id, if_match.0, body.version, async |id, v| {
+            portal.reopen(auth.caller(), id, v).await
+        })
+        .await
     }
 
     /// Grant requested sandbox access (reviewers).

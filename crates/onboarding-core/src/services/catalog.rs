@@ -149,7 +149,7 @@ impl Portal {
         let staff = self.require_staff(caller, StaffAction::ConfigurePlans)?;
         let current = self.plan(id).await?;
         if expected_version.is_some_and(|v| v != current.version) {
-            return Err(ServiceError::Conflict {
+            return Err(ServiceError::Stale {
                 message: "the plan changed since you loaded it".into(),
                 current: Some(format!("version {}", current.version)),
             });

@@ -238,7 +238,7 @@ impl Portal {
         self.require(caller, c.workspace_id, Self::manage_action(c.environment))
             .await?;
         if expected_version.is_some_and(|v| v != c.version) {
-            return Err(ServiceError::Conflict {
+            return Err(ServiceError::Stale {
                 message: "the credential changed since you loaded it".into(),
                 current: Some(format!("version {}", c.version)),
             });

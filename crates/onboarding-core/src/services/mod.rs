@@ -92,6 +92,16 @@ pub enum ServiceError {
         /// The current state (`in_review`, `revoked`, ...), reported so the client can refresh.
         current: Option<String>,
     },
+    /// The version the caller acted on is no longer current: somebody changed the resource
+    /// first (a stale expectation, or a race lost at commit). `current` names its state now.
+    /// Over HTTP: 412 when the version came as `If-Match`, 409 otherwise.
+    #[error("{message}")]
+    Stale {
+        /// What changed, for people.
+        message: String,
+        /// The current state (`in_review`, `version 4`, ...).
+        current: Option<String>,
+    },
     /// A business rule refused it (stable `code`, e.g. `no_sandbox_credential`).
     #[error("{message}")]
     Refused {

@@ -310,7 +310,7 @@ impl Portal {
 
     fn check_version(s: &Subscription, expected: Option<i64>) -> ServiceResult<()> {
         match expected {
-            Some(v) if v != s.version => Err(ServiceError::Conflict {
+            Some(v) if v != s.version => Err(ServiceError::Stale {
                 message: format!(
                     "the subscription changed since version {v}; it is now {} at version {}",
                     s.phase.kind(),
@@ -343,7 +343,7 @@ impl Portal {
             Ok(()) => Ok(after),
             Err(StoreError::Conflict(_)) => {
                 let now = self.load_subscription(before.id).await?;
-                Err(ServiceError::Conflict {
+                Err(ServiceError::Stale {
                     message: format!(
                         "another decision was recorded first; the subscription is now {}",
                         now.phase.kind()

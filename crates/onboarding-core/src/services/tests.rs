@@ -276,7 +276,7 @@ async fn a_stale_version_is_a_conflict_naming_the_current_phase() {
         .unwrap_err();
     assert_eq!(
         err,
-        ServiceError::Conflict {
+        ServiceError::Stale {
             message: "the subscription changed since version 2; it is now in_review at version 3"
                 .into(),
             current: Some("in_review".into())
@@ -460,7 +460,7 @@ async fn losing_a_concurrent_decision_reports_the_winners_phase() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, ServiceError::Conflict { current: Some(ref c), .. } if c == "production"),
+        matches!(err, ServiceError::Stale { current: Some(ref c), .. } if c == "production"),
         "{err:?}"
     );
 }
