@@ -4,8 +4,8 @@
 //!   concurrent clients; the server is killed with SIGKILL at 20 random points and restarted
 //!   on the same database. Every acknowledged (2xx) write is there afterwards with exactly its
 //!   audit event, no stored change lacks its audit event, and `portal-server audit verify`
-//!   exits 0 after every restart. 1 500 writes by default, 10 000 with `PORTAL_LONG_TESTS=1`
-//!   (`PORTAL_CRASH_WRITES` overrides; `PORTAL_CRASH_SEED` replays a run).
+//!   exits 0 after every restart. 10 000 writes (`PORTAL_CRASH_WRITES`
+//!   sets another figure for a quicker loop; `PORTAL_CRASH_SEED` replays a run).
 //! - `audit_tampering_is_refused_then_named_by_audit_verify`: UPDATE and DELETE on the audit
 //!   table are refused by the database; an attacker who drops the triggers and edits, deletes
 //!   or reorders rows is caught: `audit verify` exits non-zero naming the first bad event.
@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -201,6 +201,31 @@ async fn step(dev: &mut Dev, admin: &Api, sh: &Shared, n: &AtomicUsize) -> Outco
             .or_default() += 1;
         match dev.step {
             Step::SignUp => dev.step = Step::SignIn,
+            // The project already has its subscription: the kill swallowed the answer.
+            Step::Subscribe if r.status == StatusCode::CONFLICT => {
+                let Ok(list) = dev
+                    .api
+                    .try_send(
+                        Method::GET,
+                        &format!("/api/v1/workspaces/{}/subscriptions?limit=200", dev.ws),
+                        None,
+                        &[],
+                    )
+                    .await
+                else {
+                    return Outcome::Down;
+                };
+                let found = list.body["items"].as_array().and_then(|items| {
+                    items
+                        .iter()
+                        .find(|s| s["project_id"] == dev.project.as_str())
+                        .and_then(|s| s["id"].as_str())
+                });
+                if let Some(sub) = found {
+                    dev.sub = sub.to_owned();
+                    dev.step = Step::Credential;
+                }
+            }
             Step::Submit | Step::Approve => {
                 let Ok(v) = dev
                     .api
@@ -320,11 +345,7 @@ fn total_writes() -> usize {
     if let Ok(n) = std::env::var("PORTAL_CRASH_WRITES") {
         return n.parse().expect("PORTAL_CRASH_WRITES is a number");
     }
-    if std::env::var("PORTAL_LONG_TESTS").is_ok_and(|v| v == "1") {
-        10_000
-    } else {
-        1_500
-    }
+    10_000
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -479,7 +479,10 @@ async fn two_concurrent_approvals_exactly_one_wins() {
         for e in results.iter().filter_map(|r| r.as_ref().err()) {
             // Lost at commit (stale), or read after the winner (no longer in review).
             assert!(
-                matches!(e, ServiceError::Stale { .. } | ServiceError::Conflict { .. }),
+                matches!(
+                    e,
+                    ServiceError::Stale { .. } | ServiceError::Conflict { .. }
+                ),
                 "{e:?}"
             );
         }
