@@ -7,6 +7,8 @@
 #   tests/schemathesis/run.sh            # build (debug) and run
 #   PORTAL_BIN=target/release/portal-server tests/schemathesis/run.sh
 #   ST_MAX_EXAMPLES=20 tests/schemathesis/run.sh   # quicker local loop (CI keeps 100)
+#   ST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test tests/schemathesis/run.sh
+#       # the same on PostgreSQL: a fresh database is created on that server and dropped after
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HERE=tests/schemathesis
@@ -37,11 +39,22 @@ export RUST_LOG="${RUST_LOG:-warn}"
 mkdir -p "$PORTAL_DATA_DIR"
 
 SERVER_PID=""
+DB_NAME=""
 cleanup() {
   if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  if [[ -n "$DB_NAME" ]]; then psql -q "$ST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $DB_NAME" >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# PostgreSQL instead of SQLite: a database of its own on the server ST_DATABASE_URL names (an
+# unreachable server fails the run; it never falls back to SQLite).
+if [[ -n "${ST_DATABASE_URL:-}" ]]; then
+  DB_NAME="schemathesis_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  psql -q -v ON_ERROR_STOP=1 "$ST_DATABASE_URL" -c "CREATE DATABASE $DB_NAME" >/dev/null
+  export PORTAL_DATABASE_URL="${ST_DATABASE_URL%/*}/$DB_NAME"
+  echo "schemathesis on PostgreSQL: $DB_NAME"
+fi
 
 # Demo data (product, plans, a developer and their workspace), then the server.
 "$PORTAL_BIN" demo > "$WORK/demo.out"
