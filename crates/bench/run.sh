@@ -5,7 +5,7 @@
 # docs/benchmarks.json and the figures section of docs/benchmarks.md (between the BEGIN/END
 # markers).
 # Knobs: BENCH_SIZES ("1000 100000 1000000"), BENCH_RUNS (3), BENCH_DURATION (5),
-# BENCH_CONNECTIONS (32), BENCH_QUEUE_ROWS (1000000: E's subscriptions), BENCH_WEBHOOKS (5000:
+# BENCH_CONNECTIONS (32), BENCH_QUEUE_ROWS (1000000: E's subscriptions), BENCH_QUEUE_REPS (60: requests per page), BENCH_WEBHOOKS (5000:
 # F's deliveries), BENCH_REVOCATIONS (50: G's rounds), BENCH_PG (postgres://postgres@127.0.0.1:5432:
 # the server E and G create their databases on), BENCH_ONLY ("A B C D E F G H": the scenarios
 # to run), BENCH_SKIP_BUILD (set: use the binaries already built).
@@ -19,6 +19,7 @@ RUNS=${BENCH_RUNS:-3}
 DUR=${BENCH_DURATION:-5}
 CONNS=${BENCH_CONNECTIONS:-32}
 QUEUE_ROWS=${BENCH_QUEUE_ROWS:-1000000}
+QUEUE_REPS=${BENCH_QUEUE_REPS:-60}
 WEBHOOKS=${BENCH_WEBHOOKS:-5000}
 REVOCATIONS=${BENCH_REVOCATIONS:-50}
 PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
@@ -59,7 +60,8 @@ BUILT=$(date +%s)
 echo "build_s $((BUILT - START))" | tee -a "$RESULTS"
 
 PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
+SERVER=""
+cleanup() { for p in "${PIDS[@]:-}" "$SERVER"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 wait_http() { # url
@@ -79,11 +81,14 @@ wrk_once() { # url keys-file mode duration
 import re, sys
 t = open(sys.argv[1]).read()
 def ms(v):
-    n, u = re.match(r"([\d.]+)(us|ms|s)", v).groups()
-    return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[u]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-p50 = ms(re.search(r"50%\s+(\S+)", t).group(1))
-p99 = ms(re.search(r"99%\s+(\S+)", t).group(1))
+    n, u = re.match(r"([\d.]+)(us|ms|s|m)$", v).groups()
+    return float(n) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[u]
+try:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+    p50 = ms(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1))
+    p99 = ms(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
+except (AttributeError, KeyError):
+    sys.exit("cannot read wrk's output:\n" + t)
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 if bad: sys.stderr.write(f"warning: {bad.group(1)} non-2xx answers\n")
 u, s_, e = map(float, re.search(r"TIME ([\d.]+) ([\d.]+) ([\d.]+)", t).groups())
@@ -96,8 +101,10 @@ PY
 measure() { # name url keys-file mode
   local name=$1 url=$2 keys=$3 mode=$4 runs=()
   wrk_once "$url" "$keys" "$mode" 2 >/dev/null
+  local r
   for _ in $(seq 1 "$RUNS"); do
-    runs+=("$(wrk_once "$url" "$keys" "$mode" "$DUR")")
+    r=$(wrk_once "$url" "$keys" "$mode" "$DUR") || { echo "$name: a wrk run failed" >&2; return 1; }
+    runs+=("$r")
   done
   local med
   med=$(printf '%s\n' "${runs[@]}" | sort -n -k1 | sed -n "$(((RUNS + 1) / 2))p")
@@ -112,13 +119,17 @@ serve() { # data-dir port [RUST_LOG] -> pid in SERVER
 stop_server() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; }
 
 # --- A: ceiling -------------------------------------------------------------------------
+# Measured at the start, and again just before B at each key count (A_ceiling_<n>): when
+# something else shares the cores, the load drifts during the run, and each B ratio is
+# taken against the ceiling measured next to it.
 echo x >"$WORK/one.txt"
-if on A; then
+ceiling() { # name
   BENCH_BIND=127.0.0.1:7100 taskset -c $SRV_CPU "$BIN/bench-ceiling" & PIDS+=($!)
   wait_http http://127.0.0.1:7100/up
-  measure A_ceiling http://127.0.0.1:7100/api/v1/verify "$WORK/one.txt" verify
+  measure "$1" http://127.0.0.1:7100/api/v1/verify "$WORK/one.txt" verify
   kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
-fi
+}
+on A && ceiling A_ceiling
 
 # --- H: footprint (an empty, migrated SQLite data dir) -------------------------------------
 if on H; then
@@ -146,11 +157,12 @@ if on B || on C || on D; then
     t0=$(date +%s)
     "$BIN/bench-seed" "$n" "$D"
     serve "$D" 7500; wait_http http://127.0.0.1:7500/readyz; stop_server
-    sqlite3 "$D/portal.db" <"$D/keys.sql"
+    { echo "PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;"; cat "$D/keys.sql"; } | sqlite3 "$D/portal.db"
     rm -f "$D/keys.sql"
     echo "seed_${n}_s $(($(date +%s) - t0))" | tee -a "$RESULTS"
     [ "$n" -le 100000 ] && NGINX_KEYS=$D
     if on B; then
+      on A && ceiling "A_ceiling_$n"
       serve "$D" 7500; wait_http http://127.0.0.1:7500/readyz
       U=http://127.0.0.1:7500/api/v1/verify
       measure "B_hit_$n" "$U" "$D/hit.txt" verify
@@ -216,12 +228,12 @@ fi
 # --- E: go-live queue, first vs last page, SQLite and PostgreSQL ---------------------------
 if on E; then
   Q=$WORK/queue-sqlite; rm -rf "$Q"
-  taskset -c $GEN_CPU python3 "$ROOT/crates/bench/queue.py" "$BIN/portal-server" "$Q" sqlite "$QUEUE_ROWS" "$RESULTS"
+  REPS=$QUEUE_REPS taskset -c $GEN_CPU python3 "$ROOT/crates/bench/queue.py" "$BIN/portal-server" "$Q" sqlite "$QUEUE_ROWS" "$RESULTS"
   rm -rf "$Q"
   if [ "$HAVE_PG" = 1 ]; then
     pgdb create bench_queue
     Q=$WORK/queue-pg; rm -rf "$Q"
-    taskset -c $GEN_CPU python3 "$ROOT/crates/bench/queue.py" "$BIN/portal-server" "$Q" "$PG/bench_queue" "$QUEUE_ROWS" "$RESULTS"
+    REPS=$QUEUE_REPS taskset -c $GEN_CPU python3 "$ROOT/crates/bench/queue.py" "$BIN/portal-server" "$Q" "$PG/bench_queue" "$QUEUE_ROWS" "$RESULTS"
     pgdb drop bench_queue
   fi
 fi
