@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # The load benchmarks (issue 7): `just bench`, or `bash crates/bench/run.sh` from the root.
-# Loopback only; the server on core 0, wrk on core 1 (taskset); warm-up, then the median of
-# $BENCH_RUNS runs of $BENCH_DURATION seconds. Writes docs/benchmarks.json and the figures
-# table of docs/benchmarks.md (between the BEGIN/END markers).
+# Loopback only; the server on core 0, wrk (or the measuring script) on core 1 (taskset);
+# warm-up, then the median of $BENCH_RUNS runs of $BENCH_DURATION seconds. Writes
+# docs/benchmarks.json and the figures section of docs/benchmarks.md (between the BEGIN/END
+# markers).
 # Knobs: BENCH_SIZES ("1000 100000 1000000"), BENCH_RUNS (3), BENCH_DURATION (5),
-# BENCH_CONNECTIONS (32), BENCH_SKIP_BUILD (set: use the binaries already in target/release).
+# BENCH_CONNECTIONS (32), BENCH_QUEUE_ROWS (1000000: E's subscriptions), BENCH_QUEUE_REPS (60: requests per page), BENCH_WEBHOOKS (5000:
+# F's deliveries), BENCH_REVOCATIONS (50: G's rounds), BENCH_PG (postgres://postgres@127.0.0.1:5432:
+# the server E and G create their databases on), BENCH_ONLY ("A B C D E F G H": the scenarios
+# to run), BENCH_SKIP_BUILD (set: use the binaries already built).
+# Binaries come from ${CARGO_TARGET_DIR:-target}/release; work files go to target/bench/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -13,6 +18,12 @@ SIZES=${BENCH_SIZES:-"1000 100000 1000000"}
 RUNS=${BENCH_RUNS:-3}
 DUR=${BENCH_DURATION:-5}
 CONNS=${BENCH_CONNECTIONS:-32}
+QUEUE_ROWS=${BENCH_QUEUE_ROWS:-1000000}
+QUEUE_REPS=${BENCH_QUEUE_REPS:-60}
+WEBHOOKS=${BENCH_WEBHOOKS:-5000}
+REVOCATIONS=${BENCH_REVOCATIONS:-50}
+PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+ONLY=${BENCH_ONLY:-"A B C D E F G H"}
 SRV_CPU=0
 GEN_CPU=1
 TOKEN=bench-gateway-token
@@ -20,18 +31,37 @@ START=$(date +%s)
 mkdir -p "$WORK"
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
+export SRV_CPU GEN_CPU NO_COLOR=1 PGOPTIONS="--client-min-messages=warning"
+on() { [[ " $ONLY " == *" $1 "* ]]; }
+echo "load_avg_1m_at_start $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$RESULTS"
 
 need() { command -v "$1" >/dev/null 2>&1; }
-if ! need wrk || ! need nginx || ! need sqlite3; then
-  echo "installing wrk, nginx, sqlite3 (apt-get)" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light sqlite3 >/dev/null
+if ! need wrk || ! need nginx || ! need sqlite3 || ! need psql || ! need python3; then
+  echo "installing wrk, nginx-light, sqlite3, postgresql-client, python3 (apt-get)" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    wrk nginx-light sqlite3 postgresql-client python3 >/dev/null
 fi
+# E (PostgreSQL half) and G need a PostgreSQL server at $PG (trust or password in the URL).
+HAVE_PG=1
+psql "$PG/postgres" -qAtc 'select 1' >/dev/null 2>&1 || {
+  HAVE_PG=0
+  echo "warning: no PostgreSQL at $PG: E (PostgreSQL) and G are skipped" >&2
+}
+pgdb() { # create|drop name
+  if [ "$1" = create ]; then psql "$PG/postgres" -qAtc "DROP DATABASE IF EXISTS $2" -c "CREATE DATABASE $2" >/dev/null
+  else psql "$PG/postgres" -qAtc "DROP DATABASE IF EXISTS $2" >/dev/null; fi
+}
 
 [ -n "${BENCH_SKIP_BUILD:-}" ] || cargo build --release -p portal-server -p portal-bench
-BIN=$ROOT/target/release
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+case $TARGET in /*) ;; *) TARGET=$ROOT/$TARGET ;; esac
+BIN=$TARGET/release
+BUILT=$(date +%s)
+echo "build_s $((BUILT - START))" | tee -a "$RESULTS"
 
 PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
+SERVER=""
+cleanup() { for p in "${PIDS[@]:-}" "$SERVER"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 wait_http() { # url
@@ -44,18 +74,21 @@ wrk_once() { # url keys-file mode duration
   local out
   out=$(mktemp)
   BENCH_KEYS=$2 BENCH_MODE=$3 BENCH_TOKEN=$TOKEN \
-    taskset -c $GEN_CPU /usr/bin/time -f "TIME %U %S %e" wrk -t1 -c"$CONNS" -d"$4"s --latency -s "$ROOT/crates/bench/verify.lua" "$1" >"$out" 2>&1 &
+    taskset -c "$GEN_CPU" /usr/bin/time -f "TIME %U %S %e" wrk -t1 -c"$CONNS" -d"$4"s --latency -s "$ROOT/crates/bench/verify.lua" "$1" >"$out" 2>&1 &
   local pid=$!
   wait $pid
   python3 - "$out" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
 def ms(v):
-    n, u = re.match(r"([\d.]+)(us|ms|s)", v).groups()
-    return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[u]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-p50 = ms(re.search(r"50%\s+(\S+)", t).group(1))
-p99 = ms(re.search(r"99%\s+(\S+)", t).group(1))
+    n, u = re.match(r"([\d.]+)(us|ms|s|m)$", v).groups()
+    return float(n) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[u]
+try:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+    p50 = ms(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1))
+    p99 = ms(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
+except (AttributeError, KeyError):
+    sys.exit("cannot read wrk's output:\n" + t)
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 if bad: sys.stderr.write(f"warning: {bad.group(1)} non-2xx answers\n")
 u, s_, e = map(float, re.search(r"TIME ([\d.]+) ([\d.]+) ([\d.]+)", t).groups())
@@ -68,65 +101,91 @@ PY
 measure() { # name url keys-file mode
   local name=$1 url=$2 keys=$3 mode=$4 runs=()
   wrk_once "$url" "$keys" "$mode" 2 >/dev/null
+  local r
   for _ in $(seq 1 "$RUNS"); do
-    runs+=("$(wrk_once "$url" "$keys" "$mode" "$DUR")")
+    r=$(wrk_once "$url" "$keys" "$mode" "$DUR") || { echo "$name: a wrk run failed" >&2; return 1; }
+    runs+=("$r")
   done
   local med
   med=$(printf '%s\n' "${runs[@]}" | sort -n -k1 | sed -n "$(((RUNS + 1) / 2))p")
   echo "$name $med" | tee -a "$RESULTS"
 }
 
-# --- A: ceiling -------------------------------------------------------------------------
-BENCH_BIND=127.0.0.1:7100 taskset -c $SRV_CPU "$BIN/bench-ceiling" & PIDS+=($!)
-wait_http http://127.0.0.1:7100/up
-echo x >"$WORK/one.txt"
-measure A_ceiling http://127.0.0.1:7100/api/v1/verify "$WORK/one.txt" verify
-kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
-
-# --- H: footprint (an empty, migrated SQLite data dir) -------------------------------------
-H=$WORK/footprint; rm -rf "$H"; mkdir -p "$H"
-serve() { # data-dir port -> pid in SERVER
-  PORTAL_DATA_DIR=$1 PORTAL_BIND=127.0.0.1:$2 PORTAL_GATEWAY_TOKEN=$TOKEN RUST_LOG=warn \
-    taskset -c $SRV_CPU "$BIN/portal-server" serve >"$1/server.log" 2>&1 &
+serve() { # data-dir port [RUST_LOG] -> pid in SERVER
+  PORTAL_DATA_DIR=$1 PORTAL_BIND=127.0.0.1:$2 PORTAL_GATEWAY_TOKEN=$TOKEN RUST_LOG=${3:-warn} \
+    taskset -c $SRV_CPU "$BIN/portal-server" serve >>"$1/server.log" 2>&1 &
   SERVER=$!
 }
-serve "$H" 7400; wait_http http://127.0.0.1:7400/readyz; kill $SERVER; wait $SERVER 2>/dev/null || true
-COLD=()
-for _ in 1 2 3; do
-  t0=$(date +%s%N); serve "$H" 7400; wait_http http://127.0.0.1:7400/readyz; t1=$(date +%s%N)
-  COLD+=($(((t1 - t0) / 1000000)))
-  sleep 2; RSS=$(awk '/VmRSS/{print $2}' /proc/$SERVER/status)
-  kill $SERVER; wait $SERVER 2>/dev/null || true
-done
-echo "H_cold_start_ms $(printf '%s\n' "${COLD[@]}" | sort -n | sed -n 2p)" | tee -a "$RESULTS"
-echo "H_idle_rss_kb $RSS" | tee -a "$RESULTS"
+stop_server() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; }
 
-# --- B, D: verify and usage at each size --------------------------------------------------
+# --- A: ceiling -------------------------------------------------------------------------
+# Measured at the start, and again just before B at each key count (A_ceiling_<n>): when
+# something else shares the cores, the load drifts during the run, and each B ratio is
+# taken against the ceiling measured next to it.
+echo x >"$WORK/one.txt"
+ceiling() { # name
+  BENCH_BIND=127.0.0.1:7100 taskset -c $SRV_CPU "$BIN/bench-ceiling" & PIDS+=($!)
+  wait_http http://127.0.0.1:7100/up
+  measure "$1" http://127.0.0.1:7100/api/v1/verify "$WORK/one.txt" verify
+  kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+}
+on A && ceiling A_ceiling
+
+# --- H: footprint (an empty, migrated SQLite data dir) -------------------------------------
+if on H; then
+  H=$WORK/footprint; rm -rf "$H"; mkdir -p "$H"
+  serve "$H" 7400; wait_http http://127.0.0.1:7400/readyz; stop_server
+  COLD=()
+  for _ in 1 2 3; do
+    t0=$(date +%s%N); serve "$H" 7400; wait_http http://127.0.0.1:7400/readyz; t1=$(date +%s%N)
+    COLD+=($(((t1 - t0) / 1000000)))
+    sleep 2; RSS=$(awk '/VmRSS/{print $2}' /proc/$SERVER/status)
+    stop_server
+  done
+  echo "H_cold_start_ms $(printf '%s\n' "${COLD[@]}" | sort -n | sed -n 2p)" | tee -a "$RESULTS"
+  echo "H_idle_rss_kb $RSS" | tee -a "$RESULTS"
+fi
+
+# --- B, C, D: verify, nginx and usage at each size -----------------------------------------
+FIRST=$(echo "$SIZES" | awk '{print $1}')
+USAGE_AT=$FIRST
+for n in $SIZES; do [ "$n" -le 100000 ] && USAGE_AT=$n; done
 NGINX_KEYS=""
-for n in $SIZES; do
-  D=$WORK/keys-$n; rm -rf "$D"; mkdir -p "$D"
-  t0=$(date +%s)
-  "$BIN/bench-seed" "$n" "$D"
-  serve "$D" 7500; wait_http http://127.0.0.1:7500/readyz; kill $SERVER; wait $SERVER 2>/dev/null || true
-  sqlite3 "$D/portal.db" <"$D/keys.sql"
-  rm -f "$D/keys.sql"
-  echo "seed_${n}_s $(($(date +%s) - t0))" | tee -a "$RESULTS"
-  serve "$D" 7500; wait_http http://127.0.0.1:7500/readyz
-  U=http://127.0.0.1:7500/api/v1/verify
-  measure "B_hit_$n" "$U" "$D/hit.txt" verify
-  measure "B_miss_$n" "$U" "$D/miss.txt" verify
-  measure "B_bad_checksum_$n" "$U" "$D/bad.txt" verify
-  measure "B_revoked_$n" "$U" "$D/revoked.txt" verify
-  if [ "$n" = "$(echo "$SIZES" | awk '{print $1}')" ]; then
-    measure D_usage_events http://127.0.0.1:7500/api/v1/usage/events "$D/cred.txt" usage
-  fi
-  kill $SERVER; wait $SERVER 2>/dev/null || true
-  [ "$n" -le 100000 ] && NGINX_KEYS=$D
-done
+if on B || on C || on D; then
+  for n in $SIZES; do
+    D=$WORK/keys-$n; rm -rf "$D"; mkdir -p "$D"
+    t0=$(date +%s)
+    "$BIN/bench-seed" "$n" "$D"
+    serve "$D" 7500; wait_http http://127.0.0.1:7500/readyz; stop_server
+    { echo "PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;"; cat "$D/keys.sql"; } | sqlite3 "$D/portal.db"
+    rm -f "$D/keys.sql"
+    echo "seed_${n}_s $(($(date +%s) - t0))" | tee -a "$RESULTS"
+    [ "$n" -le 100000 ] && NGINX_KEYS=$D
+    if on B; then
+      on A && ceiling "A_ceiling_$n"
+      serve "$D" 7500; wait_http http://127.0.0.1:7500/readyz
+      U=http://127.0.0.1:7500/api/v1/verify
+      measure "B_hit_$n" "$U" "$D/hit.txt" verify
+      measure "B_miss_$n" "$U" "$D/miss.txt" verify
+      measure "B_bad_checksum_$n" "$U" "$D/bad.txt" verify
+      measure "B_revoked_$n" "$U" "$D/revoked.txt" verify
+      stop_server
+    fi
+    if on D && [ "$n" = "$USAGE_AT" ]; then
+      : >"$D/server.log"
+      serve "$D" 7500 "warn,portal_server::adapters=debug"; wait_http http://127.0.0.1:7500/readyz
+      measure D_usage_events http://127.0.0.1:7500/api/v1/usage/events "$D/creds.txt" usage
+      measure D_usage_batch50_requests http://127.0.0.1:7500/api/v1/usage/events "$D/creds.txt" usage_batch
+      stop_server
+      taskset -c $GEN_CPU python3 "$ROOT/crates/bench/flush.py" "$D/server.log" "$D/portal.db" "$RESULTS"
+    fi
+  done
+fi
 
 # --- C: nginx answering the same check from a map ------------------------------------------
-NG=$WORK/nginx; rm -rf "$NG"; mkdir -p "$NG/logs"
-cat >"$NG/nginx.conf" <<NGINX
+if on C && [ -n "$NGINX_KEYS" ]; then
+  NG=$WORK/nginx; rm -rf "$NG"; mkdir -p "$NG/logs"
+  cat >"$NG/nginx.conf" <<NGINX
 worker_processes 1;
 daemon off;
 master_process off;
@@ -148,11 +207,46 @@ http {
   }
 }
 NGINX
-taskset -c $SRV_CPU nginx -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" & PIDS+=($!)
-wait_http http://127.0.0.1:7300/check || sleep 1
-measure C_nginx_$(basename "$NGINX_KEYS" | sed 's/keys-//') http://127.0.0.1:7300/check "$NGINX_KEYS/hit.txt" nginx
-kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+  taskset -c $SRV_CPU nginx -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" & PIDS+=($!)
+  wait_http http://127.0.0.1:7300/check || sleep 1
+  measure "C_nginx_${NGINX_KEYS##*keys-}" http://127.0.0.1:7300/check "$NGINX_KEYS/hit.txt" nginx
+  kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+fi
+
+# --- F: webhook deliveries against the receiver's own ceiling ------------------------------
+if on F; then
+  # The receiver has core 1 in both: wrk (core 0) measures its ceiling, then the server's
+  # delivery worker (core 0) sends to it.
+  BENCH_BIND=127.0.0.1:7200 taskset -c $GEN_CPU "$BIN/bench-receiver" & PIDS+=($!)
+  wait_http http://127.0.0.1:7200/count
+  GEN_CPU=$SRV_CPU measure F_receiver_ceiling http://127.0.0.1:7200/hook "$WORK/one.txt" webhook
+  W=$WORK/webhooks; rm -rf "$W"
+  taskset -c $GEN_CPU python3 "$ROOT/crates/bench/webhooks.py" "$BIN/portal-server" "$W" "$WEBHOOKS" "$RESULTS"
+  kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+fi
+
+# --- E: go-live queue, first vs last page, SQLite and PostgreSQL ---------------------------
+if on E; then
+  Q=$WORK/queue-sqlite; rm -rf "$Q"
+  REPS=$QUEUE_REPS taskset -c $GEN_CPU python3 "$ROOT/crates/bench/queue.py" "$BIN/portal-server" "$Q" sqlite "$QUEUE_ROWS" "$RESULTS"
+  rm -rf "$Q"
+  if [ "$HAVE_PG" = 1 ]; then
+    pgdb create bench_queue
+    Q=$WORK/queue-pg; rm -rf "$Q"
+    REPS=$QUEUE_REPS taskset -c $GEN_CPU python3 "$ROOT/crates/bench/queue.py" "$BIN/portal-server" "$Q" "$PG/bench_queue" "$QUEUE_ROWS" "$RESULTS"
+    pgdb drop bench_queue
+  fi
+fi
+
+# --- G: revocation seen by a second replica on PostgreSQL ----------------------------------
+if on G && [ "$HAVE_PG" = 1 ]; then
+  pgdb create bench_revocation
+  R=$WORK/revocation; rm -rf "$R"
+  taskset -c $GEN_CPU python3 "$ROOT/crates/bench/revocation.py" "$BIN/portal-server" "$PG/bench_revocation" "$R" "$REVOCATIONS" "$RESULTS"
+  pgdb drop bench_revocation
+fi
 
 TOTAL=$(($(date +%s) - START))
 echo "total_s $TOTAL" | tee -a "$RESULTS"
+echo "load_avg_1m_at_end $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$RESULTS"
 python3 "$ROOT/crates/bench/report.py" "$RESULTS" "$ROOT/docs/benchmarks.json" "$ROOT/docs/benchmarks.md"

@@ -171,6 +171,19 @@ pub trait SubscriptionStore: Send + Sync {
 pub trait CredentialStore: Send + Sync {
     /// The credential with this id, if any.
     async fn credential(&self, id: CredentialId) -> StoreResult<Option<Credential>>;
+    /// The project and environment of the credential with this id, if it exists: facts fixed
+    /// when the credential is created. Usage ingestion reads only these, so an adapter may
+    /// answer them from a cache (the bundled server does); every other use case reads
+    /// [`credential`](Self::credential).
+    async fn credential_scope(
+        &self,
+        id: CredentialId,
+    ) -> StoreResult<Option<(ProjectId, crate::project::Environment)>> {
+        Ok(self
+            .credential(id)
+            .await?
+            .map(|c| (c.project_id, c.environment)))
+    }
     /// Every credential owned by the project, in any state (active, revoked, expired).
     async fn credentials_of_project(&self, project: ProjectId) -> StoreResult<Vec<Credential>>;
     /// Every credential created under the subscription, in any state.

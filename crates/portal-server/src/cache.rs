@@ -15,6 +15,10 @@
 //! answered after it was invalidated) must not put its stale answer back: a generation
 //! counter, bumped by every invalidation under a write lock, guards each insert.
 //!
+//! Credential scope (project and environment, for usage ingestion): fixed when a credential
+//! is created, so a found scope is kept until evicted, with no invalidation; an unknown id
+//! is not remembered (the credential may be created a moment later).
+//!
 //! Plan and phase: a committed `UpdateSubscription` on this replica drops its entry; on
 //! other replicas the entry lives [`CacheConfig::phase_ttl`] (one second). The verify answer
 //! only reports the phase (the port's contract), so a phase a second old is acceptable
@@ -30,6 +34,7 @@ use onboarding_core::pipeline::{PhaseKind, Subscription};
 use onboarding_core::ports::{
     Change, ChangeSet, CredentialStore, QueueCursor, StoreResult, SubscriptionStore, UnitOfWork,
 };
+use onboarding_core::project::Environment;
 
 /// Bounds of the verification cache.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +72,7 @@ pub struct VerifyCache {
     positive: moka::sync::Cache<String, Found>,
     negative: moka::sync::Cache<String, ()>,
     phases: moka::sync::Cache<SubscriptionId, Option<(PlanId, PhaseKind)>>,
+    scopes: moka::sync::Cache<CredentialId, (ProjectId, Environment)>,
     /// Bumped by every invalidation; inserts happen under the read side.
     generation: RwLock<u64>,
 }
@@ -94,6 +100,9 @@ impl VerifyCache {
             phases: moka::sync::Cache::builder()
                 .max_capacity(config.capacity)
                 .time_to_live(config.phase_ttl)
+                .build(),
+            scopes: moka::sync::Cache::builder()
+                .max_capacity(config.capacity)
                 .build(),
             generation: RwLock::new(0),
         }
@@ -152,6 +161,19 @@ impl VerifyCache {
 impl CredentialStore for VerifyCache {
     async fn credential(&self, id: CredentialId) -> StoreResult<Option<Credential>> {
         self.store.credential(id).await
+    }
+    async fn credential_scope(
+        &self,
+        id: CredentialId,
+    ) -> StoreResult<Option<(ProjectId, Environment)>> {
+        if let Some(scope) = self.scopes.get(&id) {
+            return Ok(Some(scope));
+        }
+        let answer = self.store.credential_scope(id).await?;
+        if let Some(scope) = answer {
+            self.scopes.insert(id, scope);
+        }
+        Ok(answer)
     }
     async fn credentials_of_project(&self, project: ProjectId) -> StoreResult<Vec<Credential>> {
         self.store.credentials_of_project(project).await
@@ -278,6 +300,19 @@ mod tests {
         async fn credential(&self, _: CredentialId) -> StoreResult<Option<Credential>> {
             Ok(None)
         }
+        /// Counts reads; every id but [`MISSING`] is a sandbox credential.
+        async fn credential_scope(
+            &self,
+            id: CredentialId,
+        ) -> StoreResult<Option<(ProjectId, Environment)>> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok((id != CredentialId::from_ulid(MISSING)).then(|| {
+                (
+                    ProjectId::from_ulid(ulid::Ulid::nil()),
+                    Environment::Sandbox,
+                )
+            }))
+        }
         async fn credentials_of_project(&self, _: ProjectId) -> StoreResult<Vec<Credential>> {
             Ok(vec![])
         }
@@ -329,6 +364,32 @@ mod tests {
         async fn commit(&self, _: ChangeSet) -> StoreResult<()> {
             Ok(())
         }
+    }
+
+    const MISSING: ulid::Ulid = ulid::Ulid::from_parts(9, 9);
+
+    #[tokio::test]
+    async fn a_found_credential_scope_is_read_once_and_an_unknown_one_every_time() {
+        let store = Arc::new(Unknown(Default::default()));
+        let cache = cache_over(&store);
+        let calls = || store.0.load(std::sync::atomic::Ordering::SeqCst);
+        let known = CredentialId::from_ulid(ulid::Ulid::from_parts(1, 1));
+        for _ in 0..3 {
+            assert_eq!(
+                cache.credential_scope(known).await.unwrap().map(|s| s.1),
+                Some(Environment::Sandbox)
+            );
+        }
+        assert_eq!(calls(), 1, "a found scope is kept");
+        let missing = CredentialId::from_ulid(MISSING);
+        for _ in 0..2 {
+            assert_eq!(cache.credential_scope(missing).await.unwrap(), None);
+        }
+        assert_eq!(
+            calls(),
+            3,
+            "an unknown id is asked again: it may be created a moment later"
+        );
     }
 
     fn cache_over(store: &Arc<Unknown>) -> VerifyCache {

@@ -4,7 +4,8 @@
 //!   rows, in the storage layer's row format); key 0 is revoked;
 //! - `hit.txt` (up to 20 000 stored active secrets), `miss.txt` (200 000 well-formed unknown
 //!   secrets), `bad.txt` (one secret with a wrong checksum), `revoked.txt`, `cred.txt` (the
-//!   id of an active key, for usage events);
+//!   id of an active key, for usage events), `creds.txt` (the ids of up to 20 000 active keys,
+//!   for usage events spread over many counters);
 //! - `nginx-map.conf`: the same keys as an nginx `map` body (peer C).
 use std::fmt::Write as _;
 use std::fs::File;
@@ -76,6 +77,7 @@ fn main() -> std::io::Result<()> {
 
     let mut sql = BufWriter::new(File::create(out.join("keys.sql"))?);
     let mut hit = BufWriter::new(File::create(out.join("hit.txt"))?);
+    let mut cred_ids = BufWriter::new(File::create(out.join("creds.txt"))?);
     let mut nginx = BufWriter::new(File::create(out.join("nginx-map.conf"))?);
     writeln!(sql, "BEGIN;")?;
     let mut creds = String::new();
@@ -131,6 +133,7 @@ fn main() -> std::io::Result<()> {
         } else {
             if i <= 20_000 {
                 writeln!(hit, "{}", secret.expose())?;
+                writeln!(cred_ids, "{id}")?;
             }
             writeln!(nginx, "    \"{}\" 1;", secret.expose())?;
         }
@@ -147,6 +150,7 @@ fn main() -> std::io::Result<()> {
     std::fs::write(out.join("bad.txt"), format!("{bad}\n"))?;
     sql.flush()?;
     hit.flush()?;
+    cred_ids.flush()?;
     nginx.flush()?;
     miss.flush()?;
     Ok(())

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::*;
-use crate::credential::Credential;
+use crate::project::Environment;
 use crate::usage::UsageEvent;
 
 /// A call outcome a gateway reports.
@@ -52,7 +52,8 @@ const MAX_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 impl Portal {
     /// Counts reported call outcomes. The caller is a gateway (authenticated by the adapter
-    /// with the provider's gateway token). Each distinct credential is read once per batch.
+    /// with the provider's gateway token). Each distinct credential's project and environment
+    /// are read once per batch ([`CredentialStore::credential_scope`]).
     pub async fn ingest_usage(&self, calls: Vec<ReportedCall>) -> ServiceResult<IngestReport> {
         if calls.len() > MAX_BATCH {
             return Err(
@@ -60,7 +61,7 @@ impl Portal {
             );
         }
         let now = self.now();
-        let mut known: HashMap<CredentialId, Option<Credential>> = HashMap::new();
+        let mut known: HashMap<CredentialId, Option<(ProjectId, Environment)>> = HashMap::new();
         let mut report = IngestReport {
             accepted: 0,
             rejected: Vec::new(),
@@ -81,22 +82,26 @@ impl Portal {
                 report.rejected.push(reject("out_of_window"));
                 continue;
             }
-            let c = match known.get(&call.credential_id) {
-                Some(c) => c.clone(),
+            let scope = match known.get(&call.credential_id) {
+                Some(c) => *c,
                 None => {
-                    let c = self.p.credentials.credential(call.credential_id).await?;
-                    known.insert(call.credential_id, c.clone());
+                    let c = self
+                        .p
+                        .credentials
+                        .credential_scope(call.credential_id)
+                        .await?;
+                    known.insert(call.credential_id, c);
                     c
                 }
             };
-            let Some(c) = c else {
+            let Some((project_id, environment)) = scope else {
                 report.rejected.push(reject("unknown_credential"));
                 continue;
             };
             self.p.meter.record(UsageEvent {
-                credential_id: c.id,
-                project_id: c.project_id,
-                environment: c.environment,
+                credential_id: call.credential_id,
+                project_id,
+                environment,
                 endpoint: endpoint.to_owned(),
                 at,
                 success: call.status < 400,
