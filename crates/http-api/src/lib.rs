@@ -214,25 +214,38 @@ pub fn app(state: AppState, ops: Route, metrics: Arc<Metrics>) -> impl Endpoint<
         .around(move |ep, req| observability::observe(ep, metrics.clone(), req))
 }
 
-/// A documented path asked with a method it does not have: 405 with `Allow`, before anything
-/// else runs (the framework alone answers 404 or 405 without `Allow`).
+/// A documented path asked with a method it does not have: 405 with `Allow` (the framework
+/// alone answers 404 or 405 without `Allow`). The router answers such a request without
+/// running any handler, so the table is consulted only when it did (404 or 405): a request
+/// it routes, the verification hot path above all, never pays for the scan.
 async fn method_not_allowed<E: Endpoint>(
     ep: Arc<E>,
     table: Arc<Vec<(Vec<String>, Vec<String>)>>,
     req: poem::Request,
 ) -> poem::Result<Response> {
     use poem::IntoResponse;
-    let refused = methods_for(&table, req.uri().path())
-        .filter(|methods| !methods.iter().any(|m| m == req.method().as_str()));
-    if let Some(methods) = refused {
-        return Ok(problem::Problem::new(
+    use poem::http::StatusCode;
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let answer = ep.call(req).await.map(IntoResponse::into_response);
+    let status = match &answer {
+        Ok(r) => r.status(),
+        Err(e) => e.status(),
+    };
+    if status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED {
+        return answer;
+    }
+    let refused =
+        methods_for(&table, &path).filter(|methods| !methods.iter().any(|m| m == method.as_str()));
+    match refused {
+        Some(methods) => Ok(problem::Problem::new(
             "method-not-allowed",
             format!("this route accepts {}", methods.join(", ")),
         )
         .header("Allow", methods.join(", "))
-        .to_response());
+        .to_response()),
+        None => answer,
     }
-    ep.call(req).await.map(IntoResponse::into_response)
 }
 
 /// Refuses bodies over the limit before reading them (413). poem's `SizeLimit` also demands a
