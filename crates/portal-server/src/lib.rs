@@ -324,6 +324,29 @@ pub async fn start(
     }
     webhook_runner.spawn();
 
+    // The banner comes before the first request is served: whoever sees `/readyz` answer
+    // (a script, a test reading the first admin's password) finds it complete. The listener is
+    // bound already, so early connections wait in its backlog.
+    if config.print_banner {
+        println!("Onboarding portal listening on {base_url}");
+        println!("  Portal:        {base_url}/   (developers sign up here)");
+        println!("  API docs:      {base_url}/docs   (OpenAPI document: {base_url}/openapi.json)");
+        println!(
+            "  Staff sign-in: {base_url}/staff/sign-in   (API: POST {base_url}/api/v1/staff/sign-in)"
+        );
+        if let Some((email, password)) = &admin {
+            println!("  First admin created (shown once):");
+            println!("    e-mail:   {email}");
+            println!("    password: {password}");
+        }
+        if let Some(t) = &generated_gateway_token {
+            println!(
+                "  Gateway token for POST /api/v1/verify (shown once; only its hash is kept):"
+            );
+            println!("    {t}");
+        }
+    }
+
     let (tx, rx) = oneshot::channel::<()>();
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let task = tokio::spawn(async move {
@@ -349,25 +372,6 @@ pub async fn start(
             .await
     });
 
-    if config.print_banner {
-        println!("Onboarding portal listening on {base_url}");
-        println!("  Portal:        {base_url}/   (developers sign up here)");
-        println!("  API docs:      {base_url}/docs   (OpenAPI document: {base_url}/openapi.json)");
-        println!(
-            "  Staff sign-in: {base_url}/staff/sign-in   (API: POST {base_url}/api/v1/staff/sign-in)"
-        );
-        if let Some((email, password)) = &admin {
-            println!("  First admin created (shown once):");
-            println!("    e-mail:   {email}");
-            println!("    password: {password}");
-        }
-        if let Some(t) = &generated_gateway_token {
-            println!(
-                "  Gateway token for POST /api/v1/verify (shown once; only its hash is kept):"
-            );
-            println!("    {t}");
-        }
-    }
     Ok(RunningServer {
         addr,
         base_url,
