@@ -13,6 +13,7 @@ started again. Measured, $REPS times each (p50/p99, milliseconds):
 
 usage: queue.py <portal-server binary> <work dir> <sqlite | postgres://...> <N> <results.tsv>
 """
+import calendar
 import os
 import re
 import sqlite3
@@ -115,6 +116,13 @@ else:
 seed_s = time.time() - t0
 print(f"E ({tag}): {n} subscriptions in review, copies written in {seed_s:.1f} s", file=sys.stderr)
 
+def cursor_nanos(at):
+    """The API cursor's time: nanoseconds since 1970 of `YYYY-MM-DDTHH:MM:SS.fraction[Z|+00:00]`."""
+    base, frac = at.replace("Z", "").split("+")[0].split(".")
+    seconds = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
+    return seconds * 10**9 + int(frac.ljust(9, "0")[:9])
+
+
 # The rows before the second and the last page: the keys their cursors carry.
 def key_at(offset):
     """(the column's value for SQL, the API cursor) of the row at `offset` in queue order."""
@@ -122,10 +130,10 @@ def key_at(offset):
         at, id_ = psql("SELECT to_char(submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), id "
                        f"FROM subscription WHERE phase = 'in_review' {ORDER} LIMIT 1 OFFSET {offset};"
                        ).strip().split("|")
-        return (at + "+00", id_), f"{at}000Z~{id_}"
+        return (at + "+00", id_), f"{cursor_nanos(at)}~{id_}"
     at, id_ = db.execute(f"SELECT submitted_at, id FROM subscription WHERE phase = 'in_review' {ORDER} "
                          f"LIMIT 1 OFFSET {offset}").fetchone()
-    return (at, id_), f"{at.replace('+00:00', 'Z')}~{id_}"
+    return (at, id_), f"{cursor_nanos(at)}~{id_}"
 
 
 second_key, second_cursor = key_at(49)
