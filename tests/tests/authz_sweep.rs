@@ -397,13 +397,14 @@ async fn tenant(server: &RunningServer, name: &str, plan: &str) -> Tenant {
             json!({"roles": ["developer"]}),
         )
         .await;
-    let threshold = id(&owner
+    // A threshold, so that `DELETE .../alert-thresholds/{metric}` has one to refuse to touch.
+    owner
         .ok(
             Method::PUT,
             &format!("/api/v1/projects/{project}/alert-thresholds/requests_per_day"),
             json!({"limit": "5000"}),
         )
-        .await);
+        .await;
     let period = Utc::now().format("%Y-%m").to_string();
     let export = owner
         .get(&format!(
@@ -426,7 +427,6 @@ async fn tenant(server: &RunningServer, name: &str, plan: &str) -> Tenant {
         ("invitations", invitation),
         ("join-requests", join_request),
         ("account_id", me),
-        ("threshold_id", threshold),
         ("period", period),
     ]);
     Tenant {
@@ -450,9 +450,7 @@ fn fill(path: &str, t: &Tenant, plan: &str, product: &str) -> String {
             "{metric}" => "requests_per_day".into(),
             "{gate}" => "declared_use_case".into(),
             "{responsibility}" => "billing_owner".into(),
-            "{account_id}" | "{threshold_id}" | "{period}" => {
-                t.ids[s.trim_matches(|c| c == '{' || c == '}')].clone()
-            }
+            "{account_id}" | "{period}" => t.ids[s.trim_matches(|c| c == '{' || c == '}')].clone(),
             other => {
                 assert!(!other.starts_with('{'), "no value for {other} in {path}");
                 other.to_owned()
