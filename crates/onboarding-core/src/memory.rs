@@ -688,20 +688,19 @@ impl DeliveryStore for MemoryStore {
             .cloned()
             .collect())
     }
-    async fn dispatch(
-        &self,
-        message: MessageId,
-        deliveries: Vec<Delivery>,
-        _at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    async fn dispatch(&self, fan_outs: Vec<FanOut>, _at: DateTime<Utc>) -> StoreResult<Vec<bool>> {
         let mut s = self.state.lock().unwrap();
-        if !s.dispatched.insert(message) {
-            return Ok(false);
+        let mut done = Vec::with_capacity(fan_outs.len());
+        for f in fan_outs {
+            let first = s.dispatched.insert(f.message);
+            if first {
+                for d in f.deliveries {
+                    s.deliveries.insert(d.id, d);
+                }
+            }
+            done.push(first);
         }
-        for d in deliveries {
-            s.deliveries.insert(d.id, d);
-        }
-        Ok(true)
+        Ok(done)
     }
     async fn claim_due(
         &self,
@@ -727,27 +726,37 @@ impl DeliveryStore for MemoryStore {
         }
         Ok(out)
     }
-    async fn complete_attempt(&self, record: AttemptRecord, also: ChangeSet) -> StoreResult<()> {
+    async fn complete_attempts(
+        &self,
+        records: Vec<AttemptRecord>,
+        also: ChangeSet,
+    ) -> StoreResult<()> {
         let mut s = self.state.lock().unwrap();
-        let id = record.attempt.delivery_id;
-        match s.deliveries.get(&id) {
-            Some(d)
-                if d.status == DeliveryStatus::Pending
-                    && d.lease_owner.as_deref() == Some(record.lease_owner.as_str())
-                    && d.attempts + 1 == record.attempt.attempt => {}
-            _ => return Err(conflict("delivery lease")),
+        for record in &records {
+            match s.deliveries.get(&record.attempt.delivery_id) {
+                Some(d)
+                    if d.status == DeliveryStatus::Pending
+                        && d.lease_owner.as_deref() == Some(record.lease_owner.as_str())
+                        && d.attempts + 1 == record.attempt.attempt => {}
+                _ => return Err(conflict("delivery lease")),
+            }
         }
         Self::commit_locked(&mut s, also)?;
-        let d = s.deliveries.get_mut(&id).expect("checked above");
-        d.attempts = record.attempt.attempt;
-        d.status = record.status;
-        d.next_attempt_at = record.next_attempt_at;
-        d.lease_owner = None;
-        d.lease_until = None;
-        d.last_attempt_at = Some(record.attempt.at);
-        d.last_response_status = record.attempt.response_status;
-        d.last_error = record.attempt.error.clone();
-        s.attempts.push(record.attempt);
+        for record in records {
+            let d = s
+                .deliveries
+                .get_mut(&record.attempt.delivery_id)
+                .expect("checked above");
+            d.attempts = record.attempt.attempt;
+            d.status = record.status;
+            d.next_attempt_at = record.next_attempt_at;
+            d.lease_owner = None;
+            d.lease_until = None;
+            d.last_attempt_at = Some(record.attempt.at);
+            d.last_response_status = record.attempt.response_status;
+            d.last_error = record.attempt.error.clone();
+            s.attempts.push(record.attempt);
+        }
         Ok(())
     }
     async fn delivery(&self, id: DeliveryId) -> StoreResult<Option<Delivery>> {

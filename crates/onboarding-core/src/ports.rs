@@ -527,6 +527,15 @@ pub trait SecretVault: Send + Sync {
     fn open(&self, sealed: &str) -> Option<String>;
 }
 
+/// One outbox message fanned out: the deliveries [`DeliveryStore::dispatch`] inserts for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FanOut {
+    /// The outbox message.
+    pub message: MessageId,
+    /// One delivery per endpoint that wants it (possibly none).
+    pub deliveries: Vec<crate::webhook::Delivery>,
+}
+
 /// Webhook deliveries (issue 5): the outbox fanned out into one delivery per endpoint, claimed
 /// by workers under a lease, settled attempt by attempt. Writes that also change an endpoint
 /// (verified, failing, disabled) or raise audit events take that [`ChangeSet`] along and apply
@@ -536,14 +545,12 @@ pub trait SecretVault: Send + Sync {
 pub trait DeliveryStore: Send + Sync {
     /// Outbox messages not yet fanned out, oldest first.
     async fn undispatched(&self, limit: u64) -> StoreResult<Vec<OutboxMessage>>;
-    /// Marks the message dispatched and inserts its deliveries, atomically. `Ok(false)` when
-    /// it was already dispatched (another dispatcher won; nothing is inserted).
-    async fn dispatch(
-        &self,
-        message: MessageId,
-        deliveries: Vec<crate::webhook::Delivery>,
-        at: DateTime<Utc>,
-    ) -> StoreResult<bool>;
+    /// Marks each message dispatched and inserts its deliveries, all in one transaction (the
+    /// worker fans out a page of the outbox at a time: one write, not one per message). The
+    /// answer has one flag per fan-out, in order: `false` when that message was already
+    /// dispatched (another dispatcher won; none of its deliveries are inserted, the others'
+    /// are).
+    async fn dispatch(&self, fan_outs: Vec<FanOut>, at: DateTime<Utc>) -> StoreResult<Vec<bool>>;
     /// Leases up to `limit` due deliveries (pending, `next_attempt_at <= now`, no live lease)
     /// to `lease_owner` until `lease_until`, oldest due first. On PostgreSQL:
     /// `FOR UPDATE SKIP LOCKED`; elsewhere a conditional update of the lease columns.
@@ -554,12 +561,14 @@ pub trait DeliveryStore: Send + Sync {
         lease_until: DateTime<Utc>,
         limit: u64,
     ) -> StoreResult<Vec<crate::webhook::Delivery>>;
-    /// Stores the attempt, moves the delivery to its next state, releases the lease and
-    /// applies `also`, in one transaction. `Conflict` when `lease_owner` no longer holds the
-    /// delivery (its lease expired and another worker claimed it): nothing is written.
-    async fn complete_attempt(
+    /// Stores the attempts, moves each delivery to its next state, releases the leases and
+    /// applies `also`, in one transaction (a worker's tick settles all its attempts in one
+    /// write). `Conflict` when `lease_owner` no longer holds one of the deliveries (its lease
+    /// expired and another worker claimed it) or an expected version in `also` moved: nothing
+    /// is written.
+    async fn complete_attempts(
         &self,
-        record: crate::webhook::AttemptRecord,
+        records: Vec<crate::webhook::AttemptRecord>,
         also: ChangeSet,
     ) -> StoreResult<()>;
     /// The delivery with this id, if any.

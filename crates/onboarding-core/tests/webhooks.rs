@@ -479,7 +479,7 @@ async fn rotation_keeps_the_previous_secret_for_the_overlap() {
         .await
         .unwrap();
     let d = e.claim("w1").await.pop().unwrap();
-    match e.wh.prepare(&d).await.unwrap() {
+    match e.wh.prepare(d.endpoint_id).await.unwrap() {
         Prepared::Send(t) => assert_eq!(t.secrets, vec![r.secret.clone(), c.secret.clone()]),
         other => panic!("{other:?}"),
     }

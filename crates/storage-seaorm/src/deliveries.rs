@@ -10,12 +10,11 @@
 //! update of the lease columns. Both then read back only the rows this owner now holds.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use onboarding_core::ids::{DeliveryId, MessageId, ProjectId, WebhookEndpointId};
-use onboarding_core::ports::{ChangeSet, DeliveryStore, OutboxMessage, StoreError, StoreResult};
+use onboarding_core::ids::{DeliveryId, ProjectId, WebhookEndpointId};
+use onboarding_core::ports::{ChangeSet, DeliveryStore, FanOut, OutboxMessage, StoreResult};
 use onboarding_core::webhook::{
     AttemptRecord, Delivery, DeliveryAttempt, DeliveryStatus, EVENT_TEST,
 };
@@ -182,39 +181,49 @@ fn rows<M, T>(r: Vec<M>, f: fn(M) -> R<T>) -> R<Vec<T>> {
 // ---------------------------------------------------------------------------------------------
 // Transaction steps
 
-/// Marks the message dispatched (only if nobody did) and inserts its deliveries.
+/// Marks each message dispatched (only if nobody did) and inserts its deliveries.
 struct Dispatch {
-    message: MessageId,
-    deliveries: Vec<Delivery>,
+    fan_outs: Vec<FanOut>,
     at: DateTime<Utc>,
-    /// Set when another dispatcher had already marked the message.
-    already: AtomicBool,
+    /// One flag per fan-out: whether this transaction dispatched it.
+    done: Mutex<Vec<bool>>,
 }
+
+/// Rows per multi-row insert: well under SQLite's limit of bound variables.
+const INSERT_CHUNK: usize = 500;
 
 #[async_trait]
 impl TxStep for Dispatch {
     async fn run(&self, txn: &DatabaseTransaction) -> Result<(), TxErr> {
         use outbox_dispatch::Column as O;
-        let res = outbox_dispatch::Entity::update_many()
-            .col_expr(O::DispatchedAt, Expr::value(self.at))
-            .filter(O::Id.eq(self.message.to_string()))
-            .filter(O::DispatchedAt.is_null())
-            .exec(txn)
-            .await?;
-        if res.rows_affected == 0 {
-            self.already.store(true, Ordering::SeqCst);
-            return Err(TxErr::Conflict("outbox message already dispatched".into()));
+        let mut done = Vec::with_capacity(self.fan_outs.len());
+        let mut inserts = Vec::new();
+        for f in &self.fan_outs {
+            let res = outbox_dispatch::Entity::update_many()
+                .col_expr(O::DispatchedAt, Expr::value(self.at))
+                .filter(O::Id.eq(f.message.to_string()))
+                .filter(O::DispatchedAt.is_null())
+                .exec(txn)
+                .await?;
+            // Another dispatcher marked it first: its deliveries exist already.
+            let first = res.rows_affected > 0;
+            if first {
+                inserts.extend(f.deliveries.iter().map(delivery_model));
+            }
+            done.push(first);
         }
-        if !self.deliveries.is_empty() {
-            let models = self
-                .deliveries
-                .iter()
-                .map(|d| delivery_model(d).into_active_model().reset_all());
+        while !inserts.is_empty() {
+            let rest = inserts.split_off(inserts.len().min(INSERT_CHUNK));
+            let models = inserts
+                .into_iter()
+                .map(|m| m.into_active_model().reset_all());
             webhook_delivery::Entity::insert_many(models)
                 .exec_without_returning(txn)
                 .await
                 .map_err(tx_err("webhook delivery"))?;
+            inserts = rest;
         }
+        *self.done.lock().expect("dispatch lock") = done;
         Ok(())
     }
 }
@@ -283,41 +292,47 @@ impl TxStep for Claim<'_> {
     }
 }
 
-/// Settles one attempt, only while the owner still holds the delivery.
+/// Settles attempts, only while the owner still holds each delivery.
 struct Complete<'a> {
-    record: &'a AttemptRecord,
+    records: &'a [AttemptRecord],
 }
 
 #[async_trait]
 impl TxStep for Complete<'_> {
     async fn run(&self, txn: &DatabaseTransaction) -> Result<(), TxErr> {
-        let r = self.record;
-        let a = &r.attempt;
-        let res = webhook_delivery::Entity::update_many()
-            .col_expr(D::Attempts, Expr::value(a.attempt as i32))
-            .col_expr(D::Status, Expr::value(r.status.as_str()))
-            .col_expr(D::NextAttemptAt, Expr::value(r.next_attempt_at))
-            .col_expr(D::LeaseOwner, Expr::value(Option::<String>::None))
-            .col_expr(D::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(D::LastAttemptAt, Expr::value(Some(a.at)))
-            .col_expr(
-                D::LastResponseStatus,
-                Expr::value(a.response_status.map(i32::from)),
-            )
-            .col_expr(D::LastError, Expr::value(a.error.clone()))
-            .filter(D::Id.eq(a.delivery_id.to_string()))
-            .filter(D::Status.eq(DeliveryStatus::Pending.as_str()))
-            .filter(D::LeaseOwner.eq(r.lease_owner.as_str()))
-            .filter(D::Attempts.eq(a.attempt as i32 - 1))
-            .exec(txn)
-            .await?;
-        if res.rows_affected == 0 {
-            return Err(TxErr::Conflict("delivery lease".into()));
+        for r in self.records {
+            let a = &r.attempt;
+            let res = webhook_delivery::Entity::update_many()
+                .col_expr(D::Attempts, Expr::value(a.attempt as i32))
+                .col_expr(D::Status, Expr::value(r.status.as_str()))
+                .col_expr(D::NextAttemptAt, Expr::value(r.next_attempt_at))
+                .col_expr(D::LeaseOwner, Expr::value(Option::<String>::None))
+                .col_expr(D::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                .col_expr(D::LastAttemptAt, Expr::value(Some(a.at)))
+                .col_expr(
+                    D::LastResponseStatus,
+                    Expr::value(a.response_status.map(i32::from)),
+                )
+                .col_expr(D::LastError, Expr::value(a.error.clone()))
+                .filter(D::Id.eq(a.delivery_id.to_string()))
+                .filter(D::Status.eq(DeliveryStatus::Pending.as_str()))
+                .filter(D::LeaseOwner.eq(r.lease_owner.as_str()))
+                .filter(D::Attempts.eq(a.attempt as i32 - 1))
+                .exec(txn)
+                .await?;
+            if res.rows_affected == 0 {
+                return Err(TxErr::Conflict("delivery lease".into()));
+            }
         }
-        webhook_delivery_attempt::Entity::insert(attempt_model(a).into_active_model().reset_all())
-            .exec_without_returning(txn)
-            .await
-            .map_err(tx_err("delivery attempt"))?;
+        for chunk in self.records.chunks(INSERT_CHUNK) {
+            let models = chunk
+                .iter()
+                .map(|r| attempt_model(&r.attempt).into_active_model().reset_all());
+            webhook_delivery_attempt::Entity::insert_many(models)
+                .exec_without_returning(txn)
+                .await
+                .map_err(tx_err("delivery attempt"))?;
+        }
         Ok(())
     }
 }
@@ -370,23 +385,17 @@ impl DeliveryStore for SeaOrmStore {
         rows(r, map::outbox)
     }
 
-    async fn dispatch(
-        &self,
-        message: MessageId,
-        deliveries: Vec<Delivery>,
-        at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let step = Dispatch {
-            message,
-            deliveries,
-            at,
-            already: AtomicBool::new(false),
-        };
-        match self.transact(&ChangeSet::default(), &step).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::Conflict(_)) if step.already.load(Ordering::SeqCst) => Ok(false),
-            Err(e) => Err(e),
+    async fn dispatch(&self, fan_outs: Vec<FanOut>, at: DateTime<Utc>) -> StoreResult<Vec<bool>> {
+        if fan_outs.is_empty() {
+            return Ok(vec![]);
         }
+        let step = Dispatch {
+            fan_outs,
+            at,
+            done: Mutex::new(vec![]),
+        };
+        self.transact(&ChangeSet::default(), &step).await?;
+        Ok(step.done.into_inner().expect("dispatch lock"))
     }
 
     async fn claim_due(
@@ -410,8 +419,15 @@ impl DeliveryStore for SeaOrmStore {
         Ok(step.out.into_inner().expect("claim lock"))
     }
 
-    async fn complete_attempt(&self, record: AttemptRecord, also: ChangeSet) -> StoreResult<()> {
-        self.transact(&also, &Complete { record: &record }).await
+    async fn complete_attempts(
+        &self,
+        records: Vec<AttemptRecord>,
+        also: ChangeSet,
+    ) -> StoreResult<()> {
+        if records.is_empty() && also == ChangeSet::default() {
+            return Ok(());
+        }
+        self.transact(&also, &Complete { records: &records }).await
     }
 
     async fn delivery(&self, id: DeliveryId) -> StoreResult<Option<Delivery>> {

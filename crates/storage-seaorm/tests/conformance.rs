@@ -1227,6 +1227,41 @@ mod deliveries {
     use super::*;
     use onboarding_core::webhook::{AttemptRecord, Delivery, DeliveryAttempt, DeliveryStatus};
 
+    /// One message's fan-out and one attempt at a time, through the batched port methods.
+    trait OneAtATime {
+        async fn dispatch_one(
+            &self,
+            message: MessageId,
+            deliveries: Vec<Delivery>,
+            at: DateTime<Utc>,
+        ) -> StoreResult<bool>;
+        async fn complete_one(&self, record: AttemptRecord, also: ChangeSet) -> StoreResult<()>;
+    }
+
+    impl<T: DeliveryStore + ?Sized> OneAtATime for T {
+        async fn dispatch_one(
+            &self,
+            message: MessageId,
+            deliveries: Vec<Delivery>,
+            at: DateTime<Utc>,
+        ) -> StoreResult<bool> {
+            let done = self
+                .dispatch(
+                    vec![FanOut {
+                        message,
+                        deliveries,
+                    }],
+                    at,
+                )
+                .await?;
+            assert_eq!(done.len(), 1, "one flag per fan-out");
+            Ok(done[0])
+        }
+        async fn complete_one(&self, record: AttemptRecord, also: ChangeSet) -> StoreResult<()> {
+            self.complete_attempts(vec![record], also).await
+        }
+    }
+
     /// A workspace with one outbox message (n = 4), committed.
     async fn seeded(store: &SeaOrmStore) -> (WorkspaceId, OutboxMessage) {
         let a = account(1, "a@acme.example");
@@ -1299,7 +1334,7 @@ mod deliveries {
         })
         .await
         .unwrap();
-        assert!(m.dispatch(msg.id, ds, t0()).await.unwrap());
+        assert!(m.dispatch_one(msg.id, ds, t0()).await.unwrap());
         m
     }
 
@@ -1313,7 +1348,7 @@ mod deliveries {
             // leaves neither deliveries nor the dispatch mark behind.
             let d1 = delivery(11, &msg, "test.event", t0());
             let err = store
-                .dispatch(msg.id, vec![d1.clone(), d1.clone()], t0())
+                .dispatch_one(msg.id, vec![d1.clone(), d1.clone()], t0())
                 .await
                 .unwrap_err();
             assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -1324,7 +1359,7 @@ mod deliveries {
             let d2 = delivery(12, &msg, "test.event", t0());
             assert!(
                 store
-                    .dispatch(msg.id, vec![d1.clone(), d2.clone()], t0())
+                    .dispatch_one(msg.id, vec![d1.clone(), d2.clone()], t0())
                     .await
                     .unwrap()
             );
@@ -1332,7 +1367,7 @@ mod deliveries {
             let late = delivery(13, &msg, "test.event", t0());
             assert!(
                 !store
-                    .dispatch(msg.id, vec![late.clone()], t0())
+                    .dispatch_one(msg.id, vec![late.clone()], t0())
                     .await
                     .unwrap()
             );
@@ -1351,8 +1386,8 @@ mod deliveries {
                 .await
                 .unwrap();
             let (a, b) = tokio::join!(
-                store.dispatch(m2.id, vec![delivery(21, &m2, "x.y", t0())], t0()),
-                store.dispatch(m2.id, vec![delivery(22, &m2, "x.y", t0())], t0()),
+                store.dispatch_one(m2.id, vec![delivery(21, &m2, "x.y", t0())], t0()),
+                store.dispatch_one(m2.id, vec![delivery(22, &m2, "x.y", t0())], t0()),
             );
             assert!(a.unwrap() ^ b.unwrap(), "exactly one dispatcher wins");
 
@@ -1392,7 +1427,7 @@ mod deliveries {
             let later = delivery(300, &msg, "x.y", t0() + TimeDelta::hours(1));
             let mut all = due.clone();
             all.push(later.clone());
-            assert!(store.dispatch(msg.id, all, t0()).await.unwrap());
+            assert!(store.dispatch_one(msg.id, all, t0()).await.unwrap());
 
             let now = t0() + TimeDelta::minutes(1);
             let until = now + TimeDelta::seconds(60);
@@ -1444,11 +1479,129 @@ mod deliveries {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_page_of_fan_outs_and_a_tick_of_attempts_are_each_one_write() {
+        on_each_db(|store| async move {
+            let (ws, msg) = seeded(&store).await;
+            let mut fresh = outbox(30, ws);
+            fresh.project_id = msg.project_id;
+            store
+                .commit(ChangeSet {
+                    outbox: vec![fresh.clone()],
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let (a, b) = (
+                delivery(31, &msg, "x.y", t0()),
+                delivery(32, &msg, "x.y", t0()),
+            );
+            assert!(
+                store
+                    .dispatch_one(msg.id, vec![a.clone(), b.clone()], t0())
+                    .await
+                    .unwrap()
+            );
+            // A page holding a message another dispatcher took: that one is skipped (none of
+            // its new deliveries stored), the fresh one dispatched, in one call.
+            let dup = delivery(33, &msg, "x.y", t0());
+            let c = delivery(34, &fresh, "x.y", t0());
+            let done = store
+                .dispatch(
+                    vec![
+                        FanOut {
+                            message: msg.id,
+                            deliveries: vec![dup.clone()],
+                        },
+                        FanOut {
+                            message: fresh.id,
+                            deliveries: vec![c.clone()],
+                        },
+                    ],
+                    t0(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(done, [false, true]);
+            assert_eq!(store.delivery(dup.id).await.unwrap(), None);
+            assert_eq!(store.delivery(c.id).await.unwrap(), Some(c.clone()));
+            assert!(store.undispatched(10).await.unwrap().is_empty());
+            assert_eq!(
+                store.dispatch(vec![], t0()).await.unwrap(),
+                Vec::<bool>::new()
+            );
+
+            let lease = TimeDelta::seconds(60);
+            let held = store.claim_due(t0(), "w", t0() + lease, 10).await.unwrap();
+            assert_eq!(held.len(), 3);
+            let later = t0() + TimeDelta::seconds(5);
+            let events_before = audit_count(&store).await;
+            let also = ChangeSet {
+                audit: vec![draft(35, Some(ws))],
+                ..Default::default()
+            };
+            // One record whose lease is not ours: the whole tick's write is refused.
+            let mut stolen = record(&held[1], "w", later, true);
+            stolen.lease_owner = "someone-else".into();
+            let err = store
+                .complete_attempts(
+                    vec![record(&held[0], "w", later, true), stolen],
+                    also.clone(),
+                )
+                .await
+                .unwrap_err();
+            assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+            assert_eq!(audit_count(&store).await, events_before);
+            for d in &held {
+                let stored = store.delivery(d.id).await.unwrap().unwrap();
+                assert_eq!(
+                    (stored.attempts, stored.status),
+                    (0, DeliveryStatus::Pending)
+                );
+            }
+            // All three, with the change set: settled together.
+            let records: Vec<AttemptRecord> = held
+                .iter()
+                .enumerate()
+                .map(|(i, d)| record(d, "w", later, i != 1))
+                .collect();
+            store
+                .complete_attempts(records.clone(), also)
+                .await
+                .unwrap();
+            assert_eq!(audit_count(&store).await, events_before + 1);
+            for (d, r) in held.iter().zip(&records) {
+                let stored = store.delivery(d.id).await.unwrap().unwrap();
+                assert_eq!(stored.status, r.status);
+                assert_eq!((stored.attempts, stored.lease_owner), (1, None));
+            }
+            let mut endpoints: Vec<WebhookEndpointId> =
+                held.iter().map(|d| d.endpoint_id).collect();
+            endpoints.sort();
+            endpoints.dedup();
+            let mut attempts = Vec::new();
+            for ep in endpoints {
+                attempts.extend(store.attempts_of_endpoint(ep, t0(), 10).await.unwrap());
+            }
+            attempts.sort_by_key(|x| x.delivery_id);
+            let mut expected: Vec<DeliveryAttempt> =
+                records.into_iter().map(|r| r.attempt).collect();
+            expected.sort_by_key(|x| x.delivery_id);
+            assert_eq!(attempts, expected);
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lost_lease_is_a_conflict_and_writes_nothing() {
         on_each_db(|store| async move {
             let (ws, msg) = seeded(&store).await;
             let d = delivery(400, &msg, "x.y", t0());
-            assert!(store.dispatch(msg.id, vec![d.clone()], t0()).await.unwrap());
+            assert!(
+                store
+                    .dispatch_one(msg.id, vec![d.clone()], t0())
+                    .await
+                    .unwrap()
+            );
             let lease = TimeDelta::seconds(60);
             let a = store
                 .claim_due(t0(), "worker-a", t0() + lease, 10)
@@ -1470,7 +1623,7 @@ mod deliveries {
                 ..Default::default()
             };
             let err = store
-                .complete_attempt(record(&a[0], "worker-a", later, false), also.clone())
+                .complete_one(record(&a[0], "worker-a", later, false), also.clone())
                 .await
                 .unwrap_err();
             assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -1496,7 +1649,7 @@ mod deliveries {
 
             // B's result lands, with its change set, and releases the lease.
             store
-                .complete_attempt(record(&b[0], "worker-b", later, true), also)
+                .complete_one(record(&b[0], "worker-b", later, true), also)
                 .await
                 .unwrap();
             let stored = store.delivery(d.id).await.unwrap().unwrap();
@@ -1519,7 +1672,7 @@ mod deliveries {
             );
             // Settled twice? The second is refused.
             let again = store
-                .complete_attempt(record(&b[0], "worker-b", later, true), ChangeSet::default())
+                .complete_one(record(&b[0], "worker-b", later, true), ChangeSet::default())
                 .await
                 .unwrap_err();
             assert!(matches!(again, StoreError::Conflict(_)));
@@ -1533,7 +1686,12 @@ mod deliveries {
             let (ws, msg) = seeded(&store).await;
             let project = msg.project_id.unwrap();
             let d = delivery(500, &msg, "test", t0());
-            assert!(store.dispatch(msg.id, vec![d.clone()], t0()).await.unwrap());
+            assert!(
+                store
+                    .dispatch_one(msg.id, vec![d.clone()], t0())
+                    .await
+                    .unwrap()
+            );
             // Pending: not requeueable, and not what the gate reads.
             let err = store
                 .requeue_failed(d.id, t0(), ChangeSet::default())
@@ -1553,7 +1711,7 @@ mod deliveries {
                 .await
                 .unwrap();
             store
-                .complete_attempt(record(&c[0], "w", at, false), ChangeSet::default())
+                .complete_one(record(&c[0], "w", at, false), ChangeSet::default())
                 .await
                 .unwrap();
             assert_eq!(
@@ -1606,7 +1764,7 @@ mod deliveries {
                 .unwrap();
             assert_eq!(c.len(), 1);
             store
-                .complete_attempt(record(&c[0], "w", retry_at, true), ChangeSet::default())
+                .complete_one(record(&c[0], "w", retry_at, true), ChangeSet::default())
                 .await
                 .unwrap();
             assert_eq!(

@@ -5,6 +5,7 @@
 //! once: the lease keeps each delivery with one of them, and a worker that dies mid-delivery
 //! loses its lease at expiry, so another sends the delivery again under the same `webhook-id`.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +13,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use onboarding_core::ServiceResult;
 use onboarding_core::Webhooks;
+use onboarding_core::ids::WebhookEndpointId;
 use onboarding_core::ports::{Clock, DeliveryStore};
-use onboarding_core::services::{AttemptResult, DispatchReport, Prepared};
+use onboarding_core::services::{AttemptResult, DispatchReport, Outcome, Prepared, Settled};
 use onboarding_core::webhook::{Delivery, DeliveryStatus};
 use onboarding_core::{Portal, ServiceError};
 
@@ -75,11 +77,6 @@ pub struct Worker {
     tick: Arc<tokio::sync::Mutex<()>>,
 }
 
-enum Settled {
-    Status(DeliveryStatus),
-    LostLease,
-}
-
 impl Worker {
     pub fn new(
         portal: Portal,
@@ -121,7 +118,8 @@ impl Worker {
         &self.cfg.owner
     }
 
-    /// One tick at `now`: dispatch, lease what is due, send it all, record the outcomes.
+    /// One tick at `now`: dispatch, lease what is due, send it all, record the outcomes (in
+    /// one write: a tick costs a handful of transactions however many deliveries it sends).
     pub async fn run_once(&self, now: DateTime<Utc>) -> ServiceResult<RunReport> {
         let _turn = self.tick.lock().await;
         let mut report = RunReport {
@@ -133,47 +131,60 @@ impl Worker {
             .deliveries()
             .claim_due(now, &self.cfg.owner, now + self.cfg.lease, self.cfg.batch)
             .await?;
-        let mut tasks = tokio::task::JoinSet::new();
-        for d in due {
-            let me = self.clone();
-            tasks.spawn(async move { me.deliver(d, now).await });
+        if due.is_empty() {
+            return Ok(report);
         }
+        // Where to send is a question about the endpoint: asked once per endpoint.
+        let mut targets: HashMap<WebhookEndpointId, Arc<Prepared>> = HashMap::new();
+        for d in &due {
+            if !targets.contains_key(&d.endpoint_id) {
+                let p = self.webhooks.prepare(d.endpoint_id).await?;
+                targets.insert(d.endpoint_id, Arc::new(p));
+            }
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, d) in due.into_iter().enumerate() {
+            let me = self.clone();
+            let target = targets[&d.endpoint_id].clone();
+            tasks.spawn(async move {
+                let outcome = me.attempt(&d, &target, now).await;
+                (i, d, outcome)
+            });
+        }
+        let mut outcomes = Vec::with_capacity(tasks.len());
         while let Some(joined) = tasks.join_next().await {
-            let settled = joined.map_err(|e| ServiceError::Internal(e.to_string()))?;
-            match settled {
-                Ok((attempted, Settled::Status(s))) => {
-                    report.attempted += usize::from(attempted);
-                    match s {
-                        DeliveryStatus::Succeeded => report.succeeded += 1,
-                        DeliveryStatus::Pending => report.retrying += 1,
-                        DeliveryStatus::Failed => report.failed += 1,
-                    }
-                }
-                Ok((attempted, Settled::LostLease)) => {
-                    report.attempted += usize::from(attempted);
-                    report.lost_leases += 1;
-                }
-                // One delivery's storage error must not stop the others; its lease expires
-                // and it is tried again.
-                Err(e) => tracing::warn!(error = %e, "recording a webhook attempt failed"),
+            outcomes.push(joined.map_err(|e| ServiceError::Internal(e.to_string()))?);
+        }
+        // Recorded in the order claimed, so attempts to one endpoint settle in a fixed order.
+        outcomes.sort_by_key(|(i, _, _)| *i);
+        let sent: Vec<bool> = outcomes
+            .iter()
+            .map(|(_, _, o)| matches!(o, Outcome::Sent(_)))
+            .collect();
+        let settled = self
+            .webhooks
+            .record_outcomes(
+                &self.cfg.owner,
+                outcomes.into_iter().map(|(_, d, o)| (d, o)).collect(),
+            )
+            .await?;
+        for (attempted, s) in sent.into_iter().zip(settled) {
+            report.attempted += usize::from(attempted);
+            match s {
+                Settled::Left(DeliveryStatus::Succeeded) => report.succeeded += 1,
+                Settled::Left(DeliveryStatus::Pending) => report.retrying += 1,
+                Settled::Left(DeliveryStatus::Failed) => report.failed += 1,
+                Settled::LostLease => report.lost_leases += 1,
             }
         }
         Ok(report)
     }
 
-    /// Sends one leased delivery and records the result. Returns whether an HTTP attempt was
-    /// made, and how the delivery was left.
-    async fn deliver(&self, d: Delivery, now: DateTime<Utc>) -> ServiceResult<(bool, Settled)> {
-        let owner = self.cfg.owner.as_str();
-        let target = match self.webhooks.prepare(&d).await? {
+    /// Signs and sends one leased delivery (or says why it is not sent).
+    async fn attempt(&self, d: &Delivery, target: &Prepared, now: DateTime<Utc>) -> Outcome {
+        let target = match target {
             Prepared::Send(t) => t,
-            Prepared::Skip(reason) => {
-                return match self.webhooks.skip(&d, owner, &reason).await {
-                    Ok(()) => Ok((false, Settled::Status(DeliveryStatus::Failed))),
-                    Err(ServiceError::Conflict { .. }) => Ok((false, Settled::LostLease)),
-                    Err(e) => Err(e),
-                };
-            }
+            Prepared::Skip(reason) => return Outcome::NotSent(reason.clone()),
         };
         let signed = match SignedHeaders::new(
             &target.secrets,
@@ -182,17 +193,14 @@ impl Worker {
             d.body.as_bytes(),
         ) {
             Ok(s) => s,
-            Err(e) => {
-                let reason = e.to_string();
-                self.webhooks.skip(&d, owner, &reason).await?;
-                return Ok((false, Settled::Status(DeliveryStatus::Failed)));
-            }
+            Err(e) => return Outcome::NotSent(e.to_string()),
         };
         let out = self.client.send(&target.url, &signed, &d.body, now).await;
         let delay = self
             .schedule
             .next_delay(d.attempts + 1, self.jitter.sample(), out.retry_after);
-        let result = AttemptResult {
+        tracing::debug!(delivery = %d.id, status = ?out.status, "webhook attempt");
+        Outcome::Sent(AttemptResult {
             at: now,
             url: target.url.clone(),
             response_status: out.status,
@@ -202,13 +210,7 @@ impl Worker {
             retry_at: delay
                 .and_then(|d| TimeDelta::from_std(d).ok())
                 .map(|d| now + d),
-        };
-        tracing::debug!(delivery = %d.id, status = ?result.response_status, "webhook attempt");
-        match self.webhooks.record_attempt(&d, owner, result).await {
-            Ok(s) => Ok((true, Settled::Status(s))),
-            Err(ServiceError::Conflict { .. }) => Ok((true, Settled::LostLease)),
-            Err(e) => Err(e),
-        }
+        })
     }
 
     /// Ticks until `shutdown` completes, reading the time from the clock. A tick that found

@@ -30,8 +30,8 @@ pub use metering::{RaisedAlert, UsageView, month_bounds, period_bounds};
 pub use projects::ProjectOverview;
 pub use subscriptions::{QueueEntry, SubscriptionView};
 pub use webhooks::{
-    AttemptResult, CreatedEndpoint, DeliveryTarget, DispatchReport, Prepared, RotatedSecret,
-    Webhooks,
+    AttemptResult, CreatedEndpoint, DeliveryTarget, DispatchReport, Outcome, Prepared,
+    RotatedSecret, Settled, Webhooks,
 };
 pub use workspaces::{MemberView, WorkspaceOverview};
 

@@ -5,6 +5,7 @@
 //! with the [`DeliveryStore`] port (see `docs/decisions/0009-webhooks.md`): the worker, the
 //! delivery history, endpoint health and manual retry.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use chrono::TimeDelta;
@@ -83,6 +84,24 @@ pub enum Prepared {
     Send(DeliveryTarget),
     /// The endpoint is gone, disabled, or has no usable secret: settle without sending.
     Skip(String),
+}
+
+/// What a worker did with one leased delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// An HTTP attempt was made; what came back.
+    Sent(AttemptResult),
+    /// Not sent ([`Prepared::Skip`], or the body could not be signed): why.
+    NotSent(String),
+}
+
+/// How [`Webhooks::record_outcomes`] left one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Recorded; the delivery's state now.
+    Left(DeliveryStatus),
+    /// Not recorded: the worker's lease expired and another worker holds the delivery.
+    LostLease,
 }
 
 /// The outcome of one HTTP attempt, as the delivery adapter saw it.
@@ -484,26 +503,50 @@ impl Webhooks {
         &self.deliveries
     }
 
-    /// Fans undispatched outbox messages out into deliveries (system; the worker calls it).
-    /// Each message is dispatched atomically, once, even with several dispatchers.
+    /// Fans a page of undispatched outbox messages out into deliveries (system; the worker
+    /// calls it), in one write. Each message is dispatched atomically, once, even with several
+    /// dispatchers. A project's endpoints are read once per page.
     pub async fn dispatch(&self, limit: u64) -> ServiceResult<DispatchReport> {
         let p = &self.portal.p;
-        let mut report = DispatchReport::default();
-        for m in self.deliveries.undispatched(limit).await? {
-            let endpoints = match (m.target_endpoint, m.project_id) {
-                (Some(t), _) => p.webhooks.endpoint(t).await?.into_iter().collect(),
-                (None, Some(project)) => p.webhooks.endpoints(project).await?,
-                (None, None) => vec![],
+        let messages = self.deliveries.undispatched(limit).await?;
+        if messages.is_empty() {
+            return Ok(DispatchReport::default());
+        }
+        let now = self.portal.now();
+        let mut of_project: HashMap<ProjectId, Vec<WebhookEndpoint>> = HashMap::new();
+        let mut fan_outs = Vec::with_capacity(messages.len());
+        for m in &messages {
+            let targeted: Vec<WebhookEndpoint>;
+            let endpoints: &[WebhookEndpoint] = match (m.target_endpoint, m.project_id) {
+                (Some(t), _) => {
+                    targeted = p.webhooks.endpoint(t).await?.into_iter().collect();
+                    &targeted
+                }
+                (None, Some(project)) => {
+                    if !of_project.contains_key(&project) {
+                        let eps = p.webhooks.endpoints(project).await?;
+                        of_project.insert(project, eps);
+                    }
+                    &of_project[&project]
+                }
+                (None, None) => &[],
             };
-            let now = self.portal.now();
-            let ds = fan_out(
-                &m,
-                &endpoints,
+            let deliveries = fan_out(
+                m,
+                endpoints,
                 || DeliveryId::from_ulid(self.portal.ulid()),
                 now,
             );
-            let n = ds.len();
-            if self.deliveries.dispatch(m.id, ds, now).await? {
+            fan_outs.push(FanOut {
+                message: m.id,
+                deliveries,
+            });
+        }
+        let sizes: Vec<usize> = fan_outs.iter().map(|f| f.deliveries.len()).collect();
+        let done = self.deliveries.dispatch(fan_outs, now).await?;
+        let mut report = DispatchReport::default();
+        for (n, first) in sizes.into_iter().zip(done) {
+            if first {
                 report.messages += 1;
                 report.deliveries += n;
             }
@@ -511,10 +554,11 @@ impl Webhooks {
         Ok(report)
     }
 
-    /// Where and with which secrets to send a claimed delivery (system).
-    pub async fn prepare(&self, d: &Delivery) -> ServiceResult<Prepared> {
+    /// Where and with which secrets to send deliveries to this endpoint (system). The answer
+    /// depends on the endpoint only, so a worker asks once per endpoint per tick.
+    pub async fn prepare(&self, endpoint: WebhookEndpointId) -> ServiceResult<Prepared> {
         let p = &self.portal.p;
-        let Some(ep) = p.webhooks.endpoint(d.endpoint_id).await? else {
+        let Some(ep) = p.webhooks.endpoint(endpoint).await? else {
             return Ok(Prepared::Skip("the endpoint no longer exists".into()));
         };
         if !ep.is_enabled() {
@@ -536,10 +580,9 @@ impl Webhooks {
         }))
     }
 
-    /// Settles a claimed delivery that cannot be sent: failed, nothing attempted, the endpoint
-    /// untouched (system).
-    pub async fn skip(&self, d: &Delivery, lease_owner: &str, reason: &str) -> ServiceResult<()> {
-        let record = AttemptRecord {
+    /// The record of a claimed delivery that cannot be sent: failed, nothing attempted.
+    fn not_sent(&self, d: &Delivery, lease_owner: &str, reason: &str) -> AttemptRecord {
+        AttemptRecord {
             attempt: DeliveryAttempt {
                 delivery_id: d.id,
                 endpoint_id: d.endpoint_id,
@@ -553,10 +596,16 @@ impl Webhooks {
             lease_owner: lease_owner.to_owned(),
             status: DeliveryStatus::Failed,
             next_attempt_at: None,
-        };
+        }
+    }
+
+    /// Settles a claimed delivery that cannot be sent: failed, nothing attempted, the endpoint
+    /// untouched (system).
+    pub async fn skip(&self, d: &Delivery, lease_owner: &str, reason: &str) -> ServiceResult<()> {
+        let record = self.not_sent(d, lease_owner, reason);
         Ok(self
             .deliveries
-            .complete_attempt(record, ChangeSet::default())
+            .complete_attempts(vec![record], ChangeSet::default())
             .await?)
     }
 
@@ -576,7 +625,7 @@ impl Webhooks {
             let ep = self.portal.p.webhooks.endpoint(d.endpoint_id).await?;
             let (record, also) = self.settle(d, lease_owner, &result, ep.as_ref());
             let status = record.status;
-            match self.deliveries.complete_attempt(record, also).await {
+            match self.deliveries.complete_attempts(vec![record], also).await {
                 Ok(()) => return Ok(status),
                 // The endpoint changed under us (another delivery settled first): decide again
                 // on the fresh endpoint. A lost lease conflicts every time and ends the loop.
@@ -584,6 +633,68 @@ impl Webhooks {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// Records a worker tick's outcomes (system) in one write: what [`Self::record_attempt`]
+    /// and [`Self::skip`] do for each, in order. Attempts to one endpoint are decided in turn on
+    /// the endpoint as the previous one left it (a failure then a success leaves it healthy),
+    /// each endpoint read once. When that write conflicts (a lease lost, or the endpoint changed
+    /// meanwhile) each outcome is recorded on its own instead, so one lost lease costs only its
+    /// own delivery. Answers one [`Settled`] per outcome, in order.
+    pub async fn record_outcomes(
+        &self,
+        lease_owner: &str,
+        outcomes: Vec<(Delivery, Outcome)>,
+    ) -> ServiceResult<Vec<Settled>> {
+        let mut endpoints: HashMap<WebhookEndpointId, Option<WebhookEndpoint>> = HashMap::new();
+        for (d, o) in &outcomes {
+            if matches!(o, Outcome::Sent(_)) && !endpoints.contains_key(&d.endpoint_id) {
+                let ep = self.portal.p.webhooks.endpoint(d.endpoint_id).await?;
+                endpoints.insert(d.endpoint_id, ep);
+            }
+        }
+        let mut records = Vec::with_capacity(outcomes.len());
+        let mut also = ChangeSet::default();
+        for (d, o) in &outcomes {
+            let record = match o {
+                Outcome::Sent(r) => {
+                    let ep = endpoints.get_mut(&d.endpoint_id).expect("read above");
+                    let (record, more) = self.settle(d, lease_owner, r, ep.as_ref());
+                    if let Some(Change::UpdateWebhookEndpoint { value, .. }) = more.changes.last() {
+                        *ep = Some(value.clone());
+                    }
+                    also.changes.extend(more.changes);
+                    also.audit.extend(more.audit);
+                    also.outbox.extend(more.outbox);
+                    record
+                }
+                Outcome::NotSent(reason) => self.not_sent(d, lease_owner, reason),
+            };
+            records.push(record);
+        }
+        let statuses: Vec<DeliveryStatus> = records.iter().map(|r| r.status).collect();
+        match self.deliveries.complete_attempts(records, also).await {
+            Ok(()) => return Ok(statuses.into_iter().map(Settled::Left).collect()),
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let mut settled = Vec::with_capacity(outcomes.len());
+        for (d, o) in outcomes {
+            let one = match o {
+                Outcome::Sent(r) => self.record_attempt(&d, lease_owner, r).await,
+                Outcome::NotSent(reason) => self
+                    .skip(&d, lease_owner, &reason)
+                    .await
+                    .map(|()| DeliveryStatus::Failed),
+            };
+            settled.push(match one {
+                Ok(s) => Settled::Left(s),
+                Err(ServiceError::Conflict { .. }) => Settled::LostLease,
+                // The remaining leases expire and those deliveries are sent again.
+                Err(e) => return Err(e),
+            });
+        }
+        Ok(settled)
     }
 
     /// The pure decision behind [`Self::record_attempt`].
