@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20250101_000001_initial;
 mod m20250601_000001_credential_changes;
 mod m20250602_000001_webhook_deliveries;
+mod m20251201_000001_delivery_queue_order;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20250101_000001_initial::Migration),
             Box::new(m20250601_000001_credential_changes::Migration),
             Box::new(m20250602_000001_webhook_deliveries::Migration),
+            Box::new(m20251201_000001_delivery_queue_order::Migration),
         ]
     }
 }

@@ -49,7 +49,7 @@ impl SecretGenerator for OsSecrets {
 }
 
 /// Counts calls in memory per (credential, minute, endpoint) and flushes the counters to the
-/// store as batched upserts every second (and on shutdown), so the verification hot path never
+/// store as batched upserts every `usage_flush_seconds` (and on shutdown), so the verification hot path never
 /// waits on the database. Memory grows with distinct keys, not with calls.
 pub struct BufferedUsage {
     pending: Mutex<Pending>,

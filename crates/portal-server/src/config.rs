@@ -54,6 +54,10 @@ pub struct Config {
     pub secure_cookies: bool,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_seconds: u64,
+    /// How often counted usage is written to the database (and alerts evaluated): the most
+    /// the usage view and alerts lag behind verifications, and what a crash can lose. 1-60;
+    /// `PORTAL_USAGE_FLUSH_SECONDS`. See docs/decisions/0013-usage-flush-interval.md.
+    pub usage_flush_seconds: u64,
     /// Tests: a steppable clock instead of the system clock.
     pub clock: Option<Arc<dyn Clock>>,
     /// Print the start-up banner (first admin, gateway token, URLs) to stdout.
@@ -77,11 +81,17 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("secure_cookies", &self.secure_cookies)
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
+            .field("usage_flush_seconds", &self.usage_flush_seconds)
             .field("webhook_allow_private", &self.webhook_allow_private)
             .field("webhook_allowed_cidrs", &self.webhook_allowed_cidrs)
             .finish_non_exhaustive()
     }
 }
+
+/// Usage is written every 5 s by default (decision 0013): well inside what usage dashboards
+/// promise, and a fifth of the writes of a per-second flush under many busy keys.
+pub const DEFAULT_USAGE_FLUSH_SECONDS: u64 = 5;
+const USAGE_FLUSH_RANGE: std::ops::RangeInclusive<u64> = 1..=60;
 
 impl Default for Config {
     fn default() -> Self {
@@ -94,6 +104,7 @@ impl Default for Config {
             public_url: None,
             secure_cookies: false,
             shutdown_grace_seconds: 30,
+            usage_flush_seconds: DEFAULT_USAGE_FLUSH_SECONDS,
             clock: None,
             print_banner: true,
             webhook_allow_private: false,
@@ -114,6 +125,7 @@ struct FileConfig {
     public_url: Option<String>,
     secure_cookies: Option<bool>,
     shutdown_grace_seconds: Option<u64>,
+    usage_flush_seconds: Option<u64>,
     webhook_allow_private: Option<bool>,
     webhook_allowed_cidrs: Option<Vec<String>>,
 }
@@ -168,6 +180,9 @@ impl Config {
             if let Some(v) = f.shutdown_grace_seconds {
                 c.shutdown_grace_seconds = v;
             }
+            if let Some(v) = f.usage_flush_seconds {
+                c.usage_flush_seconds = v;
+            }
             if let Some(v) = f.webhook_allow_private {
                 c.webhook_allow_private = v;
             }
@@ -204,6 +219,20 @@ impl Config {
             c.shutdown_grace_seconds = v
                 .parse()
                 .map_err(|_| format!("PORTAL_SHUTDOWN_GRACE_SECONDS: `{v}` is not a number"))?;
+        }
+        if let Some(v) = env("PORTAL_USAGE_FLUSH_SECONDS") {
+            c.usage_flush_seconds = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("PORTAL_USAGE_FLUSH_SECONDS: `{v}` is not a number"))?;
+        }
+        if !USAGE_FLUSH_RANGE.contains(&c.usage_flush_seconds) {
+            return Err(format!(
+                "usage_flush_seconds: {} is outside {}-{}",
+                c.usage_flush_seconds,
+                USAGE_FLUSH_RANGE.start(),
+                USAGE_FLUSH_RANGE.end()
+            ));
         }
         if let Some(v) = env("PORTAL_WEBHOOK_ALLOW_PRIVATE") {
             c.webhook_allow_private = match v.trim() {
@@ -253,5 +282,39 @@ mod tests {
         assert!(!debug.contains("hunter2"), "{debug}");
         assert!(c.database_url_redacted().contains("***"));
         assert_eq!(Config::load(None, |_| None).unwrap().bind, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn the_usage_flush_interval_defaults_to_five_seconds_and_refuses_out_of_range_values() {
+        assert_eq!(Config::load(None, |_| None).unwrap().usage_flush_seconds, 5);
+        let with = |v: &'static str| {
+            move |k: &str| (k == "PORTAL_USAGE_FLUSH_SECONDS").then(|| v.to_owned())
+        };
+        assert_eq!(
+            Config::load(None, with("1")).unwrap().usage_flush_seconds,
+            1
+        );
+        assert_eq!(
+            Config::load(None, with(" 60 "))
+                .unwrap()
+                .usage_flush_seconds,
+            60
+        );
+        for bad in ["0", "61", "-1", "soon", ""] {
+            let e = Config::load(None, with(bad)).unwrap_err();
+            assert!(
+                e.contains("usage_flush_seconds") || e.contains("PORTAL_USAGE_FLUSH_SECONDS"),
+                "{bad}: {e}"
+            );
+        }
+        let dir = std::env::temp_dir().join(format!("portal-cfg-{}", ulid::Ulid::generate()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("portal.toml");
+        std::fs::write(&file, "usage_flush_seconds = 0\n").unwrap();
+        assert!(
+            Config::load(Some(&file), |_| None)
+                .unwrap_err()
+                .contains("1-60")
+        );
     }
 }

@@ -313,9 +313,12 @@ pub async fn start(
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
 
-    // The usage flusher with alert evaluation: every second, and once more at shutdown (in
-    // stop/wait); the verification cache's invalidation feeds on a SQL database.
-    let mut workers = vec![workers::spawn_usage_worker(wiring.clone())];
+    // The usage flusher with alert evaluation: every `usage_flush_seconds`, and once more at
+    // shutdown (in stop/wait); the verification cache's invalidation feeds on a SQL database.
+    let mut workers = vec![workers::spawn_usage_worker(
+        wiring.clone(),
+        std::time::Duration::from_secs(config.usage_flush_seconds),
+    )];
     if let Some(sql) = &wiring.sql {
         workers.extend(workers::spawn_invalidation(
             sql.clone(),

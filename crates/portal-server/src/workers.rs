@@ -34,10 +34,10 @@ pub async fn flush_and_alert(w: &Wiring) {
     }
 }
 
-/// The usage worker: [`flush_and_alert`] every second.
-pub fn spawn_usage_worker(w: Wiring) -> JoinHandle<()> {
+/// The usage worker: [`flush_and_alert`] every `every`.
+pub fn spawn_usage_worker(w: Wiring, every: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;

@@ -505,7 +505,7 @@ impl Webhooks {
 
     /// Fans a page of undispatched outbox messages out into deliveries (system; the worker
     /// calls it), in one write. Each message is dispatched atomically, once, even with several
-    /// dispatchers. A project's endpoints are read once per page.
+    /// dispatchers. Each project's (or targeted endpoint's) endpoints are read once per page.
     pub async fn dispatch(&self, limit: u64) -> ServiceResult<DispatchReport> {
         let p = &self.portal.p;
         let messages = self.deliveries.undispatched(limit).await?;
@@ -514,13 +514,16 @@ impl Webhooks {
         }
         let now = self.portal.now();
         let mut of_project: HashMap<ProjectId, Vec<WebhookEndpoint>> = HashMap::new();
+        let mut targeted: HashMap<WebhookEndpointId, Vec<WebhookEndpoint>> = HashMap::new();
         let mut fan_outs = Vec::with_capacity(messages.len());
         for m in &messages {
-            let targeted: Vec<WebhookEndpoint>;
             let endpoints: &[WebhookEndpoint] = match (m.target_endpoint, m.project_id) {
                 (Some(t), _) => {
-                    targeted = p.webhooks.endpoint(t).await?.into_iter().collect();
-                    &targeted
+                    if !targeted.contains_key(&t) {
+                        let ep = p.webhooks.endpoint(t).await?;
+                        targeted.insert(t, ep.into_iter().collect());
+                    }
+                    &targeted[&t]
                 }
                 (None, Some(project)) => {
                     if !of_project.contains_key(&project) {
