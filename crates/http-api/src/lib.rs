@@ -202,15 +202,15 @@ pub fn app(state: AppState, ops: Route, metrics: Arc<Metrics>) -> impl Endpoint<
             })),
         )
         .nest("/docs", api.swagger_ui())
-        // The verification hot path: a lean handler in front of the documented operation.
-        .at("/api/v1/verify", poem::post(fast_verify::verify))
         .nest("/", api);
     let limit = state.config().body_limit;
-    routes
+    let rest = routes
         .around(idempotency::idempotency)
         .around(move |ep, req| body_limit(ep, limit, req))
         .around(move |ep, req| method_not_allowed(ep, table.clone(), req))
-        .data(state)
+        .data(state.clone());
+    // The verification hot path: a lean handler in front of the documented operation.
+    fast_verify::VerifyFirst::new(state, rest)
         .around(move |ep, req| observability::observe(ep, metrics.clone(), req))
 }
 
@@ -226,7 +226,7 @@ async fn method_not_allowed<E: Endpoint>(
     use poem::IntoResponse;
     use poem::http::StatusCode;
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let uri = req.uri().clone();
     let answer = ep.call(req).await.map(IntoResponse::into_response);
     let status = match &answer {
         Ok(r) => r.status(),
@@ -235,8 +235,8 @@ async fn method_not_allowed<E: Endpoint>(
     if status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED {
         return answer;
     }
-    let refused =
-        methods_for(&table, &path).filter(|methods| !methods.iter().any(|m| m == method.as_str()));
+    let refused = methods_for(&table, uri.path())
+        .filter(|methods| !methods.iter().any(|m| m == method.as_str()));
     match refused {
         Some(methods) => Ok(problem::Problem::new(
             "method-not-allowed",

@@ -30,8 +30,11 @@ struct Series {
 /// the verification hot path included.
 #[derive(Default)]
 pub struct Metrics {
-    series: Mutex<HashMap<String, HashMap<(Method, u16), Series>>>,
+    series: Mutex<HashMap<String, RouteSeries>>,
 }
+
+/// One route's series, by method and status.
+type RouteSeries = HashMap<(Method, u16), Series>;
 
 impl Metrics {
     pub fn observe(&self, method: &Method, route: &str, status: u16, secs: f64) {

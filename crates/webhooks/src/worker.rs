@@ -6,6 +6,7 @@
 //! loses its lease at expiry, so another sends the delivery again under the same `webhook-id`.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -139,9 +140,8 @@ impl Worker {
         // Where to send is a question about the endpoint: asked once per endpoint.
         let mut targets: HashMap<WebhookEndpointId, Arc<Prepared>> = HashMap::new();
         for d in &due {
-            if !targets.contains_key(&d.endpoint_id) {
-                let p = self.webhooks.prepare(d.endpoint_id).await?;
-                targets.insert(d.endpoint_id, Arc::new(p));
+            if let Entry::Vacant(v) = targets.entry(d.endpoint_id) {
+                v.insert(Arc::new(self.webhooks.prepare(d.endpoint_id).await?));
             }
         }
         let mut tasks = tokio::task::JoinSet::new();

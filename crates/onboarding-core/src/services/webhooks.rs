@@ -6,6 +6,7 @@
 //! delivery history, endpoint health and manual retry.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt;
 
 use chrono::TimeDelta;
@@ -518,20 +519,16 @@ impl Webhooks {
         let mut fan_outs = Vec::with_capacity(messages.len());
         for m in &messages {
             let endpoints: &[WebhookEndpoint] = match (m.target_endpoint, m.project_id) {
-                (Some(t), _) => {
-                    if !targeted.contains_key(&t) {
-                        let ep = p.webhooks.endpoint(t).await?;
-                        targeted.insert(t, ep.into_iter().collect());
+                (Some(t), _) => match targeted.entry(t) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(v) => {
+                        v.insert(p.webhooks.endpoint(t).await?.into_iter().collect())
                     }
-                    &targeted[&t]
-                }
-                (None, Some(project)) => {
-                    if !of_project.contains_key(&project) {
-                        let eps = p.webhooks.endpoints(project).await?;
-                        of_project.insert(project, eps);
-                    }
-                    &of_project[&project]
-                }
+                },
+                (None, Some(project)) => match of_project.entry(project) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(v) => v.insert(p.webhooks.endpoints(project).await?),
+                },
                 (None, None) => &[],
             };
             let deliveries = fan_out(
@@ -651,9 +648,8 @@ impl Webhooks {
     ) -> ServiceResult<Vec<Settled>> {
         let mut endpoints: HashMap<WebhookEndpointId, Option<WebhookEndpoint>> = HashMap::new();
         for (d, o) in &outcomes {
-            if matches!(o, Outcome::Sent(_)) && !endpoints.contains_key(&d.endpoint_id) {
-                let ep = self.portal.p.webhooks.endpoint(d.endpoint_id).await?;
-                endpoints.insert(d.endpoint_id, ep);
+            if let (Outcome::Sent(_), Entry::Vacant(v)) = (o, endpoints.entry(d.endpoint_id)) {
+                v.insert(self.portal.p.webhooks.endpoint(d.endpoint_id).await?);
             }
         }
         let mut records = Vec::with_capacity(outcomes.len());
