@@ -141,7 +141,7 @@ pub struct RunningServer {
 
 impl RunningServer {
     /// Writes counted usage now and evaluates the alert thresholds of the projects it moved
-    /// (the worker does both every second).
+    /// (the worker does both every `usage_flush_seconds`).
     pub async fn flush_usage(&self) {
         workers::flush_and_alert(&self.wiring).await;
     }
