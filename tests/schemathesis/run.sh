@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Fuzzes the running server's OpenAPI document with schemathesis (every check, at least 100
-# examples per operation), twice: as a workspace member (developer PAT) and as a reviewer (staff
-# PAT). Starts its own server on a free port over a fresh SQLite file, seeds the demo data,
-# creates the tokens, and exits non-zero on any failure.
+# examples per operation), twice and at once: as a workspace member (developer PAT) and as a
+# reviewer (staff PAT). Each run starts its own server on a free port over a fresh SQLite file,
+# seeds the demo data, creates the tokens; the script exits non-zero on any failure.
 #
 #   tests/schemathesis/run.sh            # build (debug) and run
 #   PORTAL_BIN=target/release/portal-server tests/schemathesis/run.sh
 #   ST_MAX_EXAMPLES=20 tests/schemathesis/run.sh   # quicker local loop (CI keeps 100)
+#   ST_ROLE=reviewer tests/schemathesis/run.sh       # one role only
 #   ST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test tests/schemathesis/run.sh
 #       # the same on PostgreSQL: a fresh database is created on that server and dropped after
 set -euo pipefail
@@ -26,6 +27,24 @@ PY="$VENV/bin/python"
 if [[ -z "${PORTAL_BIN:-}" ]]; then
   cargo build -q -p portal-server
   PORTAL_BIN="${CARGO_TARGET_DIR:-target}/debug/portal-server"
+fi
+export PORTAL_BIN
+
+# Both roles at once, each against a server and database of its own (so neither run sees the
+# other's data): schemathesis is single-threaded Python, so two runs use both cores where one
+# left the second nearly idle. ST_ROLE=member or ST_ROLE=reviewer runs one alone.
+if [[ -z "${ST_ROLE:-}" ]]; then
+  LOGS="$(mktemp -d)"
+  ST_ROLE=member bash "$0" > "$LOGS/member.log" 2>&1 &
+  member=$!
+  ST_ROLE=reviewer bash "$0" > "$LOGS/reviewer.log" 2>&1 &
+  reviewer=$!
+  status=0
+  wait "$member" || status=1
+  wait "$reviewer" || status=1
+  cat "$LOGS/member.log" "$LOGS/reviewer.log"
+  rm -rf "$LOGS"
+  exit $status
 fi
 
 WORK="$(mktemp -d)"
@@ -94,28 +113,29 @@ EXCLUDE=(--exclude-path /api/v1/auth/sign-out)
 MAX_EXAMPLES="${ST_MAX_EXAMPLES:-100}"
 REPORTS="${ST_REPORT_DIR:-$WORK/reports}"
 mkdir -p "$REPORTS"
+case "$ST_ROLE" in
+  member) TOKEN="$DEV_PAT" ;;
+  reviewer) TOKEN="$REVIEWER_PAT" ;;
+  *) echo "ST_ROLE must be member or reviewer, not $ST_ROLE" >&2; exit 2 ;;
+esac
+echo "== schemathesis as $ST_ROLE"
+# The token is given for its own security scheme, so that schemathesis does not also make up a
+# `portal_session` cookie for the other one (a request presenting two principals is refused
+# with 401, which would leave every operation untested).
 status=0
-run() { # run <label> <token>
-  echo "== schemathesis as $1"
-  # The token is given for its own security scheme, so that schemathesis does not also make
-  # up a `portal_session` cookie for the other one (a request presenting two principals is
-  # refused with 401, which would leave every operation untested).
-  PYTHONPATH="$PWD/$HERE${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=hooks \
-    ST_BEARER="$2" "$ST" --config-file "$HERE/schemathesis.toml" run "$BASE/openapi.json" \
-    --checks all \
-    --max-examples "$MAX_EXAMPLES" \
-    --seed "${ST_SEED:-20261122}" \
-    --workers 2 \
-    --request-timeout 10 \
-    --suppress-health-check too_slow,filter_too_much \
-    "${EXCLUDE[@]}" \
-    --report junit --report-junit-path "$REPORTS/$1.xml" \
-    || status=1
-}
-run member "$DEV_PAT"
-run reviewer "$REVIEWER_PAT"
+PYTHONPATH="$PWD/$HERE${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=hooks \
+  ST_BEARER="$TOKEN" "$ST" --config-file "$HERE/schemathesis.toml" run "$BASE/openapi.json" \
+  --checks all \
+  --max-examples "$MAX_EXAMPLES" \
+  --seed "${ST_SEED:-20261122}" \
+  --workers 2 \
+  --request-timeout 10 \
+  --suppress-health-check too_slow,filter_too_much \
+  "${EXCLUDE[@]}" \
+  --report junit --report-junit-path "$REPORTS/$ST_ROLE.xml" \
+  || status=1
 if [[ $status -ne 0 ]]; then
-  echo "schemathesis found failures; server log: (tail)" >&2
+  echo "schemathesis found failures as $ST_ROLE; server log: (tail)" >&2
   tail -n 50 "$WORK/server.log" >&2
 fi
 exit $status

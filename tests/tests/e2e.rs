@@ -753,6 +753,52 @@ async fn framework_errors_are_problems() {
     app.stop().await;
 }
 
+/// Metrics are labelled by the route that matched, never by the path or method a client sent:
+/// otherwise every made-up id, path or method token would be a new series, held in memory for
+/// the process's life and printed by every scrape.
+#[tokio::test]
+async fn metrics_name_routes_not_the_paths_clients_send() {
+    let app = spawn_app().await;
+    let u = User::new(&app.base);
+    for i in 0..40 {
+        u.get(&format!("/api/v1/projects/junk{i}/usage")).await;
+        u.get(&format!("/api/v1/no-such-route-{i}")).await;
+        u.get(&format!("/projects/junk{i}")).await;
+        u.get(&format!("/no-such-page-{i}")).await;
+        let method = Method::from_bytes(format!("FROB{i}").as_bytes()).unwrap();
+        u.send(method, "/api/v1/plans", None, &[]).await;
+        let two_params = format!("/api/v1/projects/junk{i}/alert-thresholds/calls");
+        u.send(Method::DELETE, &two_params, None, &[]).await;
+    }
+    let text = u.get("/metrics").await.body;
+    let text = text.as_str().unwrap();
+    for made_up in ["junk", "no-such", "FROB"] {
+        assert!(!text.contains(made_up), "{made_up} in the metrics:\n{text}");
+    }
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("portal_http_requests_total{"))
+        .collect();
+    assert!(
+        series
+            .iter()
+            .any(|l| l.contains(r#"route="/api/v1/projects/{id}/usage""#)),
+        "{text}"
+    );
+    assert!(
+        series
+            .iter()
+            .any(|l| l.contains(r#"route="/api/v1/projects/{id}/alert-thresholds/{metric}""#)),
+        "{text}"
+    );
+    assert!(
+        series.iter().any(|l| l.contains(r#"method="OTHER""#)),
+        "{text}"
+    );
+    assert!(series.len() <= 12, "{} series:\n{text}", series.len());
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn idempotency_key_replays_and_refuses_a_different_body() {
     let app = spawn_app().await;

@@ -11,6 +11,8 @@ use onboarding_core::ports::{AuthToken, AuthTokenKind, PasswordHasher, Principal
 use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::{ApiKey, Bearer};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -19,33 +21,65 @@ use crate::state::AppState;
 pub const SESSION_COOKIE: &str = "portal_session";
 
 /// argon2id with the OWASP parameters (19 MiB, 2 passes, 1 lane), run on the blocking pool
-/// so a sign-in never stalls the async workers.
+/// so a sign-in never stalls the async workers, and at most one hash per core at a time: each
+/// hash holds 19 MiB and a core for tens of milliseconds, so a burst of sign-ins (or a client
+/// hammering sign-up) waits in line instead of starting hundreds of hashes on hundreds of
+/// blocking threads, which would take gigabytes and starve every other request.
 #[derive(Clone)]
 pub struct Argon2Hasher {
     params: Params,
+    permits: Arc<Semaphore>,
+    #[cfg(test)]
+    probe: Arc<probe::InFlight>,
 }
 
 impl Default for Argon2Hasher {
     fn default() -> Self {
-        Self {
-            params: Params::new(19_456, 2, 1, None).expect("OWASP argon2 parameters are valid"),
-        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::with_concurrency(cores)
     }
 }
 
 impl Argon2Hasher {
+    /// A hasher running at most `concurrent` hashes at once (at least one).
+    pub fn with_concurrency(concurrent: usize) -> Self {
+        Self {
+            params: Params::new(19_456, 2, 1, None).expect("OWASP argon2 parameters are valid"),
+            permits: Arc::new(Semaphore::new(concurrent.max(1))),
+            #[cfg(test)]
+            probe: Arc::default(),
+        }
+    }
+
     fn argon(&self) -> Argon2<'static> {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    }
+
+    /// Runs `work` on the blocking pool once a permit is free.
+    async fn bounded<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(Argon2<'static>) -> T + Send + 'static,
+    ) -> Option<T> {
+        let _permit = self.permits.acquire().await.ok()?;
+        let argon = self.argon();
+        #[cfg(test)]
+        let probe = self.probe.clone();
+        tokio::task::spawn_blocking(move || {
+            #[cfg(test)]
+            let _in = probe.enter();
+            work(argon)
+        })
+        .await
+        .ok()
     }
 }
 
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &str) -> String {
-        let me = self.clone();
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || {
-            me.argon()
+        self.bounded(move |argon| {
+            argon
                 .hash_password(password.as_bytes())
                 .map(|h| h.to_string())
                 .expect("argon2 hashing with OS randomness")
@@ -55,18 +89,74 @@ impl PasswordHasher for Argon2Hasher {
     }
 
     async fn verify(&self, password: &str, phc_hash: &str) -> bool {
-        let me = self.clone();
         let password = password.to_owned();
         let phc = phc_hash.to_owned();
-        tokio::task::spawn_blocking(move || {
-            // The parameters come from the stored PHC string, so raising them later still
-            // verifies old hashes.
-            me.argon()
+        // The parameters come from the stored PHC string, so raising them later still
+        // verifies old hashes.
+        self.bounded(move |argon| {
+            argon
                 .verify_password(password.as_bytes(), phc.as_str())
                 .is_ok()
         })
         .await
         .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod probe {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts hashes running at once and remembers the most seen.
+    #[derive(Default)]
+    pub struct InFlight {
+        now: AtomicUsize,
+        pub most: AtomicUsize,
+    }
+
+    pub struct Inside<'a>(&'a InFlight);
+
+    impl InFlight {
+        pub fn enter(&self) -> Inside<'_> {
+            let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(n, Ordering::SeqCst);
+            Inside(self)
+        }
+    }
+
+    impl Drop for Inside<'_> {
+        fn drop(&mut self) {
+            self.0.now.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[cfg(test)]
+mod hasher_tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashes_beyond_the_limit_wait_their_turn_and_all_verify() {
+        let hasher = Argon2Hasher::with_concurrency(2);
+        let tasks: Vec<_> = (0..6)
+            .map(|i| {
+                let h = hasher.clone();
+                tokio::spawn(async move {
+                    let password = format!("correct horse {i}");
+                    let phc = h.hash(&password).await;
+                    (
+                        h.verify(&password, &phc).await,
+                        h.verify("wrong", &phc).await,
+                    )
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), (true, false));
+        }
+        let most = hasher.probe.most.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&most), "{most} hashes ran at once");
     }
 }
 

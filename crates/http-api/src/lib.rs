@@ -192,6 +192,11 @@ pub fn app(state: AppState, ops: Route, metrics: Arc<Metrics>) -> impl Endpoint<
     let api = api_service(&state);
     let spec = harden_spec(&api.spec());
     let table = Arc::new(allowed_methods(&spec));
+    let documented: Vec<String> = table
+        .iter()
+        .map(|(segments, _)| segments.join("/"))
+        .collect();
+    metrics.name_routes(documented.iter().map(String::as_str));
     let routes = ops
         .at(
             "/openapi.json",

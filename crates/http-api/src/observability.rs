@@ -1,13 +1,12 @@
 //! Request ids, request logging and Prometheus metrics (hand-rolled text format: counts and
 //! latency histograms by method, route and status).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use poem::http::{HeaderValue, Method};
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::{Endpoint, IntoResponse, PathPattern, Request, Response};
 use tracing::Instrument;
 
 use crate::problem::problem_from_poem_error;
@@ -31,13 +30,51 @@ struct Series {
 #[derive(Default)]
 pub struct Metrics {
     series: Mutex<HashMap<String, RouteSeries>>,
+    /// The router's patterns (`/api/v1/projects/:param0/usage`, as poem-openapi registers
+    /// them) by the document's paths (`/api/v1/projects/{id}/usage`), so a series names the
+    /// operation the way the OpenAPI document does.
+    documented: OnceLock<HashMap<String, String>>,
 }
 
 /// One route's series, by method and status.
 type RouteSeries = HashMap<(Method, u16), Series>;
 
 impl Metrics {
+    /// Names routes by the OpenAPI document's paths: poem-openapi registers a path's
+    /// parameters as `:param0`, `:param1`, ... in order. Set once, when the app is built.
+    pub fn name_routes<'a>(&self, documented_paths: impl IntoIterator<Item = &'a str>) {
+        let names = documented_paths
+            .into_iter()
+            .map(|path| {
+                let mut n = 0;
+                let pattern = path
+                    .split('/')
+                    .map(|seg| {
+                        if seg.starts_with('{') && seg.ends_with('}') {
+                            n += 1;
+                            format!(":param{}", n - 1)
+                        } else {
+                            seg.to_owned()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                (pattern, path.to_owned())
+            })
+            .collect();
+        let _ = self.documented.set(names);
+    }
+
+    /// The documented name of a route pattern, or the pattern itself.
+    fn documented_name<'a>(&'a self, pattern: &'a str) -> &'a str {
+        self.documented
+            .get()
+            .and_then(|names| names.get(pattern))
+            .map_or(pattern, String::as_str)
+    }
+
     pub fn observe(&self, method: &Method, route: &str, status: u16, secs: f64) {
+        let route = self.documented_name(route);
         let mut m = self.series.lock().expect("metrics lock");
         if !m.contains_key(route) {
             m.insert(route.to_owned(), HashMap::new());
@@ -112,34 +149,38 @@ impl Metrics {
     }
 }
 
-/// Whether a path segment is one of the portal's ids (`prefix_` + 26 ULID characters).
-fn is_id(seg: &str) -> bool {
-    match seg.split_once('_') {
-        Some((p, rest)) => {
-            !p.is_empty()
-                && p.chars().all(|c| c.is_ascii_lowercase())
-                && rest.len() == 26
-                && rest.chars().all(|c| c.is_ascii_alphanumeric())
-        }
-        None => false,
+/// The route label: the pattern poem's router matched (`/api/v1/projects/:id/usage`), so the
+/// series stay as few as the routes whatever paths clients send; a request no route matched is
+/// `unmatched`. The verification path is answered ahead of the router ([`crate::fast_verify`]),
+/// so it is named here.
+pub fn route_label<'a>(path: &str, matched: Option<&'a PathPattern>) -> &'a str {
+    match matched {
+        // The API's catch-all nest (`/`) matches every path under it with an empty pattern.
+        Some(p) if !p.0.is_empty() => &p.0,
+        _ if path == crate::fast_verify::PATH => crate::fast_verify::PATH,
+        _ => "unmatched",
     }
 }
 
-/// The route label: ids replaced by `:id` so the series stay few; unknown routes are one label.
-/// Borrows the path when it holds no id (most requests, the hot paths included).
-pub fn route_label(path: &str, status: u16) -> Cow<'_, str> {
-    if status == 404 && !path.starts_with("/api/") {
-        return Cow::Borrowed("unmatched");
+/// The method label: the nine standard methods as themselves, any other as `OTHER` (a client
+/// may send any token as a method; each would otherwise be a series of its own).
+fn method_label(method: &Method) -> Method {
+    const STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    if STANDARD.contains(method) {
+        method.clone()
+    } else {
+        Method::from_bytes(b"OTHER").expect("a valid method token")
     }
-    if !path.split('/').any(is_id) {
-        return Cow::Borrowed(path);
-    }
-    Cow::Owned(
-        path.split('/')
-            .map(|seg| if is_id(seg) { ":id" } else { seg })
-            .collect::<Vec<_>>()
-            .join("/"),
-    )
 }
 
 /// Outermost layer: a request id (kept from `X-Request-Id` when sane, else a new ULID), a
@@ -163,17 +204,25 @@ pub async fn observe<E: Endpoint>(
     let path = uri.path();
     let span = tracing::info_span!("request", request_id = %id, %method, path);
     let started = Instant::now();
-    let mut resp = async {
+    let (mut resp, matched) = async {
         match ep.call(req).await {
-            Ok(r) => r.into_response(),
-            Err(e) => problem_from_poem_error(&e).to_response(),
+            Ok(r) => {
+                let r = r.into_response();
+                let matched = r.data::<PathPattern>().cloned();
+                (r, matched)
+            }
+            Err(e) => {
+                let matched = e.data::<PathPattern>().cloned();
+                (problem_from_poem_error(&e).to_response(), matched)
+            }
         }
     }
     .instrument(span.clone())
     .await;
     let secs = started.elapsed().as_secs_f64();
     let status = resp.status().as_u16();
-    metrics.observe(&method, &route_label(path, status), status, secs);
+    let route = route_label(path, matched.as_ref());
+    metrics.observe(&method_label(&method), route, status, secs);
     span.in_scope(|| {
         tracing::info!(status, latency_ms = secs * 1000.0, "request");
     });
@@ -188,23 +237,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn route_labels_hide_ids_and_borrow_paths_without_them() {
-        let id = "/api/v1/projects/proj_01JD0000000000000000000000/usage";
-        assert_eq!(route_label(id, 200), "/api/v1/projects/:id/usage");
-        assert!(matches!(
-            route_label("/api/v1/verify", 200),
-            Cow::Borrowed(_)
-        ));
-        assert_eq!(route_label("/nope", 404), "unmatched");
-        assert_eq!(route_label("/api/v1/nope", 404), "/api/v1/nope");
-        // Not an id: wrong length, upper-case prefix, no prefix.
-        for seg in [
-            "ws_123",
-            "WS_01JD0000000000000000000000",
-            "_01JD0000000000000000000000",
-        ] {
-            assert!(!is_id(seg), "{seg}");
-        }
+    fn route_labels_are_matched_patterns_and_unmatched_paths_share_one() {
+        let pattern = PathPattern("/api/v1/projects/:id/usage".into());
+        assert_eq!(
+            route_label("/api/v1/projects/anything/usage", Some(&pattern)),
+            "/api/v1/projects/:id/usage"
+        );
+        assert_eq!(route_label("/api/v1/verify", None), "/api/v1/verify");
+        assert_eq!(route_label("/api/v1/nope", None), "unmatched");
+        let nest = PathPattern("".into());
+        assert_eq!(route_label("/api/v1/nope", Some(&nest)), "unmatched");
+        assert_eq!(method_label(&Method::PATCH), Method::PATCH);
+        assert_eq!(
+            method_label(&Method::from_bytes(b"FROB").unwrap()).as_str(),
+            "OTHER"
+        );
     }
 
     #[test]

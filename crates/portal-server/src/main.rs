@@ -138,6 +138,7 @@ fn fail(msg: impl std::fmt::Display) -> ! {
 
 #[tokio::main]
 async fn main() {
+    portal_server::return_large_allocations_to_the_os();
     // Before any reqwest client exists (the webhook worker's): see `install_crypto_provider`.
     portal_server::install_crypto_provider();
     let cli = Cli::parse();
