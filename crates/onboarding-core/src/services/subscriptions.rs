@@ -1,6 +1,9 @@
 //! The pipeline use cases: subscribe, submit, withdraw, the reviewers' decisions, sign-offs,
 //! the go-live queue and payments.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::json;
@@ -230,15 +233,35 @@ impl Portal {
         s: &Subscription,
         plan: &Plan,
     ) -> ServiceResult<GateEvaluation> {
-        let ws =
-            self.p
-                .workspaces
-                .workspace(s.workspace_id)
-                .await?
-                .ok_or(ServiceError::NotFound {
-                    entity: "workspace",
-                })?;
-        let members = self.p.workspaces.members(s.workspace_id).await?;
+        let (ws, members) = self.workspace_with_members(s.workspace_id).await?;
+        self.evaluate_gates_in(s, plan, &ws, &members).await
+    }
+
+    /// A workspace and its members: what the gates read of the workspace.
+    async fn workspace_with_members(
+        &self,
+        id: WorkspaceId,
+    ) -> ServiceResult<(Workspace, Vec<Membership>)> {
+        let ws = self
+            .p
+            .workspaces
+            .workspace(id)
+            .await?
+            .ok_or(ServiceError::NotFound {
+                entity: "workspace",
+            })?;
+        let members = self.p.workspaces.members(id).await?;
+        Ok((ws, members))
+    }
+
+    /// [`Self::evaluate_gates`] with the workspace already read.
+    async fn evaluate_gates_in(
+        &self,
+        s: &Subscription,
+        plan: &Plan,
+        ws: &Workspace,
+        members: &[Membership],
+    ) -> ServiceResult<GateEvaluation> {
         let endpoints = self.p.webhooks.endpoints(s.project_id).await?;
         let facts = GateFacts {
             answers: s.answers.clone(),
@@ -250,9 +273,9 @@ impl Portal {
                 .usage
                 .successful_calls(s.project_id, plan.endpoints.clone())
                 .await?,
-            billing_owner: responsible(&ws, Responsibility::BillingOwner, &members),
-            audit_contact: responsible(&ws, Responsibility::AuditContact, &members),
-            security_owner: responsible(&ws, Responsibility::SecurityOwner, &members),
+            billing_owner: responsible(ws, Responsibility::BillingOwner, members),
+            audit_contact: responsible(ws, Responsibility::AuditContact, members),
+            security_owner: responsible(ws, Responsibility::SecurityOwner, members),
             members_holding_every_role: members
                 .iter()
                 .filter(|m| m.roles.holds_every_role())
@@ -588,6 +611,10 @@ impl Portal {
     ) -> ServiceResult<Vec<QueueEntry>> {
         self.require_staff(caller, StaffAction::ReadQueue)?;
         let now = self.now();
+        // Submissions on one plan, or from one workspace, share their reads within a page:
+        // the plan, the workspace and its members are read once each.
+        let mut plans: HashMap<PlanId, Plan> = HashMap::new();
+        let mut workspaces: HashMap<WorkspaceId, (Workspace, Vec<Membership>)> = HashMap::new();
         let mut out = Vec::new();
         for s in self
             .p
@@ -598,12 +625,18 @@ impl Portal {
             let crate::pipeline::Phase::InReview { submitted_at, .. } = s.phase else {
                 continue;
             };
-            let plan = self.plan(s.plan_id).await?;
-            let ws = self.p.workspaces.workspace(s.workspace_id).await?;
+            let plan = match plans.entry(s.plan_id) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(self.plan(s.plan_id).await?),
+            };
+            let (ws, members) = match workspaces.entry(s.workspace_id) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(self.workspace_with_members(s.workspace_id).await?),
+            };
             let project = self.p.projects.project(s.project_id).await?;
             out.push(QueueEntry {
-                gates: self.evaluate_gates(&s, &plan).await?,
-                workspace_name: ws.map(|w| w.name.to_string()).unwrap_or_default(),
+                gates: self.evaluate_gates_in(&s, plan, ws, members).await?,
+                workspace_name: ws.name.to_string(),
                 project_name: project.map(|p| p.name.to_string()).unwrap_or_default(),
                 plan_name: plan.name.to_string(),
                 submitted_at,

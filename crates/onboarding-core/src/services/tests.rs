@@ -684,3 +684,54 @@ async fn verify_answers_the_full_identity_of_a_valid_secret() {
         Pricing::Free,
     );
 }
+
+#[tokio::test]
+async fn the_queue_reads_a_shared_plan_and_workspace_once_per_page() {
+    let three: Vec<Subscription> = (0..3)
+        .map(|i| Subscription {
+            id: SubscriptionId::from_ulid(ulid::Ulid::from_parts(2, i)),
+            ..in_review()
+        })
+        .collect();
+    let mut m = Mocks::new().member(&[Role::Owner]).gate_facts(25);
+    m.subscriptions
+        .expect_review_queue()
+        .times(1)
+        .returning(move |_, _| Ok(three.clone()));
+    let plan = simple_plan(25);
+    m.plans
+        .expect_plan()
+        .times(1)
+        .returning(move |_| Ok(Some(plan.clone())));
+    m.projects
+        .expect_project()
+        .times(3)
+        .returning(|_| Ok(Some(sandbox_project())));
+    // gate_facts answers any number of workspace reads; this one counts them.
+    m.workspaces.checkpoint();
+    let ws = Workspace {
+        id: workspace_id(),
+        name: crate::values::Label::new("Acme").unwrap(),
+        billing_owner: None,
+        audit_contact: None,
+        security_owner: None,
+        created_at: t0(),
+        created_by: dev(),
+        version: 0,
+    };
+    m.workspaces
+        .expect_workspace()
+        .times(1)
+        .returning(move |_| Ok(Some(ws.clone())));
+    m.workspaces
+        .expect_members()
+        .times(1)
+        .returning(|_| Ok(vec![]));
+    let rows = m.portal().review_queue(staff(), None, 50).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.workspace_name == "Acme"));
+    assert!(
+        rows.iter()
+            .all(|r| r.plan_name == simple_plan(25).name.to_string())
+    );
+}
