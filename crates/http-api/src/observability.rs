@@ -204,21 +204,19 @@ pub async fn observe<E: Endpoint>(
     let path = uri.path();
     let span = tracing::info_span!("request", request_id = %id, %method, path);
     let started = Instant::now();
-    let (mut resp, matched) = async {
-        match ep.call(req).await {
-            Ok(r) => {
-                let r = r.into_response();
-                let matched = r.data::<PathPattern>().cloned();
-                (r, matched)
-            }
-            Err(e) => {
-                let matched = e.data::<PathPattern>().cloned();
-                (problem_from_poem_error(&e).to_response(), matched)
-            }
+    // The endpoint's future is awaited as it is, not inside another async block: each level
+    // of nesting kept another copy of it in this future, which is moved on every request.
+    let (mut resp, matched) = match ep.call(req).instrument(span.clone()).await {
+        Ok(r) => {
+            let r = r.into_response();
+            let matched = r.data::<PathPattern>().cloned();
+            (r, matched)
         }
-    }
-    .instrument(span.clone())
-    .await;
+        Err(e) => {
+            let matched = e.data::<PathPattern>().cloned();
+            (problem_from_poem_error(&e).to_response(), matched)
+        }
+    };
     let secs = started.elapsed().as_secs_f64();
     let status = resp.status().as_u16();
     let route = route_label(path, matched.as_ref());

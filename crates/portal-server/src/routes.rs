@@ -44,7 +44,11 @@ where
         if is_api_path(req.uri().path()) {
             self.api.call(req).await
         } else {
-            self.web.call(req).await.map(IntoResponse::into_response)
+            // Boxed so that the pages' (large) future does not size the API's, the
+            // verification hot path above all (see `http_api::fast_verify`).
+            Box::pin(self.web.call(req))
+                .await
+                .map(IntoResponse::into_response)
         }
     }
 }
