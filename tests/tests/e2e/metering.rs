@@ -89,6 +89,65 @@ async fn a_revoked_secret_is_refused_at_once_by_the_same_replica() {
         .unwrap();
     assert_eq!(bad.status(), 400);
     assert_eq!(bad.headers()["content-type"], "application/problem+json");
+    // Its own body bound (16 KiB), whether the length is declared or the body is streamed;
+    // a body just under it is read (and answered on its merits).
+    let padded = |n: usize| {
+        format!(
+            "{{\"secret\": \"{secret}\", \"pad\": \"{}\"}}",
+            "x".repeat(n)
+        )
+    };
+    let declared = gw
+        .http
+        .post(format!("{}/api/v1/verify", app.base))
+        .header("Authorization", &auth)
+        .header("content-type", "application/json")
+        .body(padded(17 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(declared.status(), 413);
+    let p: serde_json::Value = declared.json().await.unwrap();
+    assert!(
+        p["type"].as_str().unwrap().ends_with("payload-too-large"),
+        "{p}"
+    );
+    // Streamed in 1 KiB chunks with no length: refused once the bound is passed.
+    let streamed = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let host = app.base.trim_start_matches("http://");
+        let mut tcp = tokio::net::TcpStream::connect(host).await.unwrap();
+        let mut req = format!(
+            "POST /api/v1/verify HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\n\
+             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\
+             Connection: close\r\n\r\n"
+        );
+        for _ in 0..20 {
+            req.push_str(&format!("400\r\n{}\r\n", "x".repeat(1024)));
+        }
+        req.push_str("0\r\n\r\n");
+        // The server may answer and close before it has read everything we send.
+        let _ = tcp.write_all(req.as_bytes()).await;
+        let mut answer = Vec::new();
+        let _ = tcp.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    assert!(streamed.starts_with("HTTP/1.1 413"), "{streamed}");
+    assert!(streamed.contains("payload-too-large"), "{streamed}");
+    let under = gw
+        .http
+        .post(format!("{}/api/v1/verify", app.base))
+        .header("Authorization", &auth)
+        .header("content-type", "application/json")
+        .body(padded(15 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(under.status(), 200);
+    assert_eq!(
+        under.json::<serde_json::Value>().await.unwrap()["valid"],
+        true
+    );
     let wrong_env = gw
         .send(
             Method::POST,
