@@ -140,10 +140,14 @@ if on H; then
     t0=$(date +%s%N); serve "$H" 7400; wait_http http://127.0.0.1:7400/readyz; t1=$(date +%s%N)
     COLD+=($(((t1 - t0) / 1000000)))
     sleep 2; RSS=$(awk '/VmRSS/{print $2}' /proc/$SERVER/status)
+    RSS_ANON=$(awk '/RssAnon/{print $2}' /proc/$SERVER/status)
+    RSS_FILE=$(awk '/RssFile/{print $2}' /proc/$SERVER/status)
     stop_server
   done
   echo "H_cold_start_ms $(printf '%s\n' "${COLD[@]}" | sort -n | sed -n 2p)" | tee -a "$RESULTS"
   echo "H_idle_rss_kb $RSS" | tee -a "$RESULTS"
+  echo "H_idle_rss_anon_kb $RSS_ANON" | tee -a "$RESULTS"
+  echo "H_idle_rss_file_kb $RSS_FILE" | tee -a "$RESULTS"
 fi
 
 # --- B, C, D: verify, nginx and usage at each size -----------------------------------------
