@@ -17,13 +17,7 @@ impl Portal {
     ) -> ServiceResult<Vec<AuditEvent>> {
         match caller {
             Caller::Staff { role, .. } if staff_allowed(role, StaffAction::ReadQueue) => {
-                self.p
-                    .workspaces
-                    .workspace(ws)
-                    .await?
-                    .ok_or(ServiceError::NotFound {
-                        entity: "workspace",
-                    })?;
+                self.load_workspace(ws).await?;
             }
             _ => {
                 self.require(caller, ws, Action::ReadAuditLog).await?;

@@ -163,13 +163,7 @@ impl Portal {
         };
         match caller {
             Caller::Staff { role, .. } if staff_allowed(role, staff_action) => {
-                self.p
-                    .workspaces
-                    .workspace(workspace_id)
-                    .await?
-                    .ok_or(ServiceError::NotFound {
-                        entity: "workspace",
-                    })?;
+                self.load_workspace(workspace_id).await?;
             }
             _ => {
                 self.require(caller, workspace_id, action).await?;

@@ -170,11 +170,7 @@ impl Portal {
                 }))
             }
             AccessState::Attached { workspaces } => {
-                let ws = self.p.workspaces.workspace(workspaces[0]).await?.ok_or(
-                    ServiceError::NotFound {
-                        entity: "workspace",
-                    },
-                )?;
+                let ws = self.load_workspace(workspaces[0]).await?;
                 self.workspace_next_step(&ws).await
             }
         }
@@ -187,14 +183,7 @@ impl Portal {
         ws: WorkspaceId,
     ) -> ServiceResult<NextStep> {
         self.require_read(caller, ws).await?;
-        let ws = self
-            .p
-            .workspaces
-            .workspace(ws)
-            .await?
-            .ok_or(ServiceError::NotFound {
-                entity: "workspace",
-            })?;
+        let ws = self.load_workspace(ws).await?;
         self.workspace_next_step(&ws).await
     }
 }

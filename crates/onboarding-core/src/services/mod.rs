@@ -474,13 +474,7 @@ impl Portal {
     ) -> ServiceResult<Option<RoleSet>> {
         match caller {
             Caller::Staff { role, .. } if staff_allowed(role, StaffAction::ReadQueue) => {
-                self.p
-                    .workspaces
-                    .workspace(workspace)
-                    .await?
-                    .ok_or(ServiceError::NotFound {
-                        entity: "workspace",
-                    })?;
+                self.load_workspace(workspace).await?;
                 Ok(None)
             }
             _ => Ok(Some(

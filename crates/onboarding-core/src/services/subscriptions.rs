@@ -242,14 +242,7 @@ impl Portal {
         &self,
         id: WorkspaceId,
     ) -> ServiceResult<(Workspace, Vec<Membership>)> {
-        let ws = self
-            .p
-            .workspaces
-            .workspace(id)
-            .await?
-            .ok_or(ServiceError::NotFound {
-                entity: "workspace",
-            })?;
+        let ws = self.load_workspace(id).await?;
         let members = self.p.workspaces.members(id).await?;
         Ok((ws, members))
     }

@@ -126,7 +126,9 @@ impl Portal {
         Ok(out)
     }
 
-    async fn load_workspace(&self, id: WorkspaceId) -> ServiceResult<Workspace> {
+    /// The workspace, or `NotFound`: the one read every use case makes of a workspace it
+    /// was named.
+    pub(super) async fn load_workspace(&self, id: WorkspaceId) -> ServiceResult<Workspace> {
         self.p
             .workspaces
             .workspace(id)
