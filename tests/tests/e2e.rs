@@ -750,6 +750,39 @@ async fn framework_errors_are_problems() {
         u.get("/openapi.json").await.body["info"]["title"],
         "Onboarding portal API"
     );
+    // The explorer: a small page whose script reads the served document; its script and
+    // styles come from this origin, and its policy allows no other scripts.
+    let page = u.get("/docs").await;
+    assert_eq!(page.status, 200);
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let html = page.body.as_str().unwrap();
+    assert!(
+        html.len() < 2048,
+        "the page inlines nothing: {} bytes",
+        html.len()
+    );
+    for (asset, kind) in [
+        ("/docs/swagger-ui-bundle.js", "text/javascript"),
+        ("/docs/swagger-ui.css", "text/css"),
+        ("/docs/start.js", "text/javascript"),
+    ] {
+        assert!(html.contains(asset), "{html}");
+        let a = u.get(asset).await;
+        assert_eq!(a.status, 200, "{asset}");
+        let ct = a.headers["content-type"].to_str().unwrap();
+        assert!(ct.starts_with(kind), "{asset}: {ct}");
+    }
+    let start = u.get("/docs/start.js").await;
+    assert!(
+        start
+            .body
+            .as_str()
+            .unwrap()
+            .contains(r#"url: "/openapi.json""#),
+        "{}",
+        start.body
+    );
     app.stop().await;
 }
 

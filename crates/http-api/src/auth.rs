@@ -307,20 +307,24 @@ impl Auth {
 }
 
 async fn check_gateway(req: &Request, bearer: Bearer) -> poem::Result<()> {
-    let st = state(req)?;
-    let Some(expected) = &st.config().gateway_token_hash else {
+    Ok(gateway_token_accepted(state(req)?, &bearer.token)?)
+}
+
+/// Whether `token` is the operator's gateway token: the one check of both the documented
+/// gateway operations and their hot path ([`crate::gateway_first`]).
+pub fn gateway_token_accepted(state: &AppState, token: &str) -> Result<(), Problem> {
+    let Some(expected) = &state.config().gateway_token_hash else {
         return Err(Problem::new(
             "unauthenticated",
             "no gateway token is configured on this portal",
-        )
-        .into());
+        ));
     };
     // Compare hashes in constant time: the token is a long random string, its hash leaks nothing.
-    let got = SecretHash::of(&bearer.token);
+    let got = SecretHash::of(token);
     if constant_time_eq(got.as_str().as_bytes(), expected.as_str().as_bytes()) {
         Ok(())
     } else {
-        Err(Problem::new("unauthenticated", "unknown gateway token").into())
+        Err(Problem::new("unauthenticated", "unknown gateway token"))
     }
 }
 

@@ -9,8 +9,9 @@
 pub mod api;
 pub mod auth;
 pub mod dto;
+pub mod explorer;
 pub mod export;
-pub mod fast_verify;
+pub mod gateway_first;
 pub mod idempotency;
 pub mod observability;
 pub mod problem;
@@ -187,16 +188,36 @@ fn methods_for(table: &[(Vec<String>, Vec<String>)], path: &str) -> Option<Vec<S
 
 /// The whole HTTP application: `ops` (health, metrics: the server's own routes), the API, its
 /// document and explorer, wrapped in the body limit, idempotency, problem conversion, request
-/// ids and metrics.
+/// ids and metrics; the gateways' two hot paths answered in front of it.
 pub fn app(state: AppState, ops: Route, metrics: Arc<Metrics>) -> impl Endpoint<Output = Response> {
-    let api = api_service(&state);
+    let rest = documented(&state, ops, &metrics);
+    // The gateways' hot paths: lean handlers in front of the documented operations.
+    observed(gateway_first::GatewayFirst::new(state, rest), metrics)
+}
+
+/// The outermost layer: request ids, logging, metrics, and every error as a problem.
+fn observed<E: Endpoint<Output = Response> + 'static>(
+    ep: E,
+    metrics: Arc<Metrics>,
+) -> impl Endpoint<Output = Response> {
+    ep.around(move |ep, req| observability::observe(ep, metrics.clone(), req))
+}
+
+/// Every route as documented, each operation behind poem-openapi's extractors, without the
+/// gateway hot paths (their tests compare the two).
+fn documented(
+    state: &AppState,
+    ops: Route,
+    metrics: &Metrics,
+) -> impl Endpoint<Output = Response> + use<> {
+    let api = api_service(state);
     let spec = harden_spec(&api.spec());
     let table = Arc::new(allowed_methods(&spec));
-    let documented: Vec<String> = table
+    let paths: Vec<String> = table
         .iter()
         .map(|(segments, _)| segments.join("/"))
         .collect();
-    metrics.name_routes(documented.iter().map(String::as_str));
+    metrics.name_routes(paths.iter().map(String::as_str));
     let routes = ops
         .at(
             "/openapi.json",
@@ -206,17 +227,14 @@ pub fn app(state: AppState, ops: Route, metrics: Arc<Metrics>) -> impl Endpoint<
                     .body(spec.clone())
             })),
         )
-        .nest("/docs", api.swagger_ui())
+        .nest("/docs", explorer::routes())
         .nest("/", api);
     let limit = state.config().body_limit;
-    let rest = routes
+    routes
         .around(idempotency::idempotency)
         .around(move |ep, req| body_limit(ep, limit, req))
         .around(move |ep, req| method_not_allowed(ep, table.clone(), req))
-        .data(state.clone());
-    // The verification hot path: a lean handler in front of the documented operation.
-    fast_verify::VerifyFirst::new(state, rest)
-        .around(move |ep, req| observability::observe(ep, metrics.clone(), req))
+        .data(state.clone())
 }
 
 /// A documented path asked with a method it does not have: 405 with `Allow` (the framework

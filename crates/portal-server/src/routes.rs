@@ -45,7 +45,7 @@ where
             self.api.call(req).await
         } else {
             // Boxed so that the pages' (large) future does not size the API's, the
-            // verification hot path above all (see `http_api::fast_verify`).
+            // verification hot path above all (see `http_api::gateway_first`).
             Box::pin(self.web.call(req))
                 .await
                 .map(IntoResponse::into_response)

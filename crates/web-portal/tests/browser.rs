@@ -642,3 +642,39 @@ async fn a_new_partner_goes_from_sign_up_to_a_production_credential() {
     }
     w.c.close().await.unwrap();
 }
+
+/// The API explorer at `/docs` runs under its Content-Security-Policy (scripts from the portal's
+/// origin only) and shows every operation of the document `/openapi.json` serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_explorer_shows_every_operation_of_the_served_document() {
+    if !enabled() {
+        eprintln!("browser tests are off: set PORTAL_BROWSER_TESTS=1 to run them");
+        return;
+    }
+    let served = serve().await;
+    let document: serde_json::Value = serde_json::from_str(&http_api::openapi_json()).unwrap();
+    // Swagger UI lists an operation once under each of its tags.
+    let operations: usize = document["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|methods| methods.as_object().unwrap().values())
+        .map(|op| op["tags"].as_array().map_or(1, |t| t.len().max(1)))
+        .sum();
+    let (_driver, c) = browser().await;
+    let mut w = Walk {
+        c,
+        base: served.base.clone(),
+        n: 90,
+    };
+    w.go("/docs").await;
+    w.find(".opblock").await;
+    w.expect("Verify a presented secret").await;
+    let shown = w.c.find_all(Locator::Css(".opblock")).await.unwrap().len();
+    assert_eq!(
+        shown, operations,
+        "one block per documented operation and tag"
+    );
+    w.shot("api-explorer").await;
+    w.c.close().await.unwrap();
+}

@@ -58,7 +58,7 @@ pub struct UsageViewDto {
 }
 
 /// One call outcome reported by a gateway.
-#[derive(Object, Debug, Clone)]
+#[derive(Object, Debug, Clone, Deserialize)]
 pub struct ReportedCallDto {
     /// The `credential_id` of the verification answer.
     pub credential_id: Text,
@@ -69,18 +69,77 @@ pub struct ReportedCallDto {
     pub status: u16,
     /// How long the call took (accepted, not aggregated yet).
     #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
+    #[serde(default, deserialize_with = "latency_within_bound")]
     pub latency_ms: Option<u64>,
     /// When the call happened (default: now). At most 24 hours back, 5 minutes ahead.
+    #[serde(default)]
     pub at: Option<DateTime<Utc>>,
 }
 
+/// The documented maximum of `latency_ms` (the `maximum` validator above says the same).
+const MAX_LATENCY_MS: u64 = 1_000_000_000_000_000;
+
+/// `latency_ms` read by serde under the bound the OpenAPI validator enforces.
+fn latency_within_bound<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match Option::<u64>::deserialize(d)? {
+        Some(n) if n > MAX_LATENCY_MS => Err(serde::de::Error::custom(format!(
+            "latency_ms: {n} is above the maximum {MAX_LATENCY_MS}"
+        ))),
+        v => Ok(v),
+    }
+}
+
+/// Counts a batch of reported call outcomes: the one meaning of `POST /api/v1/usage/events`,
+/// shared by the documented operation and the gateway hot path. Events whose credential id is
+/// not even an id are refused here; the core refuses the rest by reason, and the answer gives
+/// each refusal its position in the batch.
+pub(crate) async fn ingest_batch(
+    state: &AppState,
+    events: Vec<ReportedCallDto>,
+) -> Result<UsageEventsAnswer, Problem> {
+    let mut rejected = Vec::new();
+    let mut calls = Vec::with_capacity(events.len());
+    let mut index_of = Vec::with_capacity(events.len());
+    for (i, e) in events.into_iter().enumerate() {
+        match e.credential_id.parse::<CredentialId>() {
+            Ok(credential_id) => {
+                index_of.push(i);
+                calls.push(ReportedCall {
+                    credential_id,
+                    endpoint: e.endpoint.into(),
+                    status: e.status,
+                    latency_ms: e.latency_ms,
+                    at: e.at,
+                });
+            }
+            Err(_) => rejected.push(RejectedEventDto {
+                index: i as u64,
+                reason: "unknown_credential".into(),
+            }),
+        }
+    }
+    let report = state.portal().ingest_usage(calls).await?;
+    rejected.extend(report.rejected.iter().map(|r| RejectedEventDto {
+        index: index_of[r.index] as u64,
+        reason: r.reason.to_owned(),
+    }));
+    rejected.sort_by_key(|r| r.index);
+    Ok(UsageEventsAnswer {
+        accepted: report.accepted as u64,
+        rejected,
+    })
+}
+
+// Also `Deserialize` (as is `ReportedCallDto`): the gateway hot path (`crate::gateway_first`)
+// reads the same body with `serde_json` directly; both readings accept and refuse the same
+// documents (its tests send each case to both).
 /// A batch of call outcomes (at most 1000).
-#[derive(Object, Debug, Clone)]
+#[derive(Object, Debug, Clone, Deserialize)]
 pub struct UsageEventsRequest {
     pub events: Vec<ReportedCallDto>,
 }
 
-#[derive(Object, Debug, Clone)]
+#[derive(Object, Debug, Clone, Serialize)]
 pub struct RejectedEventDto {
     /// Position in the batch, from 0.
     pub index: u64,
@@ -89,7 +148,7 @@ pub struct RejectedEventDto {
 }
 
 /// What the batch counted: accepted events are flushed with the next usage flush.
-#[derive(Object, Debug, Clone)]
+#[derive(Object, Debug, Clone, Serialize)]
 pub struct UsageEventsAnswer {
     pub accepted: u64,
     pub rejected: Vec<RejectedEventDto>,
@@ -346,37 +405,8 @@ impl MeteringApi {
         _gateway: GatewayToken,
         body: Json<UsageEventsRequest>,
     ) -> ApiResult<Accepted202<UsageEventsAnswer>> {
-        let mut rejected = Vec::new();
-        let mut calls = Vec::with_capacity(body.events.len());
-        let mut index_of = Vec::with_capacity(body.events.len());
-        for (i, e) in body.0.events.into_iter().enumerate() {
-            match e.credential_id.parse::<CredentialId>() {
-                Ok(credential_id) => {
-                    index_of.push(i);
-                    calls.push(ReportedCall {
-                        credential_id,
-                        endpoint: e.endpoint.into(),
-                        status: e.status,
-                        latency_ms: e.latency_ms,
-                        at: e.at,
-                    });
-                }
-                Err(_) => rejected.push(RejectedEventDto {
-                    index: i as u64,
-                    reason: "unknown_credential".into(),
-                }),
-            }
-        }
-        let report = self.state.portal().ingest_usage(calls).await?;
-        rejected.extend(report.rejected.iter().map(|r| RejectedEventDto {
-            index: index_of[r.index] as u64,
-            reason: r.reason.to_owned(),
-        }));
-        rejected.sort_by_key(|r| r.index);
-        Ok(Accepted202::Accepted(Json(UsageEventsAnswer {
-            accepted: report.accepted as u64,
-            rejected,
-        })))
+        let answer = ingest_batch(&self.state, body.0.events).await?;
+        Ok(Accepted202::Accepted(Json(answer)))
     }
 
     /// The workspace's invoice for a period (`YYYY-MM`): one line per production project on a
