@@ -73,16 +73,28 @@ def a_at(n):
 
 
 for n in sizes:
-    ratio(f"B verify hit ({n} keys) / A ceiling", rps(f"B_hit_{n}"), a_at(n), 0.85)
+    ratio(f"B verify hit, 1000 hot keys ({n} stored) / A ceiling", rps(f"B_hit_{n}"), a_at(n), 0.85)
+for n in sizes:
+    if f"B_hit20k_{n}" in rows:
+        ratio(f"B verify hit, 20000 hot keys ({n} stored) / A ceiling", rps(f"B_hit20k_{n}"), a_at(n), 0.85)
 if len(sizes) > 1:
-    ratio(f"B verify hit {sizes[-1]} keys / {sizes[0]} keys", rps(f"B_hit_{sizes[-1]}"), rps(f"B_hit_{sizes[0]}"), 0.9)
+    ratio(f"B verify hit {sizes[-1]} stored / {sizes[0]} stored (1000 hot keys in both)",
+          rps(f"B_hit_{sizes[-1]}"), rps(f"B_hit_{sizes[0]}"), 0.9)
+big = [n for n in sizes if f"B_hit20k_{n}" in rows]
+if len(big) > 1:
+    ratio(f"B verify hit {big[-1]} stored / {big[0]} stored (20000 hot keys in both)",
+          rps(f"B_hit20k_{big[-1]}"), rps(f"B_hit20k_{big[0]}"), 0.9)
 for n in sizes:
     for case in ("miss", "bad_checksum", "revoked"):
         ratio(f"B verify {case.replace('_', ' ')} ({n} keys) / A ceiling", rps(f"B_{case}_{n}"), a_at(n))
 for k in rows:
     if k.startswith("C_nginx_"):
         n = k.split("_")[-1]
-        ratio(f"C verify hit / nginx map ({n} keys)", rps(f"B_hit_{n}"), rps(k), 0.6)
+        # nginx is asked with the 20 000-key list (when the count has that many): compared
+        # with the portal's hit on the same list.
+        hot = "20000" if f"B_hit20k_{n}" in rows else "1000"
+        mine = rps(f"B_hit20k_{n}") if hot == "20000" else rps(f"B_hit_{n}")
+        ratio(f"C verify hit / nginx map ({n} stored, {hot} hot keys)", mine, rps(k), 0.6)
 # D runs at the largest key count up to 1e5, right after B there.
 d_at = max([n for n in sizes if n <= 100000] or sizes[:1] or [0])
 ratio("D usage events, 1 per request / A ceiling", rps("D_usage_events"), a_at(d_at), 0.8)
