@@ -8,13 +8,13 @@
 
 use std::borrow::Cow;
 
-use onboarding_core::project::Environment;
 use poem::http::{Method, StatusCode, header};
 use poem::{Body, Endpoint, Request, Response};
 use poem_openapi::error::{ContentTypeError, ParseRequestPayloadError};
 use serde::Deserialize;
 
 use crate::api::metering::{UsageEventsRequest, ingest_batch};
+use crate::api::oauth::verify_request;
 use crate::auth::gateway_token_accepted;
 use crate::idempotency;
 use crate::problem::{Problem, problem_from_poem_error};
@@ -107,22 +107,14 @@ async fn verify(state: &AppState, req: &Request, body: Body) -> Result<Response,
         .map_err(|_| Problem::new("payload-too-large", "the body is too large").with_status(413))?;
     let b: VerifyBody<'_> =
         serde_json::from_slice(&bytes).map_err(|e| unreadable("VerifyRequest", e))?;
-    let env = match b.environment.as_deref() {
-        Some(e) => Some(
-            Environment::parse(e)
-                .ok_or_else(|| Problem::field("environment", "`sandbox` or `production`"))?,
-        ),
-        None => None,
-    };
-    let a = state
-        .portal()
-        .verify_secret(
-            &b.secret,
-            env,
-            b.endpoint.as_deref(),
-            b.success.unwrap_or(true),
-        )
-        .await?;
+    let a = verify_request(
+        state,
+        &b.secret,
+        b.environment.as_deref(),
+        b.endpoint.as_deref(),
+        b.success,
+    )
+    .await?;
     json_answer(StatusCode::OK, &a)
 }
 
@@ -210,6 +202,7 @@ mod tests {
     use futures_util::stream;
     use onboarding_core::credential::SecretHash;
     use onboarding_core::memory::in_memory_portal;
+    use onboarding_core::project::Environment;
     use onboarding_core::services::NewCredentialKind;
     use poem::http::HeaderMap;
     use poem::{Body, Endpoint, EndpointExt, Request, Route};

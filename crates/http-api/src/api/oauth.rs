@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use onboarding_core::project::Environment;
+use onboarding_core::services::VerifyAnswer;
 use poem_openapi::param::Header;
 use poem_openapi::payload::{Form, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -116,6 +117,28 @@ fn url_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// The one meaning of a verification request, shared by the documented operation and the
+/// gateway hot path (`crate::gateway_first`): the environment named, then the core's answer.
+pub(crate) async fn verify_request(
+    state: &AppState,
+    secret: &str,
+    environment: Option<&str>,
+    endpoint: Option<&str>,
+    success: Option<bool>,
+) -> Result<VerifyAnswer, Problem> {
+    let env = match environment {
+        Some(e) => Some(
+            Environment::parse(e)
+                .ok_or_else(|| Problem::field("environment", "`sandbox` or `production`"))?,
+        ),
+        None => None,
+    };
+    Ok(state
+        .portal()
+        .verify_secret(secret, env, endpoint, success.unwrap_or(true))
+        .await?)
+}
+
 #[OpenApi(tag = "Tag::Gateway")]
 impl GatewayApi {
     /// Verify a presented secret (API gateways). Authenticated by the provider's gateway
@@ -126,23 +149,14 @@ impl GatewayApi {
         _gateway: GatewayToken,
         body: Json<VerifyRequest>,
     ) -> ApiResult<Ok200<VerifyAnswerDto>> {
-        let env = match body.environment.as_deref() {
-            Some(e) => Some(
-                Environment::parse(e)
-                    .ok_or_else(|| Problem::field("environment", "`sandbox` or `production`"))?,
-            ),
-            None => None,
-        };
-        let a = self
-            .state
-            .portal()
-            .verify_secret(
-                &body.secret,
-                env,
-                body.endpoint.as_deref(),
-                body.success.unwrap_or(true),
-            )
-            .await?;
+        let a = verify_request(
+            &self.state,
+            &body.secret,
+            body.environment.as_deref(),
+            body.endpoint.as_deref(),
+            body.success,
+        )
+        .await?;
         ok((&a).into())
     }
 
