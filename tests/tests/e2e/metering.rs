@@ -279,6 +279,64 @@ async fn concurrent_metered_calls_and_ingested_events_are_counted_exactly() {
     app.stop().await;
 }
 
+/// A gateway that did not see the answer to a batch sends it again with the same key: the
+/// batch is counted once (usage is billed), the retry gets the first answer, and the same key
+/// with another batch is refused.
+#[tokio::test]
+async fn a_usage_batch_retried_with_its_idempotency_key_is_counted_once() {
+    let app = spawn_app().await;
+    let plan = app.plan(json!(["declared_use_case"]), false, 0).await;
+    let (o, secret) = onboard(&app, "retry@acme.example", &plan).await;
+    let (project, cred) = ids_of(&app, &secret).await;
+    app.server.flush_usage().await; // the look-up above counted one call
+
+    let gw = User::new(&app.base);
+    let auth = format!("Bearer {GATEWAY_TOKEN}");
+    let batch = |status: u16| {
+        json!({"events": [
+            {"credential_id": cred, "endpoint": "GET /accounts", "status": status},
+            {"credential_id": cred, "endpoint": "GET /accounts", "status": 200},
+        ]})
+    };
+    let send = |body: Value, key: &'static str| {
+        let gw = &gw;
+        let auth = auth.clone();
+        async move {
+            gw.send(
+                Method::POST,
+                "/api/v1/usage/events",
+                Some(body),
+                &[("Authorization", &auth), ("Idempotency-Key", key)],
+            )
+            .await
+        }
+    };
+    let first = send(batch(500), "batch-0001").await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+    assert_eq!(first.body["accepted"], 2);
+    let retry = send(batch(500), "batch-0001").await;
+    assert_eq!(retry.status, StatusCode::ACCEPTED, "{}", retry.body);
+    assert_eq!(retry.body, first.body);
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    let other = send(batch(200), "batch-0001").await;
+    problem(&other, "idempotency-key-mismatch", 422);
+    // A new key is a new batch.
+    let next = send(batch(200), "batch-0002").await;
+    assert_eq!(next.status, StatusCode::ACCEPTED, "{}", next.body);
+    assert!(next.headers.get("idempotent-replayed").is_none());
+
+    app.server.flush_usage().await;
+    let v = o
+        .dev
+        .get(&format!("/api/v1/projects/{project}/usage?granularity=day"))
+        .await;
+    assert_eq!(v.status, StatusCode::OK, "{}", v.body);
+    // The look-up (1) + the first batch (2, one error) + the second key's batch (2).
+    assert_eq!(v.body["requests"], 5, "{}", v.body);
+    assert_eq!(v.body["errors"], 1, "{}", v.body);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn usage_survives_a_graceful_shutdown() {
     let app = spawn_app().await;
