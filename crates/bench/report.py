@@ -115,8 +115,11 @@ for tag in ("sqlite", "pg"):
               get(f"E_{tag}_sql_keyset_first", "p50_ms"), 1.2, "<=")
         ratio(f"E {label} SQL OFFSET last / first page, p50 (shown beside keyset)",
               get(f"E_{tag}_sql_offset_last", "p50_ms"), get(f"E_{tag}_sql_offset_first", "p50_ms"))
-ratio("F signed webhook deliveries/s / receiver ceiling", value("F_webhook_deliveries"),
+ratio("F signed webhook deliveries/s / receiver ceiling (SQLite)", value("F_webhook_deliveries"),
       rps("F_receiver_ceiling"), 0.8)
+if "F_pg_webhook_deliveries" in rows:
+    ratio("F signed webhook deliveries/s / receiver ceiling (PostgreSQL)", value("F_pg_webhook_deliveries"),
+          rps("F_receiver_ceiling"), 0.8)
 absolute("G revocation seen by replica 2, p50 (ms)", value("G_revocation_p50_ms"), 1000)
 absolute("G revocation seen by replica 2, p99 (ms)", value("G_revocation_p99_ms"), 1000)
 absolute("H cold start to ready (ms)", value("H_cold_start_ms"), 300)

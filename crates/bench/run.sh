@@ -41,11 +41,11 @@ if ! need wrk || ! need nginx || ! need sqlite3 || ! need psql || ! need python3
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
     wrk nginx-light sqlite3 postgresql-client python3 >/dev/null
 fi
-# E (PostgreSQL half) and G need a PostgreSQL server at $PG (trust or password in the URL).
+# E and F (their PostgreSQL halves) and G need a PostgreSQL server at $PG (trust or password in the URL).
 HAVE_PG=1
 psql "$PG/postgres" -qAtc 'select 1' >/dev/null 2>&1 || {
   HAVE_PG=0
-  echo "warning: no PostgreSQL at $PG: E (PostgreSQL) and G are skipped" >&2
+  echo "warning: no PostgreSQL at $PG: E and F (their PostgreSQL halves) and G are skipped" >&2
 }
 pgdb() { # create|drop name
   if [ "$1" = create ]; then psql "$PG/postgres" -qAtc "DROP DATABASE IF EXISTS $2" -c "CREATE DATABASE $2" >/dev/null
@@ -235,6 +235,13 @@ if on F; then
   GEN_CPU=$SRV_CPU measure F_receiver_ceiling http://127.0.0.1:7200/hook "$WORK/one.txt" webhook
   W=$WORK/webhooks; rm -rf "$W"
   taskset -c $GEN_CPU python3 "$ROOT/crates/bench/webhooks.py" "$BIN/portal-server" "$W" "$WEBHOOKS" "$RESULTS"
+  # The same on PostgreSQL (its server is not pinned: it runs where the kernel puts it).
+  if [ "$HAVE_PG" = 1 ]; then
+    pgdb create bench_webhooks
+    W=$WORK/webhooks-pg; rm -rf "$W"
+    taskset -c $GEN_CPU python3 "$ROOT/crates/bench/webhooks.py" "$BIN/portal-server" "$W" "$WEBHOOKS" "$RESULTS" "$PG/bench_webhooks"
+    pgdb drop bench_webhooks
+  fi
   kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 fi
 
