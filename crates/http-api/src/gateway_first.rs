@@ -123,12 +123,7 @@ async fn verify(state: &AppState, req: &Request, body: Body) -> Result<Response,
 /// else), the token and the media type (the operation's extractors), then the body's content.
 async fn ingest(state: &AppState, req: &Request, body: Body) -> Result<Response, Problem> {
     let limit = state.config().body_limit;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
+    if crate::declared_length(req).is_some_and(|n| n > limit) {
         return Err(too_large());
     }
     let bytes = body

@@ -82,13 +82,16 @@ pub async fn idempotency<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Res
     let Some(token) = presented_token(&req) else {
         return ep.call(req).await.map(IntoResponse::into_response);
     };
-    let scope = match auth::resolve_token(&state, &token).await {
-        Ok(a) => a.scope(),
-        // The operator's gateway token signs in no one, but the usage batches it reports are
-        // the requests most worth retrying safely (a batch counted twice is billed twice):
-        // its keys have a scope of their own.
-        Err(_) if auth::gateway_token_accepted(&state, &token).is_ok() => GATEWAY_SCOPE.to_owned(),
-        Err(_) => return ep.call(req).await.map(IntoResponse::into_response),
+    // The operator's gateway token signs in no one, but the usage batches it reports are the
+    // requests most worth retrying safely (a batch counted twice is billed twice): its keys
+    // have a scope of their own. Checked first: it is a hash, the token look-up a read.
+    let scope = if auth::gateway_token_accepted(&state, &token).is_ok() {
+        GATEWAY_SCOPE.to_owned()
+    } else {
+        match auth::resolve_token(&state, &token).await {
+            Ok(a) => a.scope(),
+            Err(_) => return ep.call(req).await.map(IntoResponse::into_response),
+        }
     };
     let body = req.take_body().into_bytes().await?;
     let mut h = Sha256::new();

@@ -271,6 +271,14 @@ async fn method_not_allowed<E: Endpoint>(
     }
 }
 
+/// The body length a request declares (`Content-Length`), if it declares a readable one.
+pub(crate) fn declared_length(req: &poem::Request) -> Option<usize> {
+    req.headers()
+        .get(poem::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+}
+
 /// Refuses bodies over the limit before reading them (413). poem's `SizeLimit` also demands a
 /// `Content-Length` on bodiless requests, which a GET never sends; this checks only a declared
 /// length, and a chunked body is cut at the limit while it is read.
@@ -280,12 +288,7 @@ async fn body_limit<E: Endpoint>(
     mut req: poem::Request,
 ) -> poem::Result<Response> {
     use poem::IntoResponse;
-    let declared = req
-        .headers()
-        .get(poem::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    match declared {
+    match declared_length(&req) {
         Some(n) if n > limit => {
             return Ok(problem::problem_from_poem_error(&poem::Error::from_status(
                 poem::http::StatusCode::PAYLOAD_TOO_LARGE,
