@@ -4,7 +4,7 @@
 # warm-up, then the median of $BENCH_RUNS runs of $BENCH_DURATION seconds. Writes
 # docs/benchmarks.json and the figures section of docs/benchmarks.md (between the BEGIN/END
 # markers).
-# Knobs: BENCH_SIZES ("1000 100000 1000000"), BENCH_RUNS (3), BENCH_DURATION (5),
+# Knobs: BENCH_SIZES ("1000 100000 1000000"), BENCH_RUNS (3), BENCH_DURATION (3),
 # BENCH_CONNECTIONS (32), BENCH_QUEUE_ROWS (1000000: E's subscriptions), BENCH_QUEUE_REPS (200: requests per page), BENCH_WEBHOOKS (5000:
 # F's deliveries), BENCH_REVOCATIONS (50: G's rounds), BENCH_PG (postgres://postgres@127.0.0.1:5432:
 # the server E and G create their databases on), BENCH_ONLY ("A B C D E F G H": the scenarios
@@ -16,7 +16,7 @@ ROOT=$PWD
 WORK=$ROOT/target/bench
 SIZES=${BENCH_SIZES:-"1000 100000 1000000"}
 RUNS=${BENCH_RUNS:-3}
-DUR=${BENCH_DURATION:-5}
+DUR=${BENCH_DURATION:-3}
 CONNS=${BENCH_CONNECTIONS:-32}
 QUEUE_ROWS=${BENCH_QUEUE_ROWS:-1000000}
 QUEUE_REPS=${BENCH_QUEUE_REPS:-200}

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::api::metering::{UsageEventsRequest, ingest_batch};
 use crate::api::oauth::verify_request;
 use crate::auth::gateway_token_accepted;
+use crate::body::read_body;
 use crate::idempotency;
 use crate::problem::{Problem, problem_from_poem_error};
 use crate::state::AppState;
@@ -101,8 +102,7 @@ fn json_answer(status: StatusCode, body: &impl serde::Serialize) -> Result<Respo
 async fn verify(state: &AppState, req: &Request, body: Body) -> Result<Response, Problem> {
     authorized(state, req)?;
     json_content_type(req)?;
-    let bytes = body
-        .into_bytes_limit(MAX_VERIFY_BODY)
+    let bytes = read_body(body, MAX_VERIFY_BODY)
         .await
         .map_err(|_| Problem::new("payload-too-large", "the body is too large").with_status(413))?;
     let b: VerifyBody<'_> =
@@ -126,10 +126,7 @@ async fn ingest(state: &AppState, req: &Request, body: Body) -> Result<Response,
     if crate::declared_length(req).is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let bytes = body
-        .into_bytes_limit(limit)
-        .await
-        .map_err(|_| too_large())?;
+    let bytes = read_body(body, limit).await.map_err(|_| too_large())?;
     authorized(state, req)?;
     json_content_type(req)?;
     let batch: UsageEventsRequest =

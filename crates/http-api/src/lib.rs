@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod body;
 pub mod dto;
 pub mod explorer;
 pub mod export;
@@ -301,7 +302,7 @@ async fn body_limit<E: Endpoint>(
                 .headers()
                 .contains_key(poem::http::header::TRANSFER_ENCODING)
             {
-                let body = req.take_body().into_bytes_limit(limit).await.map_err(|_| {
+                let body = body::read_body(req.take_body(), limit).await.map_err(|_| {
                     poem::Error::from_status(poem::http::StatusCode::PAYLOAD_TOO_LARGE)
                 })?;
                 req.set_body(body);

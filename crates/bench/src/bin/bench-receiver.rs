@@ -23,7 +23,9 @@ fn now_us() -> u64 {
 
 #[handler]
 async fn receive(body: Body) -> Response {
-    let bytes = body.into_bytes_limit(1 << 20).await.unwrap_or_default();
+    let bytes = http_api::body::read_body(body, 1 << 20)
+        .await
+        .unwrap_or_default();
     let t = now_us();
     SEEN.fetch_add(1, Ordering::Relaxed);
     let _ = FIRST_US.compare_exchange(0, t, Ordering::Relaxed, Ordering::Relaxed);
