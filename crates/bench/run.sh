@@ -159,8 +159,12 @@ if on B || on C || on D; then
   for n in $SIZES; do
     D=$WORK/keys-$n; rm -rf "$D"; mkdir -p "$D"
     t0=$(date +%s)
-    "$BIN/bench-seed" "$n" "$D"
-    serve "$D" 7500; wait_http http://127.0.0.1:7500/readyz; stop_server
+    # The keys' owner (workspace, project, subscription) through the API, then the keys.
+    serve "$D" 7500; wait_http http://127.0.0.1:7500/readyz
+    OWNER=$(python3 "$ROOT/crates/bench/owner.py" http://127.0.0.1:7500 "$D/server.log")
+    stop_server
+    # shellcheck disable=SC2086 # three ids
+    "$BIN/bench-seed" "$n" "$D" $OWNER
     { echo "PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;"; cat "$D/keys.sql"; } | sqlite3 "$D/portal.db"
     rm -f "$D/keys.sql"
     echo "seed_${n}_s $(($(date +%s) - t0))" | tee -a "$RESULTS"

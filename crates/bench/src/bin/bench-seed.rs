@@ -1,5 +1,7 @@
 //! Seeds verification keys in bulk, as SQL for `sqlite3` or `psql` (seeding 1e6 keys over HTTP
-//! is far too slow). `bench-seed <keys> <out-dir>` writes:
+//! is far too slow). `bench-seed <keys> <out-dir> [<workspace> <project> <subscription>]`
+//! writes (the keys belong to the given subscription, made through the API by `owner.py`, so
+//! that a hit answers its plan and phase as a real one does; without them, to made-up ids):
 //! - `keys.sql`: one transaction inserting `<keys>` API keys (credential + credential_secret
 //!   rows, in the storage layer's row format); key 0 is revoked;
 //! - `hit.txt` (up to 20 000 stored active secrets), `miss.txt` (200 000 well-formed unknown
@@ -64,9 +66,16 @@ fn main() -> std::io::Result<()> {
     let mut rng = Rng(0x5EED ^ n as u64);
     let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     let ts = now.to_rfc3339();
-    let ws = ulid_str("ws", &mut rng);
-    let pr = ulid_str("proj", &mut rng);
-    let sub = ulid_str("sub", &mut rng);
+    let owner: Vec<String> = args.collect();
+    let (ws, pr, sub) = match owner.as_slice() {
+        [ws, pr, sub] => (ws.clone(), pr.clone(), sub.clone()),
+        [] => (
+            ulid_str("ws", &mut rng),
+            ulid_str("proj", &mut rng),
+            ulid_str("sub", &mut rng),
+        ),
+        _ => panic!("usage: bench-seed <keys> <out-dir> [<workspace> <project> <subscription>]"),
+    };
     let active = serde_json::to_string(&CredentialStatus::Active).unwrap();
     let revoked = serde_json::to_string(&CredentialStatus::Revoked {
         at: now,
