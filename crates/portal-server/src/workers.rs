@@ -92,12 +92,14 @@ async fn poll(store: SeaOrmStore, cache: Arc<VerifyCache>) {
         match store.recent_credential_changes(POLL_WINDOW).await {
             Ok(changes) => {
                 let mut now_seen = HashMap::with_capacity(changes.len());
+                let mut changed = Vec::new();
                 for (id, version) in changes {
                     if seen.get(&id) != Some(&version) {
-                        cache.invalidate_credential(id);
+                        changed.push(id);
                     }
                     now_seen.insert(id, version);
                 }
+                cache.invalidate_credentials(&changed);
                 seen = now_seen;
             }
             Err(e) => tracing::warn!(error = %e, "cannot poll credential changes"),
