@@ -202,11 +202,11 @@ pub async fn resolve_token(state: &AppState, token: &str) -> Result<Authed, Prob
     }
     let caller = match found.principal {
         Principal::Account(id) => {
-            state.portal().account(id).await?;
+            state.portal().accounts().account(id).await?;
             Caller::Account(id)
         }
         Principal::Staff(id) => {
-            let staff = state.portal().staff_member(id).await?;
+            let staff = state.portal().accounts().staff_member(id).await?;
             Caller::Staff {
                 id,
                 role: staff.role,

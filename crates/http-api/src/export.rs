@@ -162,7 +162,11 @@ impl State {
                 self.cursor = self.first_page();
             }
             Cursor::Usage(at) => {
-                let (page, next) = self.portal.export_usage_page(&self.grant, at).await?;
+                let (page, next) = self
+                    .portal
+                    .exports()
+                    .export_usage_page(&self.grant, at)
+                    .await?;
                 for b in &page {
                     usage_row(b, self.format, &mut out);
                 }
@@ -173,6 +177,7 @@ impl State {
             Cursor::Audit(after) => {
                 let (page, next) = self
                     .portal
+                    .exports()
                     .export_audit_page(&self.grant, after, AUDIT_PAGE)
                     .await?;
                 for e in &page {
@@ -184,6 +189,7 @@ impl State {
             }
             Cursor::Record => {
                 self.portal
+                    .exports()
                     .record_export(&self.grant, self.format, self.rows)
                     .await?;
                 return Ok(None);

@@ -222,6 +222,7 @@ mod tests {
             .await
             .unwrap();
         let sub = portal
+            .pipeline()
             .subscribe(p.caller, p.project.id, prov.explorer.id)
             .await
             .unwrap();
@@ -229,6 +230,7 @@ mod tests {
             let portal = portal.clone();
             async move {
                 portal
+                    .credentials()
                     .create_credential(
                         p.caller,
                         sub.id,
@@ -243,6 +245,7 @@ mod tests {
         let live = key("gateway").await;
         let gone = key("revoked").await;
         portal
+            .credentials()
             .revoke_credential(p.caller, gone.credential.id)
             .await
             .unwrap();

@@ -19,6 +19,7 @@ async fn main() -> Result<(), ServiceError> {
 
     // The provider: an admin configures the demo product's paid plan; a reviewer works the queue.
     let admin = portal
+        .accounts()
         .create_staff(
             None,
             "admin@provider.example",
@@ -33,12 +34,17 @@ async fn main() -> Result<(), ServiceError> {
     };
     let (product, plans) = demo_catalog();
     let product = portal
+        .catalog()
         .create_product(admin, &product.name, &product.description)
         .await?;
     let mut standard = plans.into_iter().next().expect("the demo has a paid plan");
     standard.gates.retain(|g| *g != Gate::WebhookVerification); // no webhook receiver in this example
-    let plan = portal.create_plan(admin, product.id, standard).await?;
+    let plan = portal
+        .catalog()
+        .create_plan(admin, product.id, standard)
+        .await?;
     let reviewer = portal
+        .accounts()
         .create_staff(
             Some(admin),
             "rita@provider.example",
@@ -54,6 +60,7 @@ async fn main() -> Result<(), ServiceError> {
 
     // The partner: a technical lead signs up, creates the workspace and a sandbox project.
     let lead = portal
+        .accounts()
         .sign_up(
             "lena@fintech.example",
             "Lena Lead",
@@ -61,9 +68,16 @@ async fn main() -> Result<(), ServiceError> {
         )
         .await?;
     let lena = Caller::Account(lead.id);
-    println!("next: {}", portal.me(lena).await?.next_step.title);
-    let ws = portal.create_workspace(lena, "Fintech Ltd").await?;
+    println!(
+        "next: {}",
+        portal.accounts().me(lena).await?.next_step.title
+    );
+    let ws = portal
+        .workspaces()
+        .create_workspace(lena, "Fintech Ltd")
+        .await?;
     portal
+        .workspaces()
         .set_roles(
             lena,
             ws.id,
@@ -72,6 +86,7 @@ async fn main() -> Result<(), ServiceError> {
         )
         .await?;
     let project = portal
+        .projects()
         .create_project(
             lena,
             ws.id,
@@ -81,8 +96,12 @@ async fn main() -> Result<(), ServiceError> {
             &[],
         )
         .await?;
-    let sub = portal.subscribe(lena, project.id, plan.id).await?;
+    let sub = portal
+        .pipeline()
+        .subscribe(lena, project.id, plan.id)
+        .await?;
     let key = portal
+        .credentials()
         .create_credential(
             lena,
             sub.id,
@@ -94,6 +113,7 @@ async fn main() -> Result<(), ServiceError> {
     println!("sandbox key (shown once): {}", key.secret.expose());
     for _ in 0..25 {
         portal
+            .credentials()
             .verify_secret(
                 key.secret.expose(),
                 Some(Environment::Sandbox),
@@ -113,6 +133,7 @@ async fn main() -> Result<(), ServiceError> {
     }))
     .expect("valid JSON");
     let sub = portal
+        .pipeline()
         .submit(lena, sub.id, Some(answers), Some(sub.version))
         .await?;
     println!("submitted: {}", sub.submit_label());
@@ -136,37 +157,44 @@ async fn main() -> Result<(), ServiceError> {
         ),
     ] {
         let a = portal
+            .accounts()
             .sign_up(email, email, "a long colleague passphrase")
             .await?;
         let inv = portal
+            .workspaces()
             .invite(lena, ws.id, email, RoleSet::of(&[role]), None)
             .await?;
         portal
+            .workspaces()
             .accept_invitation(Caller::Account(a.id), inv.id)
             .await?;
         portal
+            .workspaces()
             .name_responsible(lena, ws.id, what, Some(a.id))
             .await?;
     }
     portal
+        .pipeline()
         .sign_off_gate(reviewer, sub.id, Gate::ConsentHandling)
         .await?;
-    for q in portal.review_queue(reviewer, None, 50).await? {
+    for q in portal.pipeline().review_queue(reviewer, None, 50).await? {
         println!(
             "queue: {} — remaining gate: {:?}",
             q.workspace_name,
             q.gates.remaining_gate().map(|g| g.gate)
         );
     }
-    let sub = portal.approve(reviewer, sub.id, None).await?;
+    let sub = portal.pipeline().approve(reviewer, sub.id, None).await?;
     println!("phase: {}", sub.phase.kind());
 
     // Production: clone, pay, create the production credential.
-    portal.clone_to_production(lena, sub.id).await?;
+    portal.projects().clone_to_production(lena, sub.id).await?;
     portal
+        .billing()
         .confirm_payment(admin, sub.id, dec!(49.00), "EUR", "INV-2026-11-0001")
         .await?;
     let live = portal
+        .credentials()
         .create_credential(
             lena,
             sub.id,
@@ -179,11 +207,15 @@ async fn main() -> Result<(), ServiceError> {
         "production key (shown once): {}…",
         &live.secret.expose()[..12]
     );
-    println!("next: {}", portal.me(lena).await?.next_step.title);
+    println!(
+        "next: {}",
+        portal.accounts().me(lena).await?.next_step.title
+    );
     println!(
         "audit events: {}, chains intact: {}",
         store.audit_events().len(),
         portal
+            .audit()
             .verify_all_audit_chains()
             .await?
             .iter()

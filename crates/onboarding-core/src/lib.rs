@@ -56,5 +56,7 @@ pub mod workspace;
 pub(crate) mod test_fixtures;
 
 pub use services::{
-    Caller, Infrastructure, Portal, Ports, ServiceError, ServiceResult, Store, Webhooks,
+    Accounts, Audit, Billing, Caller, Catalog, Credentials, Endpoints, Exports, Infrastructure,
+    Metering, Pipeline, Portal, Ports, Projects, ServiceError, ServiceResult, Store, Webhooks,
+    Workspaces,
 };

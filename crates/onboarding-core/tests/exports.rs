@@ -20,10 +20,12 @@ async fn ingested_calls_are_counted_exported_and_recorded() {
         .await
         .unwrap();
     let sub = portal
+        .pipeline()
         .subscribe(p.caller, p.project.id, prov.standard.id)
         .await
         .unwrap();
     let key = portal
+        .credentials()
         .create_credential(
             p.caller,
             sub.id,
@@ -42,6 +44,7 @@ async fn ingested_calls_are_counted_exported_and_recorded() {
         at,
     };
     let report = portal
+        .metering()
         .ingest_usage(vec![
             call("GET /a", 200, None),
             call("GET /a", 500, Some(start - TimeDelta::minutes(3))),
@@ -71,6 +74,7 @@ async fn ingested_calls_are_counted_exported_and_recorded() {
         ]
     );
     let view = portal
+        .metering()
         .project_usage(
             p.caller,
             p.project.id,
@@ -84,11 +88,13 @@ async fn ingested_calls_are_counted_exported_and_recorded() {
 
     // Export: authorized once, read by day, recorded once.
     let grant = portal
+        .exports()
         .authorize_export(p.caller, ExportScope::ProjectUsage(p.project.id), "2026-11")
         .await
         .unwrap();
     assert_eq!(grant.usage_pages(), 30);
     let (rows, next) = portal
+        .exports()
         .export_usage_page(&grant, start - TimeDelta::hours(9))
         .await
         .unwrap();
@@ -96,10 +102,12 @@ async fn ingested_calls_are_counted_exported_and_recorded() {
     assert_eq!(next, Some(start + TimeDelta::hours(15)));
     clock.advance(TimeDelta::minutes(5));
     portal
+        .exports()
         .record_export(&grant, ExportFormat::Jsonl, 2)
         .await
         .unwrap();
     let history = portal
+        .exports()
         .report_history(p.caller, p.project.id, 10)
         .await
         .unwrap();
@@ -111,6 +119,7 @@ async fn ingested_calls_are_counted_exported_and_recorded() {
 
     // Audit log export pages carry the period's events only.
     let audit = portal
+        .exports()
         .authorize_export(
             p.caller,
             ExportScope::WorkspaceAudit(p.workspace.id),
@@ -118,7 +127,11 @@ async fn ingested_calls_are_counted_exported_and_recorded() {
         )
         .await
         .unwrap();
-    let (events, _) = portal.export_audit_page(&audit, 0, 100).await.unwrap();
+    let (events, _) = portal
+        .exports()
+        .export_audit_page(&audit, 0, 100)
+        .await
+        .unwrap();
     assert!(events.is_empty());
 
     // Another workspace's member is told nothing exists; a bad period is a field error.
@@ -127,6 +140,7 @@ async fn ingested_calls_are_counted_exported_and_recorded() {
         .unwrap();
     assert!(matches!(
         portal
+            .exports()
             .authorize_export(
                 other.caller,
                 ExportScope::ProjectUsage(p.project.id),
@@ -137,6 +151,7 @@ async fn ingested_calls_are_counted_exported_and_recorded() {
     ));
     assert!(matches!(
         portal
+            .exports()
             .authorize_export(p.caller, ExportScope::ProjectUsage(p.project.id), "2026-1")
             .await,
         Err(ServiceError::Invalid(_))

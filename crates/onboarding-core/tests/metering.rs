@@ -31,10 +31,12 @@ async fn live() -> (
     .await
     .unwrap();
     let sub = portal
+        .pipeline()
         .subscribe(p.caller, p.project.id, prov.standard.id)
         .await
         .unwrap();
     let key = portal
+        .credentials()
         .create_credential(
             p.caller,
             sub.id,
@@ -46,6 +48,7 @@ async fn live() -> (
         .unwrap();
     for _ in 0..prov.standard.integration_min_calls {
         portal
+            .credentials()
             .verify_secret(
                 key.secret.expose(),
                 Some(Environment::Sandbox),
@@ -56,21 +59,33 @@ async fn live() -> (
             .unwrap();
     }
     portal
+        .pipeline()
         .submit(p.caller, sub.id, Some(demo_answers()), None)
         .await
         .unwrap();
     name_all_responsibles(&portal, &p).await.unwrap();
     portal
+        .pipeline()
         .sign_off_gate(prov.reviewer, sub.id, Gate::ConsentHandling)
         .await
         .unwrap();
-    portal.approve(prov.reviewer, sub.id, None).await.unwrap();
-    let prod = portal.clone_to_production(p.caller, sub.id).await.unwrap();
     portal
+        .pipeline()
+        .approve(prov.reviewer, sub.id, None)
+        .await
+        .unwrap();
+    let prod = portal
+        .projects()
+        .clone_to_production(p.caller, sub.id)
+        .await
+        .unwrap();
+    portal
+        .billing()
         .confirm_payment(prov.admin, sub.id, dec!(49.00), "EUR", "INV-1")
         .await
         .unwrap();
     let live = portal
+        .credentials()
         .create_credential(
             p.caller,
             sub.id,
@@ -98,6 +113,7 @@ async fn an_invoice_for_a_known_usage_pattern_matches_the_hand_computed_figure()
     for i in 0..12_345 {
         let ok = i % 7 != 0;
         portal
+            .credentials()
             .verify_secret(
                 &live,
                 Some(Environment::Production),
@@ -112,6 +128,7 @@ async fn an_invoice_for_a_known_usage_pattern_matches_the_hand_computed_figure()
     }
     let owner = p.caller; // owners may read invoices; so may billing members
     let inv = portal
+        .billing()
         .invoice(owner, p.workspace.id, "2026-11")
         .await
         .unwrap();
@@ -122,6 +139,7 @@ async fn an_invoice_for_a_known_usage_pattern_matches_the_hand_computed_figure()
     // December has no usage yet: just the monthly fee.
     assert_eq!(
         portal
+            .billing()
             .invoice(owner, p.workspace.id, "2026-12")
             .await
             .unwrap()
@@ -130,7 +148,10 @@ async fn an_invoice_for_a_known_usage_pattern_matches_the_hand_computed_figure()
         dec!(49.00)
     );
     assert!(matches!(
-        portal.invoice(owner, p.workspace.id, "2026-13").await,
+        portal
+            .billing()
+            .invoice(owner, p.workspace.id, "2026-13")
+            .await,
         Err(ServiceError::Invalid(_))
     ));
 }
@@ -139,35 +160,13 @@ async fn an_invoice_for_a_known_usage_pattern_matches_the_hand_computed_figure()
 async fn a_threshold_crossing_alerts_once_per_window() {
     let (portal, clock, p, _prov, live, prod) = live().await;
     portal
+        .projects()
         .set_alert_threshold(p.caller, prod, AlertMetric::RequestsPerDay, dec!(100))
         .await
         .unwrap();
     for _ in 0..99 {
         portal
-            .verify_secret(
-                &live,
-                Some(Environment::Production),
-                Some("GET /v1/accounts"),
-                true,
-            )
-            .await
-            .unwrap();
-    }
-    assert!(portal.evaluate_alerts(prod).await.unwrap().is_empty());
-    portal
-        .verify_secret(
-            &live,
-            Some(Environment::Production),
-            Some("GET /v1/accounts"),
-            true,
-        )
-        .await
-        .unwrap();
-    let raised = portal.evaluate_alerts(prod).await.unwrap();
-    assert_eq!(raised.len(), 1);
-    assert_eq!(raised[0].observed, dec!(100));
-    for _ in 0..50 {
-        portal
+            .credentials()
             .verify_secret(
                 &live,
                 Some(Environment::Production),
@@ -178,12 +177,51 @@ async fn a_threshold_crossing_alerts_once_per_window() {
             .unwrap();
     }
     assert!(
-        portal.evaluate_alerts(prod).await.unwrap().is_empty(),
+        portal
+            .metering()
+            .evaluate_alerts(prod)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    portal
+        .credentials()
+        .verify_secret(
+            &live,
+            Some(Environment::Production),
+            Some("GET /v1/accounts"),
+            true,
+        )
+        .await
+        .unwrap();
+    let raised = portal.metering().evaluate_alerts(prod).await.unwrap();
+    assert_eq!(raised.len(), 1);
+    assert_eq!(raised[0].observed, dec!(100));
+    for _ in 0..50 {
+        portal
+            .credentials()
+            .verify_secret(
+                &live,
+                Some(Environment::Production),
+                Some("GET /v1/accounts"),
+                true,
+            )
+            .await
+            .unwrap();
+    }
+    assert!(
+        portal
+            .metering()
+            .evaluate_alerts(prod)
+            .await
+            .unwrap()
+            .is_empty(),
         "same day: already alerted"
     );
     clock.advance(TimeDelta::days(1));
     for _ in 0..100 {
         portal
+            .credentials()
             .verify_secret(
                 &live,
                 Some(Environment::Production),
@@ -194,7 +232,7 @@ async fn a_threshold_crossing_alerts_once_per_window() {
             .unwrap();
     }
     assert_eq!(
-        portal.evaluate_alerts(prod).await.unwrap().len(),
+        portal.metering().evaluate_alerts(prod).await.unwrap().len(),
         1,
         "a new day is a new window"
     );
@@ -205,6 +243,7 @@ async fn the_usage_view_splits_requests_errors_and_spend() {
     let (portal, _clock, p, _prov, live, prod) = live().await;
     for i in 0..10 {
         portal
+            .credentials()
             .verify_secret(
                 &live,
                 Some(Environment::Production),
@@ -216,6 +255,7 @@ async fn the_usage_view_splits_requests_errors_and_spend() {
     }
     let now = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap();
     let v = portal
+        .metering()
         .project_usage(
             p.caller,
             prod,

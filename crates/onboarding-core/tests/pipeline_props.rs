@@ -99,6 +99,7 @@ async fn world() -> World {
     let (portal, store, clock) =
         in_memory_portal(Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap());
     let admin = portal
+        .accounts()
         .create_staff(
             None,
             "admin@provider.example",
@@ -113,6 +114,7 @@ async fn world() -> World {
         role: StaffRole::Admin,
     };
     let rev = portal
+        .accounts()
         .create_staff(
             Some(admin),
             "rev@provider.example",
@@ -127,10 +129,12 @@ async fn world() -> World {
         role: StaffRole::Reviewer,
     };
     let product = portal
+        .catalog()
         .create_product(admin, "Account Data API", "balances")
         .await
         .unwrap();
     let plan = portal
+        .catalog()
         .create_plan(
             admin,
             product.id,
@@ -160,12 +164,18 @@ async fn world() -> World {
         .await
         .unwrap();
     let lead = portal
+        .accounts()
         .sign_up("lead@acme.example", "Lead", "correct horse battery")
         .await
         .unwrap();
     let lead_c = Caller::Account(lead.id);
-    let ws = portal.create_workspace(lead_c, "Acme").await.unwrap();
+    let ws = portal
+        .workspaces()
+        .create_workspace(lead_c, "Acme")
+        .await
+        .unwrap();
     portal
+        .workspaces()
         .set_roles(
             lead_c,
             ws.id,
@@ -175,10 +185,12 @@ async fn world() -> World {
         .await
         .unwrap();
     let dev = portal
+        .accounts()
         .sign_up("dev@acme.example", "Dev", "correct horse battery")
         .await
         .unwrap();
     let inv = portal
+        .workspaces()
         .invite(
             lead_c,
             ws.id,
@@ -189,10 +201,12 @@ async fn world() -> World {
         .await
         .unwrap();
     portal
+        .workspaces()
         .accept_invitation(Caller::Account(dev.id), inv.id)
         .await
         .unwrap();
     portal
+        .workspaces()
         .name_responsible(
             lead_c,
             ws.id,
@@ -202,14 +216,17 @@ async fn world() -> World {
         .await
         .unwrap();
     let outsider = portal
+        .accounts()
         .sign_up("eve@evil.example", "Eve", "correct horse battery")
         .await
         .unwrap();
     portal
+        .workspaces()
         .create_workspace(Caller::Account(outsider.id), "Evil")
         .await
         .unwrap();
     let project = portal
+        .projects()
         .create_project(
             lead_c,
             ws.id,
@@ -220,7 +237,11 @@ async fn world() -> World {
         )
         .await
         .unwrap();
-    let sub = portal.subscribe(lead_c, project.id, plan.id).await.unwrap();
+    let sub = portal
+        .pipeline()
+        .subscribe(lead_c, project.id, plan.id)
+        .await
+        .unwrap();
     World {
         portal,
         store,
@@ -250,6 +271,7 @@ async fn run(w: &World, step: Step) -> Result<bool, ()> {
     };
     let r = match step {
         Step::CreateSandboxCredential(x) => p
+            .credentials()
             .create_credential(
                 w.caller(x),
                 w.sub,
@@ -260,27 +282,43 @@ async fn run(w: &World, step: Step) -> Result<bool, ()> {
             .await
             .map(|_| false),
         Step::RevokeFirstCredential(x) => match first(Environment::Sandbox).await {
-            Some(id) => p.revoke_credential(w.caller(x), id).await.map(|_| false),
+            Some(id) => p
+                .credentials()
+                .revoke_credential(w.caller(x), id)
+                .await
+                .map(|_| false),
             None => return Err(()),
         },
         Step::RotateFirst(x) => match first(Environment::Sandbox).await {
             Some(id) => p
+                .credentials()
                 .rotate_credential(w.caller(x), id, GracePeriod::DEFAULT, None)
                 .await
                 .map(|_| false),
             None => return Err(()),
         },
         Step::Submit(x) => p
+            .pipeline()
             .submit(w.caller(x), w.sub, Some(answers), None)
             .await
             .map(|_| true),
-        Step::Withdraw(x) => p.withdraw(w.caller(x), w.sub, None).await.map(|_| true),
-        Step::Approve(x) => p.approve(w.caller(x), w.sub, None).await.map(|_| true),
+        Step::Withdraw(x) => p
+            .pipeline()
+            .withdraw(w.caller(x), w.sub, None)
+            .await
+            .map(|_| true),
+        Step::Approve(x) => p
+            .pipeline()
+            .approve(w.caller(x), w.sub, None)
+            .await
+            .map(|_| true),
         Step::Reject(x) => p
+            .pipeline()
             .reject(w.caller(x), w.sub, Some("no"), None)
             .await
             .map(|_| true),
         Step::RequestChanges(x, notes) => p
+            .pipeline()
             .request_changes(
                 w.caller(x),
                 w.sub,
@@ -289,20 +327,28 @@ async fn run(w: &World, step: Step) -> Result<bool, ()> {
             )
             .await
             .map(|_| true),
-        Step::Reopen(x) => p.reopen(w.caller(x), w.sub, None).await.map(|_| true),
+        Step::Reopen(x) => p
+            .pipeline()
+            .reopen(w.caller(x), w.sub, None)
+            .await
+            .map(|_| true),
         Step::SignOffConsent(x) => p
+            .pipeline()
             .sign_off_gate(w.caller(x), w.sub, Gate::ConsentHandling)
             .await
             .map(|_| false),
         Step::Pay(x) => p
+            .billing()
             .confirm_payment(w.caller(x), w.sub, dec!(49), "EUR", "INV-1")
             .await
             .map(|_| false),
         Step::Clone(x) => p
+            .projects()
             .clone_to_production(w.caller(x), w.sub)
             .await
             .map(|_| false),
         Step::CreateProductionCredential(x) => p
+            .credentials()
             .create_credential(
                 w.caller(x),
                 w.sub,
@@ -376,7 +422,7 @@ proptest! {
                     }
                 }
             }
-            let chains = w.portal.verify_all_audit_chains().await.unwrap();
+            let chains = w.portal.audit().verify_all_audit_chains().await.unwrap();
             prop_assert!(chains.iter().all(|(_, r)| r.is_ok()));
             Ok(())
         })?;

@@ -45,6 +45,7 @@ impl Env {
     async fn endpoint(&self, events: &[&str]) -> CreatedEndpoint {
         let events: Vec<String> = events.iter().map(|s| s.to_string()).collect();
         self.portal
+            .endpoints()
             .create_webhook_endpoint(
                 self.p.caller,
                 self.p.project.id,
@@ -85,6 +86,7 @@ impl Env {
 
     async fn current(&self, id: WebhookEndpointId) -> WebhookEndpoint {
         self.portal
+            .endpoints()
             .webhook_endpoint(self.p.caller, id)
             .await
             .unwrap()
@@ -135,6 +137,7 @@ async fn create_refuses_bad_urls_events_and_strangers() {
     assert_eq!(
         bad(e
             .portal
+            .endpoints()
             .create_webhook_endpoint(e.p.caller, pid, "ftp://x.example", &[])
             .await),
         "url"
@@ -142,17 +145,20 @@ async fn create_refuses_bad_urls_events_and_strangers() {
     assert_eq!(
         bad(e
             .portal
+            .endpoints()
             .create_webhook_endpoint(e.p.caller, pid, "https://x.example", &["nope".into()])
             .await),
         "events"
     );
     let stranger = e
         .portal
+        .accounts()
         .sign_up("eve@evil.example", "Eve", test_support::PASSWORD)
         .await
         .unwrap();
     let r = e
         .portal
+        .endpoints()
         .create_webhook_endpoint(Caller::Account(stranger.id), pid, "https://x.example", &[])
         .await;
     assert!(matches!(r, Err(ServiceError::NotFound { .. })), "{r:?}");
@@ -186,6 +192,7 @@ async fn verification_needs_a_2xx_with_the_challenge_echoed() {
 
     // A new challenge, echoed as JSON: verified, audited.
     e.portal
+        .endpoints()
         .start_webhook_verification(e.p.caller, c.endpoint.id)
         .await
         .unwrap();
@@ -206,6 +213,7 @@ async fn verification_needs_a_2xx_with_the_challenge_echoed() {
     // Changing the URL makes it pending again, with a new challenge.
     let next = e
         .portal
+        .endpoints()
         .update_webhook_endpoint(
             e.p.caller,
             c.endpoint.id,
@@ -224,6 +232,7 @@ async fn a_verification_answered_by_an_old_url_does_not_verify_the_new_one() {
     let c = e.endpoint(&[]).await;
     let d = e.claim("w1").await.pop().unwrap();
     e.portal
+        .endpoints()
         .update_webhook_endpoint(
             e.p.caller,
             c.endpoint.id,
@@ -249,12 +258,14 @@ async fn events_fan_out_to_subscribed_enabled_endpoints_only() {
     let creds = e.endpoint(&["credential.created"]).await;
     let all = e.endpoint(&[]).await;
     e.portal
+        .endpoints()
         .set_webhook_endpoint_enabled(e.p.caller, all.endpoint.id, false)
         .await
         .unwrap();
     e.claim("w0").await; // the three verification deliveries
     let prov_plan = e.portal.ports().plans.plans().await.unwrap()[0].id;
     e.portal
+        .pipeline()
         .subscribe(e.p.caller, e.p.project.id, prov_plan)
         .await
         .unwrap();
@@ -278,6 +289,7 @@ async fn failures_retry_then_fail_and_five_days_of_failures_disable_with_a_notic
     e.claim("w0").await;
     let plan = e.portal.ports().plans.plans().await.unwrap()[0].id;
     e.portal
+        .pipeline()
         .subscribe(e.p.caller, e.p.project.id, plan)
         .await
         .unwrap();
@@ -349,6 +361,7 @@ async fn gone_disables_at_once_and_success_clears_failing_since() {
     let c = e.endpoint(&[]).await;
     e.claim("w0").await;
     e.portal
+        .endpoints()
         .send_webhook_test(e.p.caller, c.endpoint.id)
         .await
         .unwrap();
@@ -369,6 +382,7 @@ async fn gone_disables_at_once_and_success_clears_failing_since() {
     );
     e.clock.advance(TimeDelta::minutes(1));
     e.portal
+        .endpoints()
         .send_webhook_test(e.p.caller, c.endpoint.id)
         .await
         .unwrap();
@@ -384,6 +398,7 @@ async fn gone_disables_at_once_and_success_clears_failing_since() {
         Some((e.clock.now(), true))
     );
     e.portal
+        .endpoints()
         .send_webhook_test(e.p.caller, c.endpoint.id)
         .await
         .unwrap();
@@ -399,11 +414,16 @@ async fn gone_disables_at_once_and_success_clears_failing_since() {
     assert!(
         matches!(&ep.status, EndpointStatus::Disabled { reason, .. } if reason.contains("410"))
     );
-    let r = e.portal.send_webhook_test(e.p.caller, c.endpoint.id).await;
+    let r = e
+        .portal
+        .endpoints()
+        .send_webhook_test(e.p.caller, c.endpoint.id)
+        .await;
     assert!(matches!(r, Err(ServiceError::Conflict { .. })));
     // Enabling again needs a new verification.
     let ep = e
         .portal
+        .endpoints()
         .set_webhook_endpoint_enabled(e.p.caller, c.endpoint.id, true)
         .await
         .unwrap();
@@ -455,6 +475,7 @@ async fn rotation_keeps_the_previous_secret_for_the_overlap() {
     let c = e.endpoint(&[]).await;
     let r = e
         .portal
+        .endpoints()
         .rotate_webhook_secret(e.p.caller, c.endpoint.id, None)
         .await
         .unwrap();
@@ -475,6 +496,7 @@ async fn rotation_keeps_the_previous_secret_for_the_overlap() {
     // The worker signs with both, newest first.
     e.claim("w0").await;
     e.portal
+        .endpoints()
         .send_webhook_test(e.p.caller, c.endpoint.id)
         .await
         .unwrap();
@@ -486,12 +508,14 @@ async fn rotation_keeps_the_previous_secret_for_the_overlap() {
     // A second rotation keeps at most two secrets.
     let r2 = e
         .portal
+        .endpoints()
         .rotate_webhook_secret(e.p.caller, c.endpoint.id, Some(TimeDelta::hours(1)))
         .await
         .unwrap();
     assert_eq!(r2.endpoint.signing_secrets.len(), 2);
     let r = e
         .portal
+        .endpoints()
         .rotate_webhook_secret(e.p.caller, c.endpoint.id, Some(TimeDelta::days(8)))
         .await;
     assert!(matches!(r, Err(ServiceError::Invalid(_))));

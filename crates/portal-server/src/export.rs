@@ -26,6 +26,7 @@ pub async fn export_to_file(
     out: &Path,
 ) -> Result<ExportSummary, String> {
     let grant = portal
+        .exports()
         .authorize_export(crate::operator(), scope, period)
         .await
         .map_err(|e| e.to_string())?;

@@ -218,6 +218,7 @@ pub async fn ensure_first_admin(portal: &Portal) -> Result<Option<(String, Strin
     }
     let password = OsSecrets.base62(24);
     portal
+        .accounts()
         .create_staff(
             None,
             FIRST_ADMIN_EMAIL,
@@ -446,6 +447,7 @@ pub async fn create_admin(portal: &Portal, email: &str, name: &str) -> Result<St
         == 0;
     let caller = (!empty).then(operator);
     portal
+        .accounts()
         .create_staff(caller, email, name, StaffRole::Admin, &password)
         .await
         .map_err(|e| e.to_string())?;
@@ -470,19 +472,20 @@ pub async fn seed_demo(portal: &Portal) -> Result<DemoReport, String> {
     let mut report = DemoReport::default();
     let (product, plans) = onboarding_core::demo::demo_catalog();
     let op = operator();
-    let existing = portal.products().await.map_err(err)?;
+    let existing = portal.catalog().products().await.map_err(err)?;
     let product_id = match existing.iter().find(|p| p.name.as_str() == product.name) {
         Some(p) => p.id,
         None => {
             report.product_created = true;
             portal
+                .catalog()
                 .create_product(op, &product.name, &product.description)
                 .await
                 .map_err(err)?
                 .id
         }
     };
-    let have = portal.plans().await.map_err(err)?;
+    let have = portal.catalog().plans().await.map_err(err)?;
     for plan in plans {
         if have
             .iter()
@@ -491,6 +494,7 @@ pub async fn seed_demo(portal: &Portal) -> Result<DemoReport, String> {
             continue;
         }
         portal
+            .catalog()
             .create_plan(op, product_id, plan)
             .await
             .map_err(err)?;
@@ -507,10 +511,12 @@ pub async fn seed_demo(portal: &Portal) -> Result<DemoReport, String> {
     {
         let password = OsSecrets.base62(20);
         let account = portal
+            .accounts()
             .sign_up(DEMO_DEVELOPER, "Demo Developer", &password)
             .await
             .map_err(err)?;
         portal
+            .workspaces()
             .create_workspace(Caller::Account(account.id), "Demo Organization")
             .await
             .map_err(err)?;
@@ -523,6 +529,7 @@ pub async fn seed_demo(portal: &Portal) -> Result<DemoReport, String> {
 pub async fn verify_audit(portal: &Portal) -> Result<Vec<String>, String> {
     let mut lines = Vec::new();
     for (chain, result) in portal
+        .audit()
         .verify_all_audit_chains()
         .await
         .map_err(|e| e.to_string())?

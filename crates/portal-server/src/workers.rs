@@ -23,7 +23,7 @@ const POLL_WINDOW: Duration = Duration::from_secs(5);
 pub async fn flush_and_alert(w: &Wiring) {
     let _cycle = w.usage.cycle_lock().await;
     for project in w.usage.flush().await {
-        match w.portal.evaluate_alerts(project).await {
+        match w.portal.metering().evaluate_alerts(project).await {
             Ok(raised) => {
                 for a in raised {
                     tracing::info!(%project, metric = ?a.threshold.metric, window = %a.window, observed = %a.observed, "alert raised");

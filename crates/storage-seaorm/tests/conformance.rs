@@ -245,11 +245,13 @@ async fn journey(
     );
     let sub = step!(
         "subscribe",
-        portal.subscribe(p.caller, p.project.id, prov.standard.id)
+        portal
+            .pipeline()
+            .subscribe(p.caller, p.project.id, prov.standard.id)
     );
     let key = step!(
         "sandbox credential",
-        portal.create_credential(
+        portal.credentials().create_credential(
             p.caller,
             sub.id,
             Environment::Sandbox,
@@ -259,6 +261,7 @@ async fn journey(
     );
     for _ in 0..prov.standard.integration_min_calls {
         portal
+            .credentials()
             .verify_secret(
                 key.secret.expose(),
                 Some(Environment::Sandbox),
@@ -273,26 +276,40 @@ async fn journey(
     }
     step!(
         "submit",
-        portal.submit(p.caller, sub.id, Some(demo_answers()), None)
+        portal
+            .pipeline()
+            .submit(p.caller, sub.id, Some(demo_answers()), None)
     );
     step!(
         "request changes",
-        portal.request_changes(prov.reviewer, sub.id, "Explain data retention", None)
+        portal
+            .pipeline()
+            .request_changes(prov.reviewer, sub.id, "Explain data retention", None)
     );
     step!(
         "resubmit",
-        portal.submit(p.caller, sub.id, Some(demo_answers()), None)
+        portal
+            .pipeline()
+            .submit(p.caller, sub.id, Some(demo_answers()), None)
     );
     step!("responsibles", name_all_responsibles(portal, &p));
     step!(
         "sign off",
-        portal.sign_off_gate(prov.reviewer, sub.id, Gate::ConsentHandling)
+        portal
+            .pipeline()
+            .sign_off_gate(prov.reviewer, sub.id, Gate::ConsentHandling)
     );
-    step!("approve", portal.approve(prov.reviewer, sub.id, None));
-    step!("clone", portal.clone_to_production(p.caller, sub.id));
+    step!(
+        "approve",
+        portal.pipeline().approve(prov.reviewer, sub.id, None)
+    );
+    step!(
+        "clone",
+        portal.projects().clone_to_production(p.caller, sub.id)
+    );
     step!(
         "payment",
-        portal.confirm_payment(
+        portal.billing().confirm_payment(
             prov.admin,
             sub.id,
             Decimal::from_str("49.00").unwrap(),
@@ -302,7 +319,7 @@ async fn journey(
     );
     step!(
         "production credential",
-        portal.create_credential(
+        portal.credentials().create_credential(
             p.caller,
             sub.id,
             Environment::Production,
@@ -356,7 +373,7 @@ async fn the_whole_pipeline_matches_the_reference_store_event_for_event() {
         }
         assert_eq!(store.outbox_messages().await.unwrap(), mem.outbox());
 
-        let verified = r.portal.verify_all_audit_chains().await.unwrap();
+        let verified = r.portal.audit().verify_all_audit_chains().await.unwrap();
         assert!(verified.len() >= 2, "provider chain and workspace chain");
         for (chain, result) in verified {
             let n = result.unwrap_or_else(|b| panic!("chain {chain:?} broken: {b}"));
@@ -382,6 +399,7 @@ async fn a_refused_operation_writes_nothing() {
         .unwrap();
         let sub = r
             .portal
+            .pipeline()
             .subscribe(p.caller, p.project.id, prov.standard.id)
             .await
             .unwrap();
@@ -390,6 +408,7 @@ async fn a_refused_operation_writes_nothing() {
 
         let err = r
             .portal
+            .pipeline()
             .submit(p.caller, sub.id, Some(demo_answers()), None)
             .await
             .unwrap_err();
@@ -403,10 +422,16 @@ async fn a_refused_operation_writes_nothing() {
             ),
             "{err:?}"
         );
-        let err = r.portal.approve(p.caller, sub.id, None).await.unwrap_err();
+        let err = r
+            .portal
+            .pipeline()
+            .approve(p.caller, sub.id, None)
+            .await
+            .unwrap_err();
         assert!(matches!(err, ServiceError::Forbidden { .. }), "{err:?}");
         let err = r
             .portal
+            .accounts()
             .sign_up("lena@fintech.example", "Again", PASSWORD)
             .await
             .unwrap_err();
@@ -437,6 +462,7 @@ async fn quick_plan(portal: &Portal, prov: &Provider) -> onboarding_core::plan::
         waive_separation_of_duties: true,
     };
     portal
+        .catalog()
         .create_plan(prov.admin, prov.product.id, input)
         .await
         .unwrap()
@@ -453,10 +479,12 @@ async fn two_concurrent_approvals_exactly_one_wins() {
             .unwrap();
         let sub = r
             .portal
+            .pipeline()
             .subscribe(p.caller, p.project.id, plan.id)
             .await
             .unwrap();
         r.portal
+            .credentials()
             .create_credential(
                 p.caller,
                 sub.id,
@@ -466,11 +494,15 @@ async fn two_concurrent_approvals_exactly_one_wins() {
             )
             .await
             .unwrap();
-        r.portal.submit(p.caller, sub.id, None, None).await.unwrap();
+        r.portal
+            .pipeline()
+            .submit(p.caller, sub.id, None, None)
+            .await
+            .unwrap();
 
         let spawn = |portal: Portal| {
             let reviewer = prov.reviewer;
-            tokio::spawn(async move { portal.approve(reviewer, sub.id, None).await })
+            tokio::spawn(async move { portal.pipeline().approve(reviewer, sub.id, None).await })
         };
         let (a, b) = (spawn(r.portal.clone()), spawn(r.portal.clone()));
         let results = [a.await.unwrap(), b.await.unwrap()];
@@ -495,7 +527,7 @@ async fn two_concurrent_approvals_exactly_one_wins() {
         let s = store.subscription(sub.id).await.unwrap().unwrap();
         assert!(matches!(s.phase, Phase::Production { .. }));
         assert_eq!(s.version, sub.version + 2);
-        for (_, res) in r.portal.verify_all_audit_chains().await.unwrap() {
+        for (_, res) in r.portal.audit().verify_all_audit_chains().await.unwrap() {
             res.unwrap();
         }
     })

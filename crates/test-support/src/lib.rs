@@ -30,6 +30,7 @@ pub struct Provider {
 /// Creates the provider: the first admin (bootstrap), a reviewer, the demo catalog.
 pub async fn provider(portal: &Portal, with_webhook_gate: bool) -> ServiceResult<Provider> {
     let admin = portal
+        .accounts()
         .create_staff(
             None,
             "admin@provider.example",
@@ -43,6 +44,7 @@ pub async fn provider(portal: &Portal, with_webhook_gate: bool) -> ServiceResult
         role: StaffRole::Admin,
     };
     let reviewer = portal
+        .accounts()
         .create_staff(
             Some(admin),
             "rita@provider.example",
@@ -57,6 +59,7 @@ pub async fn provider(portal: &Portal, with_webhook_gate: bool) -> ServiceResult
     };
     let (spec, plans) = demo_catalog();
     let product = portal
+        .catalog()
         .create_product(admin, &spec.name, &spec.description)
         .await?;
     let mut plans = plans.into_iter();
@@ -64,8 +67,12 @@ pub async fn provider(portal: &Portal, with_webhook_gate: bool) -> ServiceResult
     if !with_webhook_gate {
         standard.gates.retain(|g| *g != Gate::WebhookVerification);
     }
-    let standard = portal.create_plan(admin, product.id, standard).await?;
+    let standard = portal
+        .catalog()
+        .create_plan(admin, product.id, standard)
+        .await?;
     let explorer = portal
+        .catalog()
         .create_plan(admin, product.id, plans.next().expect("demo free plan"))
         .await?;
     Ok(Provider {
@@ -93,10 +100,14 @@ pub async fn partner(
     org: &str,
     plan: &Plan,
 ) -> ServiceResult<Partner> {
-    let lead = portal.sign_up(email, "Lena Lead", PASSWORD).await?;
+    let lead = portal
+        .accounts()
+        .sign_up(email, "Lena Lead", PASSWORD)
+        .await?;
     let caller = Caller::Account(lead.id);
-    let workspace = portal.create_workspace(caller, org).await?;
+    let workspace = portal.workspaces().create_workspace(caller, org).await?;
     portal
+        .workspaces()
         .set_roles(
             caller,
             workspace.id,
@@ -105,6 +116,7 @@ pub async fn partner(
         )
         .await?;
     let project = portal
+        .projects()
         .create_project(
             caller,
             workspace.id,
@@ -130,14 +142,17 @@ pub async fn add_responsible(
     role: Role,
     what: Responsibility,
 ) -> ServiceResult<Account> {
-    let a = portal.sign_up(email, email, PASSWORD).await?;
+    let a = portal.accounts().sign_up(email, email, PASSWORD).await?;
     let inv = portal
+        .workspaces()
         .invite(p.caller, p.workspace.id, email, RoleSet::of(&[role]), None)
         .await?;
     portal
+        .workspaces()
         .accept_invitation(Caller::Account(a.id), inv.id)
         .await?;
     portal
+        .workspaces()
         .name_responsible(p.caller, p.workspace.id, what, Some(a.id))
         .await?;
     Ok(a)

@@ -100,7 +100,7 @@ pub async fn load(state: &WebState, req: &Request) -> Option<Session> {
     let csrf = token.csrf_token.clone()?;
     match token.principal {
         Principal::Account(id) => {
-            let a = state.portal.account(id).await.ok()?;
+            let a = state.portal.accounts().account(id).await.ok()?;
             Some(Session {
                 token_hash: hash,
                 caller: Caller::Account(id),
@@ -109,7 +109,7 @@ pub async fn load(state: &WebState, req: &Request) -> Option<Session> {
             })
         }
         Principal::Staff(id) => {
-            let s = state.portal.staff_member(id).await.ok()?;
+            let s = state.portal.accounts().staff_member(id).await.ok()?;
             Some(Session {
                 token_hash: hash,
                 caller: Caller::Staff { id, role: s.role },

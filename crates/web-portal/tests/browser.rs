@@ -87,12 +87,17 @@ async fn serve() -> Served {
         .admin
         .clone()
         .expect("a fresh server creates its first admin");
-    let first = portal.authenticate_staff(&email, &password).await.unwrap();
+    let first = portal
+        .accounts()
+        .authenticate_staff(&email, &password)
+        .await
+        .unwrap();
     let first = Caller::Staff {
         id: first.id,
         role: StaffRole::Admin,
     };
     let admin = portal
+        .accounts()
         .create_staff(
             Some(first),
             "admin@provider.test",
@@ -107,6 +112,7 @@ async fn serve() -> Served {
         role: StaffRole::Admin,
     };
     portal
+        .accounts()
         .create_staff(
             Some(admin_caller),
             "reviewer@provider.test",
@@ -118,11 +124,13 @@ async fn serve() -> Served {
         .unwrap();
     let (product, plans) = demo_catalog();
     let product = portal
+        .catalog()
         .create_product(admin_caller, &product.name, &product.description)
         .await
         .unwrap();
     for p in plans {
         portal
+            .catalog()
             .create_plan(admin_caller, product.id, p)
             .await
             .unwrap();
@@ -447,6 +455,7 @@ async fn a_new_partner_goes_from_sign_up_to_a_production_credential() {
     for _ in 0..25 {
         let a = app
             .portal
+            .credentials()
             .verify_secret(
                 &secret,
                 Some(Environment::Sandbox),

@@ -258,12 +258,18 @@ async fn project_app() -> Project {
     };
     let owner = signed_up(&app, "olga@northwind.test").await;
     let acc = portal
+        .accounts()
         .authenticate("olga@northwind.test", "correct-horse-battery")
         .await
         .unwrap();
     let caller = Caller::Account(acc.id);
-    let ws = portal.create_workspace(caller, "Northwind").await.unwrap();
+    let ws = portal
+        .workspaces()
+        .create_workspace(caller, "Northwind")
+        .await
+        .unwrap();
     let project = portal
+        .projects()
         .create_project(
             caller,
             ws.id,
@@ -292,16 +298,19 @@ async fn member(p: &Project, email: &str, roles: &[Role]) -> String {
     }
     let inv = p
         .portal
+        .workspaces()
         .invite(p.owner_caller, p.ws, email, set, None)
         .await
         .unwrap();
     let cookie = signed_up(&p.app, email).await;
     let acc = p
         .portal
+        .accounts()
         .authenticate(email, "correct-horse-battery")
         .await
         .unwrap();
     p.portal
+        .workspaces()
         .accept_invitation(Caller::Account(acc.id), inv.id)
         .await
         .unwrap();
@@ -392,6 +401,7 @@ async fn a_webhook_secret_is_shown_once_and_the_endpoint_actions_work() {
     }
     let ep = p
         .portal
+        .endpoints()
         .webhook_endpoints(p.owner_caller, p.id)
         .await
         .unwrap()[0]
@@ -491,6 +501,7 @@ async fn a_webhook_secret_is_shown_once_and_the_endpoint_actions_work() {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let eps = p
         .portal
+        .endpoints()
         .webhook_endpoints(p.owner_caller, p.id)
         .await
         .unwrap();
@@ -543,10 +554,12 @@ async fn reports_and_exports_follow_the_permission_table() {
     // A finished export is listed in the report history: who, what, format, period, rows.
     let grant = p
         .portal
+        .exports()
         .authorize_export(p.owner_caller, ExportScope::ProjectUsage(p.id), "2026-02")
         .await
         .unwrap();
     p.portal
+        .exports()
         .record_export(&grant, ExportFormat::Csv, 42)
         .await
         .unwrap();
@@ -618,6 +631,7 @@ async fn a_threshold_crossed_today_is_announced_on_the_project_page() {
     assert!(html.contains("No threshold has been crossed yet"));
     assert!(!html.contains("id=\"alert-banner\""));
     p.portal
+        .projects()
         .set_alert_threshold(p.owner_caller, p.id, AlertMetric::RequestsPerDay, 10.into())
         .await
         .unwrap();
@@ -635,7 +649,7 @@ async fn a_threshold_crossed_today_is_announced_on_the_project_page() {
         }])
         .await
         .unwrap();
-    let raised = p.portal.evaluate_alerts(p.id).await.unwrap();
+    let raised = p.portal.metering().evaluate_alerts(p.id).await.unwrap();
     assert_eq!(raised.len(), 1);
     let (_, html) = call(&p.app, Method::GET, &path, &p.owner, "").await;
     assert!(html.contains("id=\"alert-banner\""), "{html}");

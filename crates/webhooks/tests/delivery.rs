@@ -206,6 +206,7 @@ impl Env {
 
     async fn endpoint(&self, url: &str) -> onboarding_core::services::CreatedEndpoint {
         self.portal
+            .endpoints()
             .create_webhook_endpoint(self.p.caller, self.p.project.id, url, &[])
             .await
             .unwrap()
@@ -213,6 +214,7 @@ impl Env {
 
     async fn status(&self, id: WebhookEndpointId) -> EndpointStatus {
         self.portal
+            .endpoints()
             .webhook_endpoint(self.p.caller, id)
             .await
             .unwrap()
@@ -222,6 +224,7 @@ impl Env {
     async fn webhook_gate(&self, sub: SubscriptionId) -> GateState {
         let v = self
             .portal
+            .pipeline()
             .subscription_view(self.p.caller, sub)
             .await
             .unwrap();
@@ -271,6 +274,7 @@ async fn the_webhook_gate_passes_only_after_verification_and_a_recent_successful
     let w = e.worker("w1", loopback_allowed());
     let sub = e
         .portal
+        .pipeline()
         .subscribe(e.p.caller, e.p.project.id, e.standard.id)
         .await
         .unwrap();
@@ -296,6 +300,7 @@ async fn the_webhook_gate_passes_only_after_verification_and_a_recent_successful
     // A rejected test delivery fails the gate...
     e.rx.script(vec![Reply::Status(400, None)]);
     e.portal
+        .endpoints()
         .send_webhook_test(e.p.caller, c.endpoint.id)
         .await
         .unwrap();
@@ -309,6 +314,7 @@ async fn the_webhook_gate_passes_only_after_verification_and_a_recent_successful
     e.rx.set_default(Reply::Ok);
     e.clock.advance(TimeDelta::minutes(1));
     e.portal
+        .endpoints()
         .send_webhook_test(e.p.caller, c.endpoint.id)
         .await
         .unwrap();
@@ -347,10 +353,12 @@ async fn the_independent_standardwebhooks_crate_verifies_live_deliveries_across_
     // During the overlap, both secrets verify; a stranger's does not.
     let rotated = e
         .portal
+        .endpoints()
         .rotate_webhook_secret(e.p.caller, c.endpoint.id, None)
         .await
         .unwrap();
     e.portal
+        .endpoints()
         .send_webhook_test(e.p.caller, c.endpoint.id)
         .await
         .unwrap();
@@ -413,6 +421,7 @@ async fn failures_follow_the_retry_schedule_on_a_stepped_clock_then_fail() {
     // About 28 hours of failures: failing, not yet disabled (that takes 5 days).
     let ep = e
         .portal
+        .endpoints()
         .webhook_endpoint(e.p.caller, c.endpoint.id)
         .await
         .unwrap();

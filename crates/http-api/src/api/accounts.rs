@@ -63,11 +63,13 @@ impl AccountsApi {
         let portal = self.state.portal();
         let principal = if staff {
             portal
+                .accounts()
                 .authenticate_staff(email, password)
                 .await
                 .map(|s| Principal::Staff(s.id))
         } else {
             portal
+                .accounts()
                 .authenticate(email, password)
                 .await
                 .map(|a| Principal::Account(a.id))
@@ -105,6 +107,7 @@ impl AccountsApi {
         let a = self
             .state
             .portal()
+            .accounts()
             .sign_up(&body.email, &body.name, &body.password)
             .await?;
         created((&a).into(), "/api/v1/me".into())
@@ -148,12 +151,12 @@ impl AccountsApi {
         let portal = self.state.portal();
         match auth.caller() {
             c @ Caller::Account(id) => {
-                let overview = portal.me(c).await?;
-                let account = portal.account(id).await?;
+                let overview = portal.accounts().me(c).await?;
+                let account = portal.accounts().account(id).await?;
                 ok(MeDto::account(&overview, account.created_at))
             }
             Caller::Staff { id, .. } => {
-                let s = portal.staff_member(id).await?;
+                let s = portal.accounts().staff_member(id).await?;
                 ok(MeDto {
                     kind: "staff".into(),
                     account: None,
@@ -226,6 +229,7 @@ impl AccountsApi {
         let s = self
             .state
             .portal()
+            .accounts()
             .create_staff(
                 Some(auth.caller()),
                 &body.email,

@@ -35,6 +35,7 @@ impl AuditApi {
         let events = self
             .state
             .portal()
+            .audit()
             .audit_events(auth.caller(), ws, after, limit)
             .await?;
         let next_cursor = (events.len() as u64 == limit)
@@ -67,7 +68,12 @@ impl AuditApi {
                 ));
             }
         }
-        let reports = self.state.portal().verify_all_audit_chains().await?;
+        let reports = self
+            .state
+            .portal()
+            .audit()
+            .verify_all_audit_chains()
+            .await?;
         ok(reports
             .into_iter()
             .map(|(chain, r)| {

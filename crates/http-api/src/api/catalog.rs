@@ -45,6 +45,7 @@ impl CatalogApi {
         let p = self
             .state
             .portal()
+            .catalog()
             .create_product(auth.caller(), &body.name, &body.description)
             .await?;
         created((&p).into(), format!("/api/v1/products/{}", p.id))
@@ -57,7 +58,7 @@ impl CatalogApi {
         cursor: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<ProductPage>> {
-        let all = self.state.portal().products().await?;
+        let all = self.state.portal().catalog().products().await?;
         let (items, next_cursor) = page(all, |p| p.id.to_string(), cursor.0, limit.0);
         ok(ProductPage {
             items: items.iter().map(Into::into).collect(),
@@ -81,6 +82,7 @@ impl CatalogApi {
         let p = self
             .state
             .portal()
+            .catalog()
             .create_plan(auth.caller(), product, input)
             .await?;
         created(PlanDto::admin(&p), format!("/api/v1/plans/{}", p.id))
@@ -104,6 +106,7 @@ impl CatalogApi {
         let p = self
             .state
             .portal()
+            .catalog()
             .update_plan(auth.caller(), id, input, version)
             .await
             .map_err(|e| precondition(e, strict))?;
@@ -117,7 +120,7 @@ impl CatalogApi {
         cursor: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<PlanPage>> {
-        let all = self.state.portal().plans().await?;
+        let all = self.state.portal().catalog().plans().await?;
         let (items, next_cursor) = page(all, |p| p.id.to_string(), cursor.0, limit.0);
         ok(PlanPage {
             items: items.iter().map(PlanDto::public).collect(),
@@ -129,7 +132,7 @@ impl CatalogApi {
     #[oai(path = "/plans/:id", method = "get")]
     async fn plan(&self, id: Path<String>) -> ApiResult<Tagged<PlanDto>> {
         let id: PlanId = path_id(&id, "plan")?;
-        let p = self.state.portal().plan(id).await?;
+        let p = self.state.portal().catalog().plan(id).await?;
         tagged(PlanDto::public(&p), p.version)
     }
 }

@@ -44,6 +44,7 @@ impl CredentialsApi {
         let c = self
             .state
             .portal()
+            .credentials()
             .create_credential(auth.caller(), sub, env, kind, &body.name)
             .await?;
         let location = format!("/api/v1/credentials/{}", c.credential.id);
@@ -54,7 +55,12 @@ impl CredentialsApi {
     #[oai(path = "/credentials/:id", method = "get")]
     async fn get(&self, auth: Auth, id: Path<String>) -> ApiResult<Tagged<CredentialDto>> {
         let id: CredentialId = path_id(&id, "credential")?;
-        let c = self.state.portal().credential(auth.caller(), id).await?;
+        let c = self
+            .state
+            .portal()
+            .credentials()
+            .credential(auth.caller(), id)
+            .await?;
         tagged((&c).into(), c.version)
     }
 
@@ -72,6 +78,7 @@ impl CredentialsApi {
         let c = self
             .state
             .portal()
+            .credentials()
             .regenerate_credential(auth.caller(), id, v)
             .await
             .map_err(|e| precondition(e, strict))?;
@@ -98,6 +105,7 @@ impl CredentialsApi {
         let c = self
             .state
             .portal()
+            .credentials()
             .rotate_credential(auth.caller(), id, grace, v)
             .await
             .map_err(|e| precondition(e, strict))?;
@@ -112,6 +120,7 @@ impl CredentialsApi {
         let c = self
             .state
             .portal()
+            .credentials()
             .revoke_credential(auth.caller(), id)
             .await?;
         tagged((&c).into(), c.version)

@@ -118,7 +118,7 @@ pub(crate) async fn ingest_batch(
             }),
         }
     }
-    let report = state.portal().ingest_usage(calls).await?;
+    let report = state.portal().metering().ingest_usage(calls).await?;
     rejected.extend(report.rejected.iter().map(|r| RejectedEventDto {
         index: index_of[r.index] as u64,
         reason: r.reason.to_owned(),
@@ -346,6 +346,7 @@ impl MeteringApi {
         let v = self
             .state
             .portal()
+            .metering()
             .project_usage(auth.caller(), project, from, to, g)
             .await?;
         ok(UsageViewDto {
@@ -376,6 +377,7 @@ impl MeteringApi {
         let events = self
             .state
             .portal()
+            .metering()
             .recent_alerts(auth.caller(), project, limit)
             .await?;
         let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
@@ -429,6 +431,7 @@ impl MeteringApi {
         let inv = self
             .state
             .portal()
+            .billing()
             .invoice(auth.caller(), ws, &period)
             .await?;
         ok(InvoiceDto {
@@ -460,6 +463,7 @@ impl MeteringApi {
         let records = self
             .state
             .portal()
+            .exports()
             .report_history(auth.caller(), project, limit)
             .await?;
         ok(records.iter().map(report_dto).collect())
@@ -479,6 +483,7 @@ impl MeteringApi {
         let records = self
             .state
             .portal()
+            .exports()
             .workspace_report_history(auth.caller(), ws, limit)
             .await?;
         ok(records.iter().map(report_dto).collect())
@@ -536,6 +541,7 @@ impl MeteringApi {
     ) -> ApiResult<ExportDownload> {
         let portal = self.state.portal().clone();
         let grant = portal
+            .exports()
             .authorize_export(auth.caller(), scope, period)
             .await?;
         let file_name = crate::export::file_name(&grant, format);

@@ -135,6 +135,7 @@ pub(crate) async fn verify_request(
     };
     Ok(state
         .portal()
+        .credentials()
         .verify_secret(secret, env, endpoint, success.unwrap_or(true))
         .await?)
 }
@@ -194,7 +195,13 @@ impl GatewayApi {
                 );
             }
         };
-        match self.state.portal().issue_access_token(&id, &secret).await {
+        match self
+            .state
+            .portal()
+            .credentials()
+            .issue_access_token(&id, &secret)
+            .await
+        {
             Ok(t) => TokenResponse::Ok(
                 Json(TokenAnswer {
                     access_token: t.token.expose().to_owned(),

@@ -45,6 +45,7 @@ impl ProjectsApi {
         let p = self
             .state
             .portal()
+            .projects()
             .create_project(
                 auth.caller(),
                 ws,
@@ -67,7 +68,12 @@ impl ProjectsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<ProjectPage>> {
         let ws: WorkspaceId = path_id(&id, "workspace")?;
-        let all = self.state.portal().projects(auth.caller(), ws).await?;
+        let all = self
+            .state
+            .portal()
+            .projects()
+            .projects(auth.caller(), ws)
+            .await?;
         let (items, next_cursor) = page(all, |p| p.id.to_string(), cursor.0, limit.0);
         ok(ProjectPage {
             items: items.iter().map(Into::into).collect(),
@@ -82,6 +88,7 @@ impl ProjectsApi {
         let o = self
             .state
             .portal()
+            .projects()
             .project_overview(auth.caller(), id)
             .await?;
         tagged((&o).into(), o.project.version)
@@ -100,6 +107,7 @@ impl ProjectsApi {
         let all = self
             .state
             .portal()
+            .credentials()
             .credentials_of_project(auth.caller(), id)
             .await?;
         let (items, next_cursor) = page(all, |c| c.id.to_string(), cursor.0, limit.0);
@@ -120,6 +128,7 @@ impl ProjectsApi {
         let p = self
             .state
             .portal()
+            .projects()
             .clone_to_production(auth.caller(), id)
             .await?;
         created((&p).into(), format!("/api/v1/projects/{}", p.id))
@@ -141,6 +150,7 @@ impl ProjectsApi {
         let t = self
             .state
             .portal()
+            .projects()
             .set_alert_threshold(auth.caller(), id, metric, limit)
             .await?;
         ok((&t).into())
@@ -158,6 +168,7 @@ impl ProjectsApi {
         let metric = alert_metric(&metric)?;
         self.state
             .portal()
+            .projects()
             .delete_alert_threshold_of_metric(auth.caller(), id, metric)
             .await?;
         Ok(NoContent::NoContent)
@@ -174,6 +185,7 @@ impl ProjectsApi {
         let p = self
             .state
             .portal()
+            .projects()
             .confirm_live_audit_reviewed(auth.caller(), id)
             .await?;
         ok((&p).into())

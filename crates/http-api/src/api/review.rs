@@ -48,6 +48,7 @@ impl ReviewApi {
         let rows = self
             .state
             .portal()
+            .pipeline()
             .review_queue(auth.caller(), after, limit)
             .await?;
         let next_cursor = (rows.len() as u64 == limit)
@@ -73,6 +74,7 @@ impl ReviewApi {
         let s = self
             .state
             .portal()
+            .pipeline()
             .sign_off_gate(auth.caller(), id, gate)
             .await?;
         tagged((&s).into(), s.version)

@@ -59,6 +59,7 @@ impl SubscriptionsApi {
         let s = self
             .state
             .portal()
+            .pipeline()
             .subscribe(auth.caller(), project, plan)
             .await?;
         created((&s).into(), format!("/api/v1/subscriptions/{}", s.id))
@@ -74,7 +75,12 @@ impl SubscriptionsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<SubscriptionPage>> {
         let ws: WorkspaceId = path_id(&id, "workspace")?;
-        let all = self.state.portal().subscriptions(auth.caller(), ws).await?;
+        let all = self
+            .state
+            .portal()
+            .pipeline()
+            .subscriptions(auth.caller(), ws)
+            .await?;
         let (items, next_cursor) = page(all, |s| s.id.to_string(), cursor.0, limit.0);
         ok(SubscriptionPage {
             items: items.iter().map(Into::into).collect(),
@@ -90,6 +96,7 @@ impl SubscriptionsApi {
         let v = self
             .state
             .portal()
+            .pipeline()
             .subscription_view(auth.caller(), id)
             .await?;
         tagged((&v).into(), v.subscription.version)
@@ -107,7 +114,10 @@ impl SubscriptionsApi {
         let SubmitRequest { answers, version } = body.0;
         let portal = self.state.portal();
         transition(&id, if_match.0, version, async |id, v| {
-            portal.submit(auth.caller(), id, answers, v).await
+            portal
+                .pipeline()
+                .submit(auth.caller(), id, answers, v)
+                .await
         })
         .await
     }
@@ -123,7 +133,7 @@ impl SubscriptionsApi {
     ) -> Transition {
         let portal = self.state.portal();
         transition(&id, if_match.0, body.version, async |id, v| {
-            portal.withdraw(auth.caller(), id, v).await
+            portal.pipeline().withdraw(auth.caller(), id, v).await
         })
         .await
     }
@@ -139,7 +149,7 @@ impl SubscriptionsApi {
     ) -> Transition {
         let portal = self.state.portal();
         transition(&id, if_match.0, body.version, async |id, v| {
-            portal.approve(auth.caller(), id, v).await
+            portal.pipeline().approve(auth.caller(), id, v).await
         })
         .await
     }
@@ -156,6 +166,7 @@ impl SubscriptionsApi {
         let portal = self.state.portal();
         transition(&id, if_match.0, body.version, async |id, v| {
             portal
+                .pipeline()
                 .reject(auth.caller(), id, body.notes.as_deref(), v)
                 .await
         })
@@ -174,6 +185,7 @@ impl SubscriptionsApi {
         let portal = self.state.portal();
         transition(&id, if_match.0, body.version, async |id, v| {
             portal
+                .pipeline()
                 .request_changes(auth.caller(), id, body.notes.as_deref().unwrap_or(""), v)
                 .await
         })
@@ -191,7 +203,7 @@ impl SubscriptionsApi {
     ) -> Transition {
         let portal = self.state.portal();
         transition(&id, if_match.0, body.version, async |id, v| {
-            portal.reopen(auth.caller(), id, v).await
+            portal.pipeline().reopen(auth.caller(), id, v).await
         })
         .await
     }
@@ -203,6 +215,7 @@ impl SubscriptionsApi {
         let s = self
             .state
             .portal()
+            .pipeline()
             .decide_sandbox_access(auth.caller(), id, true, None)
             .await?;
         done(s)
@@ -220,6 +233,7 @@ impl SubscriptionsApi {
         let s = self
             .state
             .portal()
+            .pipeline()
             .decide_sandbox_access(auth.caller(), id, false, body.notes.as_deref())
             .await?;
         done(s)
@@ -238,6 +252,7 @@ impl SubscriptionsApi {
         let p = self
             .state
             .portal()
+            .billing()
             .confirm_payment(auth.caller(), id, amount, &body.currency, &body.reference)
             .await?;
         created((&p).into(), format!("/api/v1/subscriptions/{id}"))

@@ -253,6 +253,7 @@ impl WebhooksApi {
         let c = self
             .state
             .portal()
+            .endpoints()
             .create_webhook_endpoint(auth.caller(), project, &body.url, &strings(&body.events))
             .await?;
         let location = format!("/api/v1/webhook-endpoints/{}", c.endpoint.id);
@@ -272,6 +273,7 @@ impl WebhooksApi {
         let all = self
             .state
             .portal()
+            .endpoints()
             .webhook_endpoints(auth.caller(), project)
             .await?;
         let (items, next_cursor) = page(all, |e| e.id.to_string(), cursor.0, limit.0);
@@ -288,6 +290,7 @@ impl WebhooksApi {
         let e = self
             .state
             .portal()
+            .endpoints()
             .webhook_endpoint(auth.caller(), id)
             .await?;
         tagged((&e).into(), e.version)
@@ -306,6 +309,7 @@ impl WebhooksApi {
         let e = self
             .state
             .portal()
+            .endpoints()
             .update_webhook_endpoint(
                 auth.caller(),
                 id,
@@ -348,6 +352,7 @@ impl WebhooksApi {
         let r = self
             .state
             .portal()
+            .endpoints()
             .rotate_webhook_secret(auth.caller(), id, overlap)
             .await?;
         let version = r.endpoint.version;
@@ -361,6 +366,7 @@ impl WebhooksApi {
         let m = self
             .state
             .portal()
+            .endpoints()
             .start_webhook_verification(auth.caller(), id)
             .await?;
         sent(m, id)
@@ -374,6 +380,7 @@ impl WebhooksApi {
         let m = self
             .state
             .portal()
+            .endpoints()
             .send_webhook_test(auth.caller(), id)
             .await?;
         sent(m, id)
@@ -445,6 +452,7 @@ impl WebhooksApi {
         let e = self
             .state
             .portal()
+            .endpoints()
             .set_webhook_endpoint_enabled(auth.caller(), id, enabled)
             .await?;
         tagged((&e).into(), e.version)

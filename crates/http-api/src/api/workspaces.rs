@@ -28,6 +28,7 @@ impl WorkspacesApi {
         let ws = self
             .state
             .portal()
+            .workspaces()
             .create_workspace(auth.caller(), &body.name)
             .await?;
         created(
@@ -44,7 +45,12 @@ impl WorkspacesApi {
         cursor: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<WorkspacePage>> {
-        let all = self.state.portal().my_workspaces(auth.caller()).await?;
+        let all = self
+            .state
+            .portal()
+            .workspaces()
+            .my_workspaces(auth.caller())
+            .await?;
         let (items, next_cursor) = page(all, |(w, _)| w.id.to_string(), cursor.0, limit.0);
         ok(WorkspacePage {
             items: items
@@ -62,6 +68,7 @@ impl WorkspacesApi {
         let o = self
             .state
             .portal()
+            .workspaces()
             .workspace_overview(auth.caller(), id)
             .await?;
         tagged((&o).into(), o.workspace.version)
@@ -74,6 +81,7 @@ impl WorkspacesApi {
         let n = self
             .state
             .portal()
+            .workspaces()
             .next_step_for_workspace(auth.caller(), id)
             .await?;
         ok((&n).into())
@@ -93,6 +101,7 @@ impl WorkspacesApi {
         let inv = self
             .state
             .portal()
+            .workspaces()
             .invite(auth.caller(), ws, &body.email, roles, ttl)
             .await?;
         created((&inv).into(), format!("/api/v1/invitations/{}", inv.id))
@@ -109,6 +118,7 @@ impl WorkspacesApi {
         let inv = self
             .state
             .portal()
+            .workspaces()
             .revoke_invitation(auth.caller(), id)
             .await?;
         ok((&inv).into())
@@ -125,6 +135,7 @@ impl WorkspacesApi {
         let m = self
             .state
             .portal()
+            .workspaces()
             .accept_invitation(auth.caller(), id)
             .await?;
         ok((&m).into())
@@ -142,6 +153,7 @@ impl WorkspacesApi {
         let jr = self
             .state
             .portal()
+            .workspaces()
             .request_to_join(auth.caller(), ws, body.0.message.map(String::from))
             .await?;
         created((&jr).into(), format!("/api/v1/join-requests/{}", jr.id))
@@ -163,6 +175,7 @@ impl WorkspacesApi {
         let jr = self
             .state
             .portal()
+            .workspaces()
             .decide_join_request(auth.caller(), id, true, roles)
             .await?;
         ok((&jr).into())
@@ -175,6 +188,7 @@ impl WorkspacesApi {
         let jr = self
             .state
             .portal()
+            .workspaces()
             .decide_join_request(auth.caller(), id, false, None)
             .await?;
         ok((&jr).into())
@@ -195,6 +209,7 @@ impl WorkspacesApi {
         let m = self
             .state
             .portal()
+            .workspaces()
             .set_roles(auth.caller(), ws, account, roles)
             .await?;
         ok((&m).into())
@@ -212,6 +227,7 @@ impl WorkspacesApi {
         let account: AccountId = path_id(&account_id, "member")?;
         self.state
             .portal()
+            .workspaces()
             .remove_member(auth.caller(), ws, account)
             .await?;
         Ok(NoContent::NoContent)
@@ -241,6 +257,7 @@ impl WorkspacesApi {
         let w = self
             .state
             .portal()
+            .workspaces()
             .name_responsible(auth.caller(), ws, what, who)
             .await?;
         tagged(WorkspaceDto::new(&w, None), w.version)

@@ -40,10 +40,14 @@ pub struct AccountOverview {
     pub next_step: NextStep,
 }
 
+/// An account as its owner and the other members of its workspaces see it (no password hash).
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountSummary {
+    /// The account.
     pub id: AccountId,
+    /// Its sign-in address.
     pub email: String,
+    /// Its display name.
     pub name: String,
 }
 
@@ -57,27 +61,27 @@ impl From<&Account> for AccountSummary {
     }
 }
 
-impl Portal {
+impl Accounts {
     /// Creates an account. The e-mail must be unused.
     pub async fn sign_up(&self, email: &str, name: &str, password: &str) -> ServiceResult<Account> {
         let email = Email::new(email)?;
         let name = Label::for_field("name", name)?;
         check_password(password)?;
-        if self.p.accounts.account_by_email(&email).await?.is_some() {
+        if self.cx.p.accounts.account_by_email(&email).await?.is_some() {
             return Err(ServiceError::Conflict {
                 message: "an account with this e-mail already exists".into(),
                 current: None,
             });
         }
-        let now = self.now();
+        let now = self.cx.now();
         let account = Account {
-            id: AccountId::from_ulid(self.ulid()),
+            id: AccountId::from_ulid(self.cx.ulid()),
             email,
             name,
-            password_hash: self.p.passwords.hash(password).await,
+            password_hash: self.cx.p.passwords.hash(password).await,
             created_at: now,
         };
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             Actor::Account(account.id),
             None,
             None,
@@ -86,12 +90,13 @@ impl Portal {
             json!({}),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![Change::InsertAccount(account.clone())],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::InsertAccount(account.clone())],
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
         Ok(account)
     }
 
@@ -101,11 +106,11 @@ impl Portal {
         let Ok(email) = Email::new(email) else {
             return Err(ServiceError::Unauthenticated);
         };
-        match self.p.accounts.account_by_email(&email).await? {
-            Some(a) if self.p.passwords.verify(password, &a.password_hash).await => Ok(a),
+        match self.cx.p.accounts.account_by_email(&email).await? {
+            Some(a) if self.cx.p.passwords.verify(password, &a.password_hash).await => Ok(a),
             Some(_) => Err(ServiceError::Unauthenticated),
             None => {
-                let _ = self.p.passwords.hash(password).await;
+                let _ = self.cx.p.passwords.hash(password).await;
                 Err(ServiceError::Unauthenticated)
             }
         }
@@ -116,11 +121,11 @@ impl Portal {
         let Ok(email) = Email::new(email) else {
             return Err(ServiceError::Unauthenticated);
         };
-        match self.p.accounts.staff_by_email(&email).await? {
-            Some(s) if self.p.passwords.verify(password, &s.password_hash).await => Ok(s),
+        match self.cx.p.accounts.staff_by_email(&email).await? {
+            Some(s) if self.cx.p.passwords.verify(password, &s.password_hash).await => Ok(s),
             Some(_) => Err(ServiceError::Unauthenticated),
             None => {
-                let _ = self.p.passwords.hash(password).await;
+                let _ = self.cx.p.passwords.hash(password).await;
                 Err(ServiceError::Unauthenticated)
             }
         }
@@ -137,8 +142,8 @@ impl Portal {
         password: &str,
     ) -> ServiceResult<Staff> {
         let actor = match caller {
-            Some(c) => Actor::Staff(self.require_staff(c, StaffAction::ManageStaff)?),
-            None if self.p.accounts.staff_count().await? == 0 => Actor::System,
+            Some(c) => Actor::Staff(self.cx.require_staff(c, StaffAction::ManageStaff)?),
+            None if self.cx.p.accounts.staff_count().await? == 0 => Actor::System,
             None => {
                 return Err(ServiceError::Forbidden {
                     action: "create staff".into(),
@@ -148,22 +153,22 @@ impl Portal {
         let email = Email::new(email)?;
         let name = Label::for_field("name", name)?;
         check_password(password)?;
-        if self.p.accounts.staff_by_email(&email).await?.is_some() {
+        if self.cx.p.accounts.staff_by_email(&email).await?.is_some() {
             return Err(ServiceError::Conflict {
                 message: "a staff member with this e-mail already exists".into(),
                 current: None,
             });
         }
-        let now = self.now();
+        let now = self.cx.now();
         let staff = Staff {
-            id: StaffId::from_ulid(self.ulid()),
+            id: StaffId::from_ulid(self.cx.ulid()),
             email,
             name,
             role,
-            password_hash: self.p.passwords.hash(password).await,
+            password_hash: self.cx.p.passwords.hash(password).await,
             created_at: now,
         };
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             actor,
             None,
             None,
@@ -172,18 +177,20 @@ impl Portal {
             json!({ "role": role.as_str() }),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![Change::InsertStaff(staff.clone())],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::InsertStaff(staff.clone())],
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
         Ok(staff)
     }
 
     /// The signed-in account; `Unauthenticated` if it no longer exists.
     pub async fn account(&self, id: AccountId) -> ServiceResult<Account> {
-        self.p
+        self.cx
+            .p
             .accounts
             .account(id)
             .await?
@@ -192,7 +199,8 @@ impl Portal {
 
     /// The signed-in staff member; `Unauthenticated` if they no longer exist.
     pub async fn staff_member(&self, id: StaffId) -> ServiceResult<Staff> {
-        self.p
+        self.cx
+            .p
             .accounts
             .staff(id)
             .await?
@@ -201,13 +209,13 @@ impl Portal {
 
     /// The account's access state, with which organization and who must act while it waits.
     pub async fn access_state(&self, account: &Account) -> ServiceResult<AccessState> {
-        let now = self.now();
-        let memberships = self.p.workspaces.memberships_of(account.id).await?;
+        let now = self.cx.now();
+        let memberships = self.cx.p.workspaces.memberships_of(account.id).await?;
         let mut pending = Vec::new();
-        for inv in self.p.workspaces.invitations_for(&account.email).await? {
+        for inv in self.cx.p.workspaces.invitations_for(&account.email).await? {
             if inv.status == InvitationStatus::Pending
                 && inv.usable(now).is_ok()
-                && let Some(ws) = self.p.workspaces.workspace(inv.workspace_id).await?
+                && let Some(ws) = self.cx.p.workspaces.workspace(inv.workspace_id).await?
             {
                 pending.push(PendingAttachment {
                     workspace_id: ws.id,
@@ -219,9 +227,9 @@ impl Portal {
                 });
             }
         }
-        for jr in self.p.workspaces.join_requests_of(account.id).await? {
+        for jr in self.cx.p.workspaces.join_requests_of(account.id).await? {
             if jr.status == JoinRequestStatus::Pending
-                && let Some(ws) = self.p.workspaces.workspace(jr.workspace_id).await?
+                && let Some(ws) = self.cx.p.workspaces.workspace(jr.workspace_id).await?
             {
                 pending.push(PendingAttachment {
                     workspace_id: ws.id,
@@ -243,7 +251,7 @@ impl Portal {
         };
         let account = self.account(id).await?;
         let access = self.access_state(&account).await?;
-        let next_step = self.account_next_step(&account, &access).await?;
+        let next_step = self.cx.account_next_step(&account, &access).await?;
         Ok(AccountOverview {
             account: (&account).into(),
             access,

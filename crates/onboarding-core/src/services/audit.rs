@@ -6,7 +6,7 @@ use crate::audit::{AuditEvent, ChainBreak, verify_chain};
 /// Events fetched per page while verifying a chain.
 const VERIFY_PAGE: u64 = 1000;
 
-impl Portal {
+impl Audit {
     /// A workspace's audit events after `after_seq`, for `security_owner`, `compliance` and owners.
     pub async fn audit_events(
         &self,
@@ -17,13 +17,14 @@ impl Portal {
     ) -> ServiceResult<Vec<AuditEvent>> {
         match caller {
             Caller::Staff { role, .. } if staff_allowed(role, StaffAction::ReadQueue) => {
-                self.load_workspace(ws).await?;
+                self.cx.load_workspace(ws).await?;
             }
             _ => {
-                self.require(caller, ws, Action::ReadAuditLog).await?;
+                self.cx.require(caller, ws, Action::ReadAuditLog).await?;
             }
         }
         Ok(self
+            .cx
             .p
             .audit
             .events(Some(ws), after_seq.max(0), limit.clamp(1, 500))
@@ -38,7 +39,7 @@ impl Portal {
         let mut all = Vec::new();
         let mut after = 0;
         loop {
-            let page = self.p.audit.events(chain, after, VERIFY_PAGE).await?;
+            let page = self.cx.p.audit.events(chain, after, VERIFY_PAGE).await?;
             let Some(last) = page.last() else { break };
             after = last.seq;
             let n = page.len() as u64;
@@ -55,7 +56,7 @@ impl Portal {
         &self,
     ) -> ServiceResult<Vec<(Option<WorkspaceId>, Result<u64, ChainBreak>)>> {
         let mut out = Vec::new();
-        for chain in self.p.audit.chains().await? {
+        for chain in self.cx.p.audit.chains().await? {
             out.push((chain, self.verify_audit_chain(chain).await?));
         }
         Ok(out)

@@ -65,7 +65,7 @@ impl PlanInput {
     }
 }
 
-impl Portal {
+impl Catalog {
     /// Creates an API product (admins only; audited in the provider chain).
     pub async fn create_product(
         &self,
@@ -73,15 +73,15 @@ impl Portal {
         name: &str,
         description: &str,
     ) -> ServiceResult<ApiProduct> {
-        let staff = self.require_staff(caller, StaffAction::ConfigurePlans)?;
-        let now = self.now();
+        let staff = self.cx.require_staff(caller, StaffAction::ConfigurePlans)?;
+        let now = self.cx.now();
         let product = ApiProduct {
-            id: ProductId::from_ulid(self.ulid()),
+            id: ProductId::from_ulid(self.cx.ulid()),
             name: Label::for_field("name", name)?,
             description: description.trim().chars().take(2000).collect(),
             created_at: now,
         };
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             Actor::Staff(staff),
             None,
             None,
@@ -90,18 +90,19 @@ impl Portal {
             json!({ "name": product.name }),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![Change::InsertProduct(product.clone())],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::InsertProduct(product.clone())],
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
         Ok(product)
     }
 
     /// Every API product.
     pub async fn products(&self) -> ServiceResult<Vec<ApiProduct>> {
-        Ok(self.p.plans.products().await?)
+        Ok(self.cx.p.plans.products().await?)
     }
 
     /// Creates a plan under `product` after validating it (admins only; audited in the provider
@@ -112,15 +113,16 @@ impl Portal {
         product: ProductId,
         input: PlanInput,
     ) -> ServiceResult<Plan> {
-        let staff = self.require_staff(caller, StaffAction::ConfigurePlans)?;
-        self.p
+        let staff = self.cx.require_staff(caller, StaffAction::ConfigurePlans)?;
+        self.cx
+            .p
             .plans
             .product(product)
             .await?
             .ok_or(ServiceError::NotFound { entity: "product" })?;
-        let now = self.now();
-        let plan = input.into_plan(PlanId::from_ulid(self.ulid()), product, now, 0)?;
-        let audit = self.audit(
+        let now = self.cx.now();
+        let plan = input.into_plan(PlanId::from_ulid(self.cx.ulid()), product, now, 0)?;
+        let audit = self.cx.audit_draft(
             Actor::Staff(staff),
             None,
             None,
@@ -129,12 +131,13 @@ impl Portal {
             json!({ "name": plan.name }),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![Change::InsertPlan(plan.clone())],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::InsertPlan(plan.clone())],
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
         Ok(plan)
     }
 
@@ -146,7 +149,7 @@ impl Portal {
         input: PlanInput,
         expected_version: Option<i64>,
     ) -> ServiceResult<Plan> {
-        let staff = self.require_staff(caller, StaffAction::ConfigurePlans)?;
+        let staff = self.cx.require_staff(caller, StaffAction::ConfigurePlans)?;
         let current = self.plan(id).await?;
         if expected_version.is_some_and(|v| v != current.version) {
             return Err(ServiceError::Stale {
@@ -154,14 +157,14 @@ impl Portal {
                 current: Some(format!("version {}", current.version)),
             });
         }
-        let now = self.now();
+        let now = self.cx.now();
         let plan = input.into_plan(
             id,
             current.product_id,
             current.created_at,
             current.version + 1,
         )?;
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             Actor::Staff(staff),
             None,
             None,
@@ -170,21 +173,23 @@ impl Portal {
             json!({ "version": plan.version }),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![Change::UpdatePlan {
-                value: plan.clone(),
-                expected_version: current.version,
-            }],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::UpdatePlan {
+                    value: plan.clone(),
+                    expected_version: current.version,
+                }],
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
         Ok(plan)
     }
 
     /// The plan with this id; `NotFound` if none.
     pub async fn plan(&self, id: PlanId) -> ServiceResult<Plan> {
-        self.p
+        self.cx
+            .p
             .plans
             .plan(id)
             .await?
@@ -193,6 +198,6 @@ impl Portal {
 
     /// Every plan of every product.
     pub async fn plans(&self) -> ServiceResult<Vec<Plan>> {
-        Ok(self.p.plans.plans().await?)
+        Ok(self.cx.p.plans.plans().await?)
     }
 }

@@ -89,29 +89,7 @@ fn credential_error(e: CredentialError) -> ServiceError {
     }
 }
 
-impl Portal {
-    fn mint(&self, kind: SecretKind, env: Environment) -> ServiceResult<IssuedSecret> {
-        IssuedSecret::new(kind, env, &self.p.secrets.base62(SECRET_BODY_LEN))
-            .map_err(|e| ServiceError::Internal(e.to_string()))
-    }
-
-    async fn load_credential(&self, id: CredentialId) -> ServiceResult<Credential> {
-        self.p
-            .credentials
-            .credential(id)
-            .await?
-            .ok_or(ServiceError::NotFound {
-                entity: "credential",
-            })
-    }
-
-    fn manage_action(env: Environment) -> Action {
-        match env {
-            Environment::Sandbox => Action::ManageSandboxCredential,
-            Environment::Production => Action::ManageProductionCredential,
-        }
-    }
-
+impl Credentials {
     /// Creates a credential for a subscription. Sandbox credentials need granted sandbox access;
     /// production ones need an approved (and, on paid plans, paid) subscription cloned into a
     /// production project. A sandbox project only ever holds sandbox credentials and vice versa.
@@ -123,12 +101,12 @@ impl Portal {
         kind: NewCredentialKind,
         name: &str,
     ) -> ServiceResult<CreatedCredential> {
-        let s = self.load_subscription(sub).await?;
+        let s = self.cx.load_subscription(sub).await?;
         let action = match environment {
             Environment::Sandbox => Action::CreateSandboxCredential,
             Environment::Production => Action::CreateProductionCredential,
         };
-        let (account, _) = self.require(caller, s.workspace_id, action).await?;
+        let (account, _) = self.cx.require(caller, s.workspace_id, action).await?;
         let name = Label::for_field("name", name)?;
         let project = match environment {
             Environment::Sandbox => {
@@ -147,9 +125,9 @@ impl Portal {
                 s.project_id
             }
             Environment::Production => {
-                let plan = self.plan(s.plan_id).await?;
+                let plan = self.cx.catalog().plan(s.plan_id).await?;
                 if let Some(reason) =
-                    production_lock(&s, &plan, self.p.payments.is_paid(sub).await?)
+                    production_lock(&s, &plan, self.cx.p.payments.is_paid(sub).await?)
                 {
                     return Err(ServiceError::Locked(reason));
                 }
@@ -159,15 +137,15 @@ impl Portal {
                 })?
             }
         };
-        let now = self.now();
-        let id = CredentialId::from_ulid(self.ulid());
+        let now = self.cx.now();
+        let id = CredentialId::from_ulid(self.cx.ulid());
         let kind = match kind {
             NewCredentialKind::ApiKey => CredentialKind::ApiKey,
             NewCredentialKind::OauthClient => CredentialKind::OauthClient {
                 client_id: format!("client_{}", id.ulid().to_string().to_lowercase()),
             },
         };
-        let secret = self.mint(kind.secret_kind(), environment)?;
+        let secret = self.cx.mint(kind.secret_kind(), environment)?;
         let credential = Credential {
             id,
             workspace_id: s.workspace_id,
@@ -184,7 +162,7 @@ impl Portal {
             version: 0,
         };
         let details = json!({ "environment": environment, "kind": credential.kind, "prefix": credential.secret.prefix, "last4": credential.secret.last4 });
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             caller.actor(),
             Some(s.workspace_id),
             Some(project),
@@ -193,19 +171,20 @@ impl Portal {
             details.clone(),
             now,
         );
-        let event = self.outbox(
+        let event = self.cx.outbox(
             s.workspace_id,
             Some(project),
             "credential.created",
             json!({ "credential_id": id, "environment": environment }),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![Change::InsertCredential(credential.clone())],
-            audit: vec![audit],
-            outbox: vec![event],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::InsertCredential(credential.clone())],
+                audit: vec![audit],
+                outbox: vec![event],
+            })
+            .await?;
         Ok(CreatedCredential { credential, secret })
     }
 
@@ -215,71 +194,21 @@ impl Portal {
         caller: Caller,
         project: ProjectId,
     ) -> ServiceResult<Vec<Credential>> {
-        let p = self.load_project(project).await?;
-        self.require_read(caller, p.workspace_id).await?;
-        Ok(self.p.credentials.credentials_of_project(project).await?)
+        let p = self.cx.load_project(project).await?;
+        self.cx.require_read(caller, p.workspace_id).await?;
+        Ok(self
+            .cx
+            .p
+            .credentials
+            .credentials_of_project(project)
+            .await?)
     }
 
     /// One credential (members of its workspace only; `NotFound` otherwise).
     pub async fn credential(&self, caller: Caller, id: CredentialId) -> ServiceResult<Credential> {
-        let c = self.load_credential(id).await?;
-        self.require_read(caller, c.workspace_id).await?;
+        let c = self.cx.load_credential(id).await?;
+        self.cx.require_read(caller, c.workspace_id).await?;
         Ok(c)
-    }
-
-    async fn rekey(
-        &self,
-        caller: Caller,
-        id: CredentialId,
-        grace: Option<GracePeriod>,
-        expected_version: Option<i64>,
-    ) -> ServiceResult<CreatedCredential> {
-        let c = self.load_credential(id).await?;
-        self.require(caller, c.workspace_id, Self::manage_action(c.environment))
-            .await?;
-        if expected_version.is_some_and(|v| v != c.version) {
-            return Err(ServiceError::Stale {
-                message: "the credential changed since you loaded it".into(),
-                current: Some(format!("version {}", c.version)),
-            });
-        }
-        let now = self.now();
-        let secret = self.mint(c.kind.secret_kind(), c.environment)?;
-        let (mut next, action) = match grace {
-            Some(g) => (
-                c.rotate(&secret, g, now).map_err(credential_error)?,
-                "credential.rotated",
-            ),
-            None => (
-                c.regenerate(&secret, now).map_err(credential_error)?,
-                "credential.regenerated",
-            ),
-        };
-        next.version = c.version + 1;
-        let details = json!({ "last4": next.secret.last4, "previous_expires_at": next.previous.as_ref().map(|p| p.expires_at) });
-        let audit = self.audit(
-            caller.actor(),
-            Some(c.workspace_id),
-            Some(c.project_id),
-            action,
-            id,
-            details.clone(),
-            now,
-        );
-        let event = self.outbox(c.workspace_id, Some(c.project_id), action, json!({ "credential_id": id, "previous_expires_at": next.previous.as_ref().map(|p| p.expires_at) }), now);
-        self.commit(ChangeSet {
-            changes: vec![Change::UpdateCredential {
-                value: next.clone(),
-                expected_version: c.version,
-            }],
-            audit: vec![audit],
-            outbox: vec![event],
-        })
-        .await?;
-        Ok(CreatedCredential {
-            credential: next,
-            secret,
-        })
     }
 
     /// Regenerate: a new secret; the old one stops working at once.
@@ -289,7 +218,7 @@ impl Portal {
         id: CredentialId,
         expected_version: Option<i64>,
     ) -> ServiceResult<CreatedCredential> {
-        self.rekey(caller, id, None, expected_version).await
+        self.cx.rekey(caller, id, None, expected_version).await
     }
 
     /// Rotate Secret: a new secret; the old one keeps working until the grace deadline.
@@ -300,7 +229,9 @@ impl Portal {
         grace: GracePeriod,
         expected_version: Option<i64>,
     ) -> ServiceResult<CreatedCredential> {
-        self.rekey(caller, id, Some(grace), expected_version).await
+        self.cx
+            .rekey(caller, id, Some(grace), expected_version)
+            .await
     }
 
     /// Revoke: stops at once.
@@ -309,13 +240,18 @@ impl Portal {
         caller: Caller,
         id: CredentialId,
     ) -> ServiceResult<Credential> {
-        let c = self.load_credential(id).await?;
-        self.require(caller, c.workspace_id, Self::manage_action(c.environment))
+        let c = self.cx.load_credential(id).await?;
+        self.cx
+            .require(
+                caller,
+                c.workspace_id,
+                Context::manage_action(c.environment),
+            )
             .await?;
-        let now = self.now();
+        let now = self.cx.now();
         let mut next = c.revoke(caller.actor(), now).map_err(credential_error)?;
         next.version = c.version + 1;
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             caller.actor(),
             Some(c.workspace_id),
             Some(c.project_id),
@@ -324,22 +260,23 @@ impl Portal {
             json!({}),
             now,
         );
-        let event = self.outbox(
+        let event = self.cx.outbox(
             c.workspace_id,
             Some(c.project_id),
             "credential.revoked",
             json!({ "credential_id": id }),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![Change::UpdateCredential {
-                value: next.clone(),
-                expected_version: c.version,
-            }],
-            audit: vec![audit],
-            outbox: vec![event],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::UpdateCredential {
+                    value: next.clone(),
+                    expected_version: c.version,
+                }],
+                audit: vec![audit],
+                outbox: vec![event],
+            })
+            .await?;
         Ok(next)
     }
 
@@ -357,14 +294,21 @@ impl Portal {
             Ok(p) => p,
             Err(r) => return Ok(VerifyAnswer::refused(r)),
         };
-        let Some((c, matched)) = self.p.credentials.find_by_secret_hash(&parsed.hash).await? else {
+        let Some((c, matched)) = self
+            .cx
+            .p
+            .credentials
+            .find_by_secret_hash(&parsed.hash)
+            .await?
+        else {
             return Ok(VerifyAnswer::refused(VerifyRefusal::Unknown));
         };
-        let now = self.now();
+        let now = self.cx.now();
         if let Err(r) = decide(&c, matched, now) {
             return Ok(VerifyAnswer::refused(r));
         }
         let s = self
+            .cx
             .p
             .subscriptions
             .plan_and_phase(c.subscription_id)
@@ -373,7 +317,7 @@ impl Portal {
             .map(str::trim)
             .filter(|e| !e.is_empty() && e.len() <= 200)
             .unwrap_or("verify");
-        self.p.meter.record(UsageEvent {
+        self.cx.p.meter.record(UsageEvent {
             credential_id: c.id,
             project_id: c.project_id,
             environment: c.environment,
@@ -406,23 +350,29 @@ impl Portal {
         if parsed.kind != SecretKind::ClientSecret {
             return Err(ServiceError::Unauthenticated);
         }
-        let Some((c, matched)) = self.p.credentials.find_by_secret_hash(&parsed.hash).await? else {
+        let Some((c, matched)) = self
+            .cx
+            .p
+            .credentials
+            .find_by_secret_hash(&parsed.hash)
+            .await?
+        else {
             return Err(ServiceError::Unauthenticated);
         };
-        let now = self.now();
+        let now = self.cx.now();
         let id_matches =
             matches!(&c.kind, CredentialKind::OauthClient { client_id: id } if id == client_id);
         if !id_matches || decide(&c, matched, now).is_err() {
             return Err(ServiceError::Unauthenticated);
         }
-        let token = self.mint(SecretKind::AccessToken, c.environment)?;
+        let token = self.cx.mint(SecretKind::AccessToken, c.environment)?;
         let record = AccessToken {
             hash: token.hash(),
             credential_id: c.id,
             created_at: now,
             expires_at: now + ACCESS_TOKEN_TTL,
         };
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             Actor::Credential(c.id),
             Some(c.workspace_id),
             Some(c.project_id),
@@ -431,15 +381,99 @@ impl Portal {
             json!({ "expires_at": record.expires_at }),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![Change::InsertAccessToken(record)],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::InsertAccessToken(record)],
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
         Ok(IssuedToken {
             token,
             expires_in_seconds: ACCESS_TOKEN_TTL.num_seconds(),
+        })
+    }
+}
+
+impl Context {
+    pub(super) fn mint(&self, kind: SecretKind, env: Environment) -> ServiceResult<IssuedSecret> {
+        IssuedSecret::new(kind, env, &self.p.secrets.base62(SECRET_BODY_LEN))
+            .map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    pub(super) async fn load_credential(&self, id: CredentialId) -> ServiceResult<Credential> {
+        self.p
+            .credentials
+            .credential(id)
+            .await?
+            .ok_or(ServiceError::NotFound {
+                entity: "credential",
+            })
+    }
+
+    pub(super) fn manage_action(env: Environment) -> Action {
+        match env {
+            Environment::Sandbox => Action::ManageSandboxCredential,
+            Environment::Production => Action::ManageProductionCredential,
+        }
+    }
+
+    pub(super) async fn rekey(
+        &self,
+        caller: Caller,
+        id: CredentialId,
+        grace: Option<GracePeriod>,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<CreatedCredential> {
+        let c = self.load_credential(id).await?;
+        self.require(
+            caller,
+            c.workspace_id,
+            Context::manage_action(c.environment),
+        )
+        .await?;
+        if expected_version.is_some_and(|v| v != c.version) {
+            return Err(ServiceError::Stale {
+                message: "the credential changed since you loaded it".into(),
+                current: Some(format!("version {}", c.version)),
+            });
+        }
+        let now = self.now();
+        let secret = self.mint(c.kind.secret_kind(), c.environment)?;
+        let (mut next, action) = match grace {
+            Some(g) => (
+                c.rotate(&secret, g, now).map_err(credential_error)?,
+                "credential.rotated",
+            ),
+            None => (
+                c.regenerate(&secret, now).map_err(credential_error)?,
+                "credential.regenerated",
+            ),
+        };
+        next.version = c.version + 1;
+        let details = json!({ "last4": next.secret.last4, "previous_expires_at": next.previous.as_ref().map(|p| p.expires_at) });
+        let audit = self.audit_draft(
+            caller.actor(),
+            Some(c.workspace_id),
+            Some(c.project_id),
+            action,
+            id,
+            details.clone(),
+            now,
+        );
+        let event = self.outbox(c.workspace_id, Some(c.project_id), action, json!({ "credential_id": id, "previous_expires_at": next.previous.as_ref().map(|p| p.expires_at) }), now);
+        self.commit(ChangeSet {
+            changes: vec![Change::UpdateCredential {
+                value: next.clone(),
+                expected_version: c.version,
+            }],
+            audit: vec![audit],
+            outbox: vec![event],
+        })
+        .await?;
+        Ok(CreatedCredential {
+            credential: next,
+            secret,
         })
     }
 }

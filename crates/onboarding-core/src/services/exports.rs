@@ -139,7 +139,7 @@ pub struct ReportRecord {
 /// Audit events read per page when a history is assembled from the chain.
 const HISTORY_PAGE: u64 = 500;
 
-impl Portal {
+impl Exports {
     /// Authorizes an export of `scope` for a `YYYY-MM` period. Usage: members whose roles
     /// allow [`Action::ExportUsage`], or billing staff; audit log: [`Action::ExportAuditLog`],
     /// or staff who read the queue.
@@ -152,7 +152,7 @@ impl Portal {
         let (from, to) = period_bounds(period)?;
         let (kind, workspace_id, project_id) = match scope {
             ExportScope::ProjectUsage(project) => {
-                let p = self.load_project(project).await?;
+                let p = self.cx.load_project(project).await?;
                 (ExportKind::Usage, p.workspace_id, Some(project))
             }
             ExportScope::WorkspaceAudit(ws) => (ExportKind::AuditLog, ws, None),
@@ -163,10 +163,10 @@ impl Portal {
         };
         match caller {
             Caller::Staff { role, .. } if staff_allowed(role, staff_action) => {
-                self.load_workspace(workspace_id).await?;
+                self.cx.load_workspace(workspace_id).await?;
             }
             _ => {
-                self.require(caller, workspace_id, action).await?;
+                self.cx.require(caller, workspace_id, action).await?;
             }
         }
         Ok(ExportGrant {
@@ -196,7 +196,7 @@ impl Portal {
             return Ok((Vec::new(), None));
         }
         let end = (cursor + chrono::TimeDelta::days(1)).min(grant.to);
-        let rows = self.p.usage.buckets(project, cursor, end).await?;
+        let rows = self.cx.p.usage.buckets(project, cursor, end).await?;
         Ok((rows, (end < grant.to).then_some(end)))
     }
 
@@ -215,6 +215,7 @@ impl Portal {
         }
         let limit = limit.clamp(1, 1000);
         let page = self
+            .cx
             .p
             .audit
             .events(Some(grant.workspace_id), after_seq.max(0), limit)
@@ -237,11 +238,11 @@ impl Portal {
         format: ExportFormat,
         rows: u64,
     ) -> ServiceResult<ReportRecord> {
-        let now = self.now();
+        let now = self.cx.now();
         let target = grant
             .project_id
             .map_or_else(|| grant.workspace_id.to_string(), |p| p.to_string());
-        let draft = self.audit(
+        let draft = self.cx.audit_draft(
             grant.caller.actor(),
             Some(grant.workspace_id),
             grant.project_id,
@@ -265,18 +266,74 @@ impl Portal {
             rows,
             project_id: grant.project_id,
         };
-        self.commit(ChangeSet {
-            changes: vec![],
-            audit: vec![draft],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![],
+                audit: vec![draft],
+                outbox: vec![],
+            })
+            .await?;
         Ok(record)
     }
 
+    /// The project's report history: its exports, newest first. Members of the workspace,
+    /// and staff who read the queue.
+    pub async fn report_history(
+        &self,
+        caller: Caller,
+        project: ProjectId,
+        limit: usize,
+    ) -> ServiceResult<Vec<ReportRecord>> {
+        let p = self.cx.load_project(project).await?;
+        self.cx.require_read(caller, p.workspace_id).await?;
+        self.cx
+            .reports_of(p.workspace_id, Some(project), limit)
+            .await
+    }
+
+    /// The workspace's report history: every export of its projects' usage and of its audit
+    /// log, newest first.
+    pub async fn workspace_report_history(
+        &self,
+        caller: Caller,
+        ws: WorkspaceId,
+        limit: usize,
+    ) -> ServiceResult<Vec<ReportRecord>> {
+        self.cx.require_read(caller, ws).await?;
+        self.cx.reports_of(ws, None, limit).await
+    }
+}
+
+impl Metering {
+    /// The project's recent alerts (the in-portal notice): its `alert.triggered` audit
+    /// events, newest first. Members who read usage, and staff who read the queue.
+    pub async fn recent_alerts(
+        &self,
+        caller: Caller,
+        project: ProjectId,
+        limit: usize,
+    ) -> ServiceResult<Vec<AuditEvent>> {
+        let p = self.cx.load_project(project).await?;
+        match caller {
+            Caller::Staff { .. } => {
+                self.cx.require_read(caller, p.workspace_id).await?;
+            }
+            _ => {
+                self.cx
+                    .require(caller, p.workspace_id, Action::ReadUsage)
+                    .await?;
+            }
+        }
+        self.cx
+            .chain_events(p.workspace_id, Some(project), "alert.triggered", limit)
+            .await
+    }
+}
+
+impl Context {
     /// Every event of a workspace's chain with this action (and project, when given), newest
     /// first, at most `limit`. Reads the chain page by page.
-    async fn chain_events(
+    pub(super) async fn chain_events(
         &self,
         ws: WorkspaceId,
         project: Option<ProjectId>,
@@ -302,32 +359,7 @@ impl Portal {
         Ok(out)
     }
 
-    /// The project's report history: its exports, newest first. Members of the workspace,
-    /// and staff who read the queue.
-    pub async fn report_history(
-        &self,
-        caller: Caller,
-        project: ProjectId,
-        limit: usize,
-    ) -> ServiceResult<Vec<ReportRecord>> {
-        let p = self.load_project(project).await?;
-        self.require_read(caller, p.workspace_id).await?;
-        self.reports_of(p.workspace_id, Some(project), limit).await
-    }
-
-    /// The workspace's report history: every export of its projects' usage and of its audit
-    /// log, newest first.
-    pub async fn workspace_report_history(
-        &self,
-        caller: Caller,
-        ws: WorkspaceId,
-        limit: usize,
-    ) -> ServiceResult<Vec<ReportRecord>> {
-        self.require_read(caller, ws).await?;
-        self.reports_of(ws, None, limit).await
-    }
-
-    async fn reports_of(
+    pub(super) async fn reports_of(
         &self,
         ws: WorkspaceId,
         project: Option<ProjectId>,
@@ -352,27 +384,5 @@ impl Portal {
                 }
             })
             .collect())
-    }
-
-    /// The project's recent alerts (the in-portal notice): its `alert.triggered` audit
-    /// events, newest first. Members who read usage, and staff who read the queue.
-    pub async fn recent_alerts(
-        &self,
-        caller: Caller,
-        project: ProjectId,
-        limit: usize,
-    ) -> ServiceResult<Vec<AuditEvent>> {
-        let p = self.load_project(project).await?;
-        match caller {
-            Caller::Staff { .. } => {
-                self.require_read(caller, p.workspace_id).await?;
-            }
-            _ => {
-                self.require(caller, p.workspace_id, Action::ReadUsage)
-                    .await?;
-            }
-        }
-        self.chain_events(p.workspace_id, Some(project), "alert.triggered", limit)
-            .await
     }
 }

@@ -50,7 +50,7 @@ const MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 /// How far ahead of the portal's clock a gateway's clock may run.
 const MAX_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
-impl Portal {
+impl Metering {
     /// Counts reported call outcomes. The caller is a gateway (authenticated by the adapter
     /// with the provider's gateway token). Each distinct credential's project and environment
     /// are read once per batch ([`CredentialStore::credential_scope`]).
@@ -60,7 +60,7 @@ impl Portal {
                 FieldError::new("events", format!("at most {MAX_BATCH} events per batch")).into(),
             );
         }
-        let now = self.now();
+        let now = self.cx.now();
         let mut known: HashMap<CredentialId, Option<(ProjectId, Environment)>> = HashMap::new();
         let mut report = IngestReport {
             accepted: 0,
@@ -86,6 +86,7 @@ impl Portal {
                 Some(c) => *c,
                 None => {
                     let c = self
+                        .cx
                         .p
                         .credentials
                         .credential_scope(call.credential_id)
@@ -98,7 +99,7 @@ impl Portal {
                 report.rejected.push(reject("unknown_credential"));
                 continue;
             };
-            self.p.meter.record(UsageEvent {
+            self.cx.p.meter.record(UsageEvent {
                 credential_id: call.credential_id,
                 project_id,
                 environment,

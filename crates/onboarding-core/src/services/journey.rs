@@ -28,8 +28,21 @@ fn phase_rank(p: PhaseKind) -> u8 {
     }
 }
 
-impl Portal {
-    async fn subscription_facts(
+impl Workspaces {
+    /// The next step of a workspace, for its members.
+    pub async fn next_step_for_workspace(
+        &self,
+        caller: Caller,
+        ws: WorkspaceId,
+    ) -> ServiceResult<NextStep> {
+        self.cx.require_read(caller, ws).await?;
+        let ws = self.cx.load_workspace(ws).await?;
+        self.cx.workspace_next_step(&ws).await
+    }
+}
+
+impl Context {
+    pub(super) async fn subscription_facts(
         &self,
         s: &Subscription,
         plan: &Plan,
@@ -43,12 +56,13 @@ impl Portal {
         };
         let endpoints = self.p.webhooks.endpoints(s.project_id).await?;
         let gates: Option<GateEvaluation> = match s.phase.kind() {
-            PhaseKind::InReview => Some(self.evaluate_gates(s, plan).await?),
+            PhaseKind::InReview => Some(self.pipeline().evaluate_gates(s, plan).await?),
             _ => None,
         };
         let operating_pass_done = match s.production_project_id {
             Some(pid) => match self.p.projects.project(pid).await? {
                 Some(p) => self
+                    .projects()
                     .operating_pass(&p)
                     .await?
                     .is_some_and(|c| c.iter().all(|i| i.done)),
@@ -97,7 +111,7 @@ impl Portal {
     }
 
     /// The subscription furthest along the pipeline (most recent on ties).
-    fn furthest(subs: &[Subscription]) -> Option<&Subscription> {
+    pub(super) fn furthest(subs: &[Subscription]) -> Option<&Subscription> {
         subs.iter()
             .max_by_key(|s| (phase_rank(s.phase.kind()), s.created_at))
     }
@@ -108,9 +122,9 @@ impl Portal {
             .iter()
             .any(|p| p.environment == Environment::Sandbox);
         let subs = self.p.subscriptions.subscriptions(ws.id).await?;
-        let subscription = match Self::furthest(&subs) {
+        let subscription = match Context::furthest(&subs) {
             Some(s) => {
-                let plan = self.plan(s.plan_id).await?;
+                let plan = self.catalog().plan(s.plan_id).await?;
                 Some(self.subscription_facts(s, &plan).await?)
             }
             None => None,
@@ -129,7 +143,7 @@ impl Portal {
     ) -> ServiceResult<NextStep> {
         let subscription = match sub {
             Some(s) => {
-                let plan = self.plan(s.plan_id).await?;
+                let plan = self.catalog().plan(s.plan_id).await?;
                 Some(self.subscription_facts(s, &plan).await?)
             }
             None => None,
@@ -174,16 +188,5 @@ impl Portal {
                 self.workspace_next_step(&ws).await
             }
         }
-    }
-
-    /// The next step of a workspace, for its members.
-    pub async fn next_step_for_workspace(
-        &self,
-        caller: Caller,
-        ws: WorkspaceId,
-    ) -> ServiceResult<NextStep> {
-        self.require_read(caller, ws).await?;
-        let ws = self.load_workspace(ws).await?;
-        self.workspace_next_step(&ws).await
     }
 }

@@ -93,44 +93,7 @@ fn totals(buckets: &[UsageBucket]) -> (u64, u64) {
         .fold((0, 0), |(r, e), b| (r + b.requests, e + b.errors))
 }
 
-impl Portal {
-    /// The pricing that applies to a production project (through its subscription's plan).
-    async fn production_pricing(
-        &self,
-        project: &Project,
-    ) -> ServiceResult<Option<(Pricing, String)>> {
-        let Some(sub) = project.subscription_id else {
-            return Ok(None);
-        };
-        let Some(s) = self.p.subscriptions.subscription(sub).await? else {
-            return Ok(None);
-        };
-        let plan = self.plan(s.plan_id).await?;
-        Ok(Some((plan.pricing, plan.name.to_string())))
-    }
-
-    /// Spend of a production project for `requests_before` + `requests` in one month: only the
-    /// requests above the included quota cost money.
-    fn spend(pricing: &Pricing, requests_before: u64, requests: u64) -> Option<(Decimal, String)> {
-        match pricing {
-            Pricing::Paid {
-                currency,
-                included_requests,
-                price_per_request,
-                ..
-            } => {
-                let billable_total =
-                    (requests_before + requests).saturating_sub(*included_requests);
-                let billable_before = requests_before.saturating_sub(*included_requests);
-                Some((
-                    to_cents(Decimal::from(billable_total - billable_before) * price_per_request),
-                    currency.as_str().to_owned(),
-                ))
-            }
-            Pricing::Free => None,
-        }
-    }
-
+impl Metering {
     /// The project's usage view: requests, errors and spend in `[from, to)` (at most the last
     /// 400 days of it; an inverted window is empty).
     pub async fn project_usage(
@@ -141,13 +104,14 @@ impl Portal {
         to: DateTime<Utc>,
         granularity: Granularity,
     ) -> ServiceResult<UsageView> {
-        let p = self.load_project(project).await?;
-        self.require(caller, p.workspace_id, Action::ReadUsage)
+        let p = self.cx.load_project(project).await?;
+        self.cx
+            .require(caller, p.workspace_id, Action::ReadUsage)
             .await?;
         // A window longer than 400 days keeps its last 400; an inverted one is empty. The
         // view names the window it covers, so the caller sees what was cut.
         let from = from.max(to - chrono::TimeDelta::days(400)).min(to);
-        let minute = self.p.usage.buckets(project, from, to).await?;
+        let minute = self.cx.p.usage.buckets(project, from, to).await?;
         let buckets = if granularity == Granularity::Minute {
             minute.clone()
         } else {
@@ -156,11 +120,11 @@ impl Portal {
         let (requests, errors) = totals(&minute);
         let (mut spend, mut currency) = (None, None);
         if p.environment == Environment::Production
-            && let Some((pricing, _)) = self.production_pricing(&p).await?
+            && let Some((pricing, _)) = self.cx.production_pricing(&p).await?
         {
             let (month_start, _) = month_bounds(from);
-            let before = totals(&self.p.usage.buckets(project, month_start, from).await?).0;
-            if let Some((s, c)) = Self::spend(&pricing, before, requests) {
+            let before = totals(&self.cx.p.usage.buckets(project, month_start, from).await?).0;
+            if let Some((s, c)) = Context::spend(&pricing, before, requests) {
                 spend = Some(s.to_string());
                 currency = Some(c);
             }
@@ -183,16 +147,17 @@ impl Portal {
     /// threshold records the window, an audit event and an `alert.triggered` webhook event are
     /// written with it. Run by the server after each usage flush.
     pub async fn evaluate_alerts(&self, project: ProjectId) -> ServiceResult<Vec<RaisedAlert>> {
-        let p = self.load_project(project).await?;
-        let now = self.now();
+        let p = self.cx.load_project(project).await?;
+        let now = self.cx.now();
         let day_start = Granularity::Day.floor(now);
         let (month_start, _) = month_bounds(now);
         let mut raised = Vec::new();
-        for th in self.p.alerts.thresholds(project).await? {
+        for th in self.cx.p.alerts.thresholds(project).await? {
             let observed = match th.metric {
                 AlertMetric::RequestsPerDay => Decimal::from(
                     totals(
                         &self
+                            .cx
                             .p
                             .usage
                             .buckets(project, day_start, now + chrono::TimeDelta::minutes(1))
@@ -203,6 +168,7 @@ impl Portal {
                 AlertMetric::ErrorRatePercent => {
                     let (r, e) = totals(
                         &self
+                            .cx
                             .p
                             .usage
                             .buckets(project, day_start, now + chrono::TimeDelta::minutes(1))
@@ -213,15 +179,16 @@ impl Portal {
                 AlertMetric::SpendPerMonth => {
                     let requests = totals(
                         &self
+                            .cx
                             .p
                             .usage
                             .buckets(project, month_start, now + chrono::TimeDelta::minutes(1))
                             .await?,
                     )
                     .0;
-                    match self.production_pricing(&p).await? {
+                    match self.cx.production_pricing(&p).await? {
                         Some((pricing, _)) if p.environment == Environment::Production => {
-                            Self::spend(&pricing, 0, requests).map_or(Decimal::ZERO, |(s, _)| s)
+                            Context::spend(&pricing, 0, requests).map_or(Decimal::ZERO, |(s, _)| s)
                         }
                         _ => Decimal::ZERO,
                     }
@@ -235,7 +202,7 @@ impl Portal {
                 ..th.clone()
             };
             let details = json!({ "metric": th.metric, "limit": th.limit.to_string(), "observed": observed.to_string(), "window": window });
-            let audit = self.audit(
+            let audit = self.cx.audit_draft(
                 Actor::System,
                 Some(p.workspace_id),
                 Some(project),
@@ -246,19 +213,20 @@ impl Portal {
             );
             let mut payload = details;
             payload["project_id"] = json!(project);
-            let event = self.outbox(
+            let event = self.cx.outbox(
                 p.workspace_id,
                 Some(project),
                 "alert.triggered",
                 payload,
                 now,
             );
-            self.commit(ChangeSet {
-                changes: vec![Change::PutAlertThreshold(next)],
-                audit: vec![audit],
-                outbox: vec![event],
-            })
-            .await?;
+            self.cx
+                .commit(ChangeSet {
+                    changes: vec![Change::PutAlertThreshold(next)],
+                    audit: vec![audit],
+                    outbox: vec![event],
+                })
+                .await?;
             raised.push(RaisedAlert {
                 threshold: th,
                 observed,
@@ -267,7 +235,9 @@ impl Portal {
         }
         Ok(raised)
     }
+}
 
+impl Billing {
     /// The workspace's invoice for a period: one line per production project on a paid plan
     /// (monthly fee plus the requests above the included quota).
     pub async fn invoice(
@@ -279,19 +249,19 @@ impl Portal {
         match caller {
             Caller::Staff { role, .. } if staff_allowed(role, StaffAction::ConfirmPayment) => {}
             _ => {
-                self.require(caller, ws, Action::ReadInvoices).await?;
+                self.cx.require(caller, ws, Action::ReadInvoices).await?;
             }
         }
         let (from, to) = period_bounds(period)?;
         let mut usage = Vec::new();
-        for project in self.p.projects.projects(ws).await? {
+        for project in self.cx.p.projects.projects(ws).await? {
             if project.environment != Environment::Production || project.created_at >= to {
                 continue;
             }
-            let Some((pricing, plan_name)) = self.production_pricing(&project).await? else {
+            let Some((pricing, plan_name)) = self.cx.production_pricing(&project).await? else {
                 continue;
             };
-            let requests = totals(&self.p.usage.buckets(project.id, from, to).await?).0;
+            let requests = totals(&self.cx.p.usage.buckets(project.id, from, to).await?).0;
             usage.push(BillableUsage {
                 project_id: project.id,
                 project_name: project.name.to_string(),
@@ -301,6 +271,49 @@ impl Portal {
             });
         }
         Ok(compute_invoice(ws, period, &usage))
+    }
+}
+
+impl Context {
+    /// The pricing that applies to a production project (through its subscription's plan).
+    pub(super) async fn production_pricing(
+        &self,
+        project: &Project,
+    ) -> ServiceResult<Option<(Pricing, String)>> {
+        let Some(sub) = project.subscription_id else {
+            return Ok(None);
+        };
+        let Some(s) = self.p.subscriptions.subscription(sub).await? else {
+            return Ok(None);
+        };
+        let plan = self.catalog().plan(s.plan_id).await?;
+        Ok(Some((plan.pricing, plan.name.to_string())))
+    }
+
+    /// Spend of a production project for `requests_before` + `requests` in one month: only the
+    /// requests above the included quota cost money.
+    pub(super) fn spend(
+        pricing: &Pricing,
+        requests_before: u64,
+        requests: u64,
+    ) -> Option<(Decimal, String)> {
+        match pricing {
+            Pricing::Paid {
+                currency,
+                included_requests,
+                price_per_request,
+                ..
+            } => {
+                let billable_total =
+                    (requests_before + requests).saturating_sub(*included_requests);
+                let billable_before = requests_before.saturating_sub(*included_requests);
+                Some((
+                    to_cents(Decimal::from(billable_total - billable_before) * price_per_request),
+                    currency.as_str().to_owned(),
+                ))
+            }
+            Pricing::Free => None,
+        }
     }
 }
 
@@ -332,15 +345,15 @@ mod tests {
             price_per_request: Decimal::new(25, 4),
         };
         assert_eq!(
-            Portal::spend(&pricing, 0, 100),
+            Context::spend(&pricing, 0, 100),
             Some((Decimal::ZERO, "EUR".into()))
         );
         assert_eq!(
-            Portal::spend(&pricing, 90, 20).unwrap().0,
+            Context::spend(&pricing, 90, 20).unwrap().0,
             Decimal::new(3, 2)
         ); // 10 * 0.0025 = 0.025 -> 0.03
         assert_eq!(
-            Portal::spend(&pricing, 200, 400).unwrap().0,
+            Context::spend(&pricing, 200, 400).unwrap().0,
             Decimal::new(100, 2)
         );
     }

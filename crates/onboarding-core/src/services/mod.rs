@@ -20,7 +20,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-pub use accounts::AccountOverview;
+pub use accounts::{AccountOverview, AccountSummary};
 pub use catalog::PlanInput;
 pub use credentials::{CreatedCredential, IssuedToken, NewCredentialKind, VerifyAnswer};
 pub use exports::{ExportFormat, ExportGrant, ExportKind, ExportScope, ReportRecord};
@@ -303,7 +303,8 @@ impl Ports {
     }
 }
 
-/// The portal's use cases over a set of ports. Cheap to clone.
+/// The portal's use cases, one service per area over one shared set of
+/// ports. Cheap to clone; an adapter may keep just the area it serves (`portal.credentials().clone()`).
 ///
 /// # Examples
 ///
@@ -322,45 +323,227 @@ impl Ports {
 ///     let (portal, _store, _clock) = in_memory_portal(start);
 ///
 ///     let account = portal
+///         .accounts()
 ///         .sign_up("ada@example.com", "Ada Lovelace", "correct horse battery staple")
 ///         .await
 ///         .unwrap();
 ///     let me = Caller::Account(account.id);
-///     let overview = portal.me(me).await.unwrap();
+///     let overview = portal.accounts().me(me).await.unwrap();
 ///     assert_eq!(overview.access, AccessState::SignedUp);
 ///     assert_eq!(overview.next_step.action, StepAction::CreateOrJoinWorkspace);
 ///
-///     let workspace = portal.create_workspace(me, "Acme Payments").await.unwrap();
-///     let page = portal.workspace_overview(me, workspace.id).await.unwrap();
+///     let workspace = portal.workspaces().create_workspace(me, "Acme Payments").await.unwrap();
+///     let page = portal.workspaces().workspace_overview(me, workspace.id).await.unwrap();
 ///     assert_eq!(page.next_step.action, StepAction::CreateSandboxProject);
 /// });
 /// ```
 #[derive(Clone)]
 pub struct Portal {
-    p: Ports,
+    cx: Context,
+    accounts: Accounts,
+    workspaces: Workspaces,
+    catalog: Catalog,
+    projects: Projects,
+    pipeline: Pipeline,
+    credentials: Credentials,
+    endpoints: Endpoints,
+    metering: Metering,
+    billing: Billing,
+    exports: Exports,
+    audit: Audit,
 }
 
 impl Portal {
     /// A portal over these ports.
     pub fn new(ports: Ports) -> Self {
-        Self { p: ports }
+        let cx = Context { p: Arc::new(ports) };
+        Self {
+            accounts: Accounts { cx: cx.clone() },
+            workspaces: Workspaces { cx: cx.clone() },
+            catalog: Catalog { cx: cx.clone() },
+            projects: Projects { cx: cx.clone() },
+            pipeline: Pipeline { cx: cx.clone() },
+            credentials: Credentials { cx: cx.clone() },
+            endpoints: Endpoints { cx: cx.clone() },
+            metering: Metering { cx: cx.clone() },
+            billing: Billing { cx: cx.clone() },
+            exports: Exports { cx: cx.clone() },
+            audit: Audit { cx: cx.clone() },
+            cx,
+        }
     }
 
     /// The ports the portal runs on (for adapters that read stores directly).
     pub fn ports(&self) -> &Ports {
-        &self.p
+        &self.cx.p
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    /// Refuses a caller who may not take this staff action, before anything is read or
+    /// validated. Adapters that reshape a request before calling the use case ask this first,
+    /// so that a caller without the right learns nothing from the validation of its input;
+    /// the use case checks again.
+    pub fn authorize_staff(&self, caller: Caller, action: StaffAction) -> ServiceResult<()> {
+        self.cx.authorize_staff(caller, action)
+    }
+
+    /// Sign-up, sign-in, staff records and an account's access state.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// Workspaces, members, invitations, join requests and the workspace's next step.
+    pub fn workspaces(&self) -> &Workspaces {
+        &self.workspaces
+    }
+
+    /// API products and their plans (provider staff).
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Sandbox and production projects, clone to production, alert thresholds, the operating pass.
+    pub fn projects(&self) -> &Projects {
+        &self.projects
+    }
+
+    /// Subscriptions through the pipeline: subscribe, submit, review, the go-live queue.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// Credentials: create, regenerate, rotate, revoke, verify, OAuth tokens.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// A project's webhook endpoints: register, update, verify, test, rotate their signing secret.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// Usage: ingestion from gateways, the usage view, alert thresholds crossed.
+    pub fn metering(&self) -> &Metering {
+        &self.metering
+    }
+
+    /// Invoices and payment.
+    pub fn billing(&self) -> &Billing {
+        &self.billing
+    }
+
+    /// Usage and audit exports and the report history.
+    pub fn exports(&self) -> &Exports {
+        &self.exports
+    }
+
+    /// Reads of the audit log and checks of its hash chains.
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+}
+
+/// Sign-up, sign-in, staff records and an account's access state.
+#[derive(Clone)]
+pub struct Accounts {
+    cx: Context,
+}
+
+/// Workspaces, members, invitations, join requests and the workspace's next step.
+#[derive(Clone)]
+pub struct Workspaces {
+    cx: Context,
+}
+
+/// API products and their plans (provider staff).
+#[derive(Clone)]
+pub struct Catalog {
+    cx: Context,
+}
+
+/// Sandbox and production projects, clone to production, alert thresholds, the operating pass.
+#[derive(Clone)]
+pub struct Projects {
+    cx: Context,
+}
+
+/// Subscriptions through the pipeline: subscribe, submit, review, the go-live queue.
+#[derive(Clone)]
+pub struct Pipeline {
+    cx: Context,
+}
+
+/// Credentials: create, regenerate, rotate, revoke, verify, OAuth tokens.
+#[derive(Clone)]
+pub struct Credentials {
+    cx: Context,
+}
+
+/// A project's webhook endpoints: register, update, verify, test, rotate their signing secret.
+#[derive(Clone)]
+pub struct Endpoints {
+    cx: Context,
+}
+
+/// Usage: ingestion from gateways, the usage view, alert thresholds crossed.
+#[derive(Clone)]
+pub struct Metering {
+    cx: Context,
+}
+
+/// Invoices and payment.
+#[derive(Clone)]
+pub struct Billing {
+    cx: Context,
+}
+
+/// Usage and audit exports and the report history.
+#[derive(Clone)]
+pub struct Exports {
+    cx: Context,
+}
+
+/// Reads of the audit log and checks of its hash chains.
+#[derive(Clone)]
+pub struct Audit {
+    cx: Context,
+}
+
+/// What every area service shares: the ports, and the helpers that authorize a caller and
+/// build the audit events and outbox messages of a change.
+#[derive(Clone)]
+pub(crate) struct Context {
+    pub(crate) p: Arc<Ports>,
+}
+
+impl Context {
+    pub(super) fn accounts(&self) -> Accounts {
+        Accounts { cx: self.clone() }
+    }
+
+    pub(super) fn catalog(&self) -> Catalog {
+        Catalog { cx: self.clone() }
+    }
+
+    pub(super) fn projects(&self) -> Projects {
+        Projects { cx: self.clone() }
+    }
+
+    pub(super) fn pipeline(&self) -> Pipeline {
+        Pipeline { cx: self.clone() }
+    }
+}
+
+impl Context {
+    pub(super) fn now(&self) -> DateTime<Utc> {
         self.p.clock.now()
     }
 
-    fn ulid(&self) -> ulid::Ulid {
+    pub(super) fn ulid(&self) -> ulid::Ulid {
         self.p.ids.ulid()
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn audit(
+    pub(super) fn audit_draft(
         &self,
         actor: Actor,
         workspace: Option<WorkspaceId>,
@@ -382,7 +565,7 @@ impl Portal {
         }
     }
 
-    fn outbox(
+    pub(super) fn outbox(
         &self,
         workspace: WorkspaceId,
         project: Option<ProjectId>,
@@ -422,13 +605,13 @@ impl Portal {
         (plaintext, sealed)
     }
 
-    async fn commit(&self, set: ChangeSet) -> ServiceResult<()> {
+    pub(super) async fn commit(&self, set: ChangeSet) -> ServiceResult<()> {
         Ok(self.p.uow.commit(set).await?)
     }
 
     /// The caller's membership of a workspace. Non-members get `NotFound`, so that another
     /// tenant's ids are never confirmed to exist.
-    async fn membership(
+    pub(super) async fn membership(
         &self,
         caller: Caller,
         workspace: WorkspaceId,
@@ -450,7 +633,7 @@ impl Portal {
 
     /// Authorizes a member's action inside a workspace: 404 for non-members, 403 for members
     /// whose roles do not allow it.
-    async fn require(
+    pub(super) async fn require(
         &self,
         caller: Caller,
         workspace: WorkspaceId,
@@ -467,7 +650,7 @@ impl Portal {
     }
 
     /// Read access to a workspace: its members, or provider staff who work the queue.
-    async fn require_read(
+    pub(super) async fn require_read(
         &self,
         caller: Caller,
         workspace: WorkspaceId,
@@ -489,11 +672,15 @@ impl Portal {
     /// validated. Adapters that reshape a request before calling the use case ask this first,
     /// so that a caller without the right learns nothing from the validation of its input;
     /// the use case checks again.
-    pub fn authorize_staff(&self, caller: Caller, action: StaffAction) -> ServiceResult<()> {
+    pub(super) fn authorize_staff(&self, caller: Caller, action: StaffAction) -> ServiceResult<()> {
         self.require_staff(caller, action).map(|_| ())
     }
 
-    fn require_staff(&self, caller: Caller, action: StaffAction) -> ServiceResult<StaffId> {
+    pub(super) fn require_staff(
+        &self,
+        caller: Caller,
+        action: StaffAction,
+    ) -> ServiceResult<StaffId> {
         match caller {
             Caller::Staff { id, role } if staff_allowed(role, action) => Ok(id),
             _ => Err(ServiceError::Forbidden {

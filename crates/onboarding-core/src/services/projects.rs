@@ -53,15 +53,7 @@ fn clean_list(field: &str, items: &[String]) -> Result<Vec<String>, FieldError> 
     Ok(out)
 }
 
-impl Portal {
-    pub(super) async fn load_project(&self, id: ProjectId) -> ServiceResult<Project> {
-        self.p
-            .projects
-            .project(id)
-            .await?
-            .ok_or(ServiceError::NotFound { entity: "project" })
-    }
-
+impl Projects {
     /// Creates a sandbox project with a clear purpose and the endpoints and events it uses.
     pub async fn create_project(
         &self,
@@ -72,10 +64,10 @@ impl Portal {
         endpoints: &[String],
         events: &[String],
     ) -> ServiceResult<Project> {
-        let (account, _) = self.require(caller, ws, Action::CreateProject).await?;
-        let now = self.now();
+        let (account, _) = self.cx.require(caller, ws, Action::CreateProject).await?;
+        let now = self.cx.now();
         let project = Project {
-            id: ProjectId::from_ulid(self.ulid()),
+            id: ProjectId::from_ulid(self.cx.ulid()),
             workspace_id: ws,
             name: Label::for_field("name", name)?,
             purpose: Label::for_field("purpose", purpose)?,
@@ -89,7 +81,7 @@ impl Portal {
             created_by: account,
             version: 0,
         };
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             caller.actor(),
             Some(ws),
             Some(project.id),
@@ -98,35 +90,20 @@ impl Portal {
             json!({ "name": project.name, "purpose": project.purpose }),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![Change::InsertProject(project.clone())],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::InsertProject(project.clone())],
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
         Ok(project)
     }
 
     /// Every project of the workspace (members only).
     pub async fn projects(&self, caller: Caller, ws: WorkspaceId) -> ServiceResult<Vec<Project>> {
-        self.require_read(caller, ws).await?;
-        Ok(self.p.projects.projects(ws).await?)
-    }
-
-    async fn operating_facts(&self, project: &Project) -> ServiceResult<OperatingFacts> {
-        let endpoints = self.p.webhooks.endpoints(project.id).await?;
-        let last = self.p.webhooks.last_test_delivery(project.id).await?;
-        let members = self.p.workspaces.members(project.workspace_id).await?;
-        Ok(OperatingFacts {
-            alert_thresholds: self.p.alerts.thresholds(project.id).await?.len(),
-            webhook_healthy: endpoints.iter().any(WebhookEndpoint::is_verified)
-                && last.is_some_and(|(_, ok)| ok),
-            live_audit_reviewed: project.live_audit_reviewed_at.is_some(),
-            billing_members: members
-                .iter()
-                .filter(|m| m.roles.contains(Role::Billing))
-                .count(),
-        })
+        self.cx.require_read(caller, ws).await?;
+        Ok(self.cx.p.projects.projects(ws).await?)
     }
 
     /// The operating checklist of a production project; `None` for sandbox projects.
@@ -138,7 +115,7 @@ impl Portal {
             return Ok(None);
         }
         Ok(Some(operating_checklist(
-            &self.operating_facts(project).await?,
+            &self.cx.operating_facts(project).await?,
         )))
     }
 
@@ -148,9 +125,10 @@ impl Portal {
         caller: Caller,
         id: ProjectId,
     ) -> ServiceResult<ProjectOverview> {
-        let project = self.load_project(id).await?;
-        self.require_read(caller, project.workspace_id).await?;
+        let project = self.cx.load_project(id).await?;
+        self.cx.require_read(caller, project.workspace_id).await?;
         let all_subs = self
+            .cx
             .p
             .subscriptions
             .subscriptions(project.workspace_id)
@@ -160,19 +138,20 @@ impl Portal {
             .filter(|s| s.project_id == id || s.production_project_id == Some(id))
             .collect();
         let drift = match project.cloned_from {
-            Some(src) => match self.p.projects.project(src).await? {
+            Some(src) => match self.cx.p.projects.project(src).await? {
                 Some(sbx) => drift(&sbx, &project),
                 None => vec![],
             },
             None => vec![],
         };
         let next_step = self
+            .cx
             .project_next_step(&project, subscriptions.first())
             .await?;
         Ok(ProjectOverview {
-            credentials: self.p.credentials.credentials_of_project(id).await?,
-            webhook_endpoints: self.p.webhooks.endpoints(id).await?,
-            alert_thresholds: self.p.alerts.thresholds(id).await?,
+            credentials: self.cx.p.credentials.credentials_of_project(id).await?,
+            webhook_endpoints: self.cx.p.webhooks.endpoints(id).await?,
+            alert_thresholds: self.cx.p.alerts.thresholds(id).await?,
             operating_checklist: self.operating_pass(&project).await?,
             drift,
             subscriptions,
@@ -188,8 +167,9 @@ impl Portal {
         caller: Caller,
         sub: SubscriptionId,
     ) -> ServiceResult<Project> {
-        let s = self.load_subscription(sub).await?;
+        let s = self.cx.load_subscription(sub).await?;
         let (account, _) = self
+            .cx
             .require(caller, s.workspace_id, Action::CloneToProduction)
             .await?;
         if s.phase.kind() != PhaseKind::Production {
@@ -204,24 +184,24 @@ impl Portal {
                 current: Some("cloned".into()),
             });
         }
-        let sandbox = self.load_project(s.project_id).await?;
-        let now = self.now();
+        let sandbox = self.cx.load_project(s.project_id).await?;
+        let now = self.cx.now();
         let production =
-            sandbox.clone_to_production(ProjectId::from_ulid(self.ulid()), s.id, account, now);
+            sandbox.clone_to_production(ProjectId::from_ulid(self.cx.ulid()), s.id, account, now);
         let mut changes = vec![Change::InsertProject(production.clone())];
-        for ep in self.p.webhooks.endpoints(sandbox.id).await? {
+        for ep in self.cx.p.webhooks.endpoints(sandbox.id).await? {
             // Never copy a secret: the production endpoint gets its own signing secret.
-            let (_, secret) = self.new_signing_secret(now);
+            let (_, secret) = self.cx.new_signing_secret(now);
             changes.push(Change::InsertWebhookEndpoint(ep.clone_for(
-                WebhookEndpointId::from_ulid(self.ulid()),
+                WebhookEndpointId::from_ulid(self.cx.ulid()),
                 production.id,
                 secret,
                 now,
             )));
         }
-        for th in self.p.alerts.thresholds(sandbox.id).await? {
+        for th in self.cx.p.alerts.thresholds(sandbox.id).await? {
             changes.push(Change::PutAlertThreshold(AlertThreshold {
-                id: AlertThresholdId::from_ulid(self.ulid()),
+                id: AlertThresholdId::from_ulid(self.cx.ulid()),
                 project_id: production.id,
                 last_fired_window: None,
                 created_at: now,
@@ -235,7 +215,7 @@ impl Portal {
             value: next,
             expected_version: s.version,
         });
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             caller.actor(),
             Some(s.workspace_id),
             Some(production.id),
@@ -244,19 +224,20 @@ impl Portal {
             json!({ "source": sandbox.id, "subscription": s.id }),
             now,
         );
-        let event = self.outbox(
+        let event = self.cx.outbox(
             s.workspace_id,
             Some(production.id),
             "project.cloned",
             json!({ "project_id": production.id, "source_project_id": sandbox.id }),
             now,
         );
-        self.commit(ChangeSet {
-            changes,
-            audit: vec![audit],
-            outbox: vec![event],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes,
+                audit: vec![audit],
+                outbox: vec![event],
+            })
+            .await?;
         Ok(production)
     }
 
@@ -268,16 +249,17 @@ impl Portal {
         metric: AlertMetric,
         limit: Decimal,
     ) -> ServiceResult<AlertThreshold> {
-        let p = self.load_project(project).await?;
+        let p = self.cx.load_project(project).await?;
         let action = if metric == AlertMetric::SpendPerMonth {
             Action::SetSpendAlerts
         } else {
             Action::SetOperationalAlerts
         };
-        self.require(caller, p.workspace_id, action).await?;
+        self.cx.require(caller, p.workspace_id, action).await?;
         AlertThreshold::validate_limit(metric, limit)?;
-        let now = self.now();
+        let now = self.cx.now();
         let existing = self
+            .cx
             .p
             .alerts
             .thresholds(project)
@@ -287,14 +269,14 @@ impl Portal {
         let th = AlertThreshold {
             id: existing
                 .as_ref()
-                .map_or_else(|| AlertThresholdId::from_ulid(self.ulid()), |e| e.id),
+                .map_or_else(|| AlertThresholdId::from_ulid(self.cx.ulid()), |e| e.id),
             project_id: project,
             metric,
             limit,
             last_fired_window: existing.and_then(|e| e.last_fired_window),
             created_at: now,
         };
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             caller.actor(),
             Some(p.workspace_id),
             Some(project),
@@ -303,12 +285,13 @@ impl Portal {
             json!({ "metric": metric, "limit": limit.to_string() }),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![Change::PutAlertThreshold(th.clone())],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::PutAlertThreshold(th.clone())],
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
         Ok(th)
     }
 
@@ -319,7 +302,8 @@ impl Portal {
         project: ProjectId,
         id: AlertThresholdId,
     ) -> ServiceResult<()> {
-        self.delete_threshold_where(caller, project, |t| t.id == id)
+        self.cx
+            .delete_threshold_where(caller, project, |t| t.id == id)
             .await
     }
 
@@ -331,11 +315,80 @@ impl Portal {
         project: ProjectId,
         metric: AlertMetric,
     ) -> ServiceResult<()> {
-        self.delete_threshold_where(caller, project, |t| t.metric == metric)
+        self.cx
+            .delete_threshold_where(caller, project, |t| t.metric == metric)
             .await
     }
 
-    async fn delete_threshold_where(
+    /// Ticks "review the first live audit entries" on a production project's operating pass.
+    pub async fn confirm_live_audit_reviewed(
+        &self,
+        caller: Caller,
+        project: ProjectId,
+    ) -> ServiceResult<Project> {
+        let p = self.cx.load_project(project).await?;
+        self.cx
+            .require(caller, p.workspace_id, Action::ReviewLiveAudit)
+            .await?;
+        if p.environment != Environment::Production {
+            return Err(ServiceError::Conflict {
+                message: "the operating pass belongs to production projects".into(),
+                current: Some("sandbox".into()),
+            });
+        }
+        let now = self.cx.now();
+        let mut next = p.clone();
+        next.live_audit_reviewed_at = Some(now);
+        next.version = p.version + 1;
+        let audit = self.cx.audit_draft(
+            caller.actor(),
+            Some(p.workspace_id),
+            Some(project),
+            "project.live_audit_reviewed",
+            project,
+            json!({}),
+            now,
+        );
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::UpdateProject {
+                    value: next.clone(),
+                    expected_version: p.version,
+                }],
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
+        Ok(next)
+    }
+}
+
+impl Context {
+    pub(super) async fn load_project(&self, id: ProjectId) -> ServiceResult<Project> {
+        self.p
+            .projects
+            .project(id)
+            .await?
+            .ok_or(ServiceError::NotFound { entity: "project" })
+    }
+
+    pub(super) async fn operating_facts(&self, project: &Project) -> ServiceResult<OperatingFacts> {
+        let endpoints = self.p.webhooks.endpoints(project.id).await?;
+        let last = self.p.webhooks.last_test_delivery(project.id).await?;
+        let members = self.p.workspaces.members(project.workspace_id).await?;
+        Ok(OperatingFacts {
+            alert_thresholds: self.p.alerts.thresholds(project.id).await?.len(),
+            webhook_healthy: endpoints.iter().any(WebhookEndpoint::is_verified)
+                && last.is_some_and(|(_, ok)| ok),
+            live_audit_reviewed: project.live_audit_reviewed_at.is_some(),
+            billing_members: members
+                .iter()
+                .filter(|m| m.roles.contains(Role::Billing))
+                .count(),
+        })
+    }
+
+    pub(super) async fn delete_threshold_where(
         &self,
         caller: Caller,
         project: ProjectId,
@@ -359,7 +412,7 @@ impl Portal {
         };
         self.require(caller, p.workspace_id, action).await?;
         let now = self.now();
-        let audit = self.audit(
+        let audit = self.audit_draft(
             caller.actor(),
             Some(p.workspace_id),
             Some(project),
@@ -374,45 +427,5 @@ impl Portal {
             outbox: vec![],
         })
         .await
-    }
-
-    /// Ticks "review the first live audit entries" on a production project's operating pass.
-    pub async fn confirm_live_audit_reviewed(
-        &self,
-        caller: Caller,
-        project: ProjectId,
-    ) -> ServiceResult<Project> {
-        let p = self.load_project(project).await?;
-        self.require(caller, p.workspace_id, Action::ReviewLiveAudit)
-            .await?;
-        if p.environment != Environment::Production {
-            return Err(ServiceError::Conflict {
-                message: "the operating pass belongs to production projects".into(),
-                current: Some("sandbox".into()),
-            });
-        }
-        let now = self.now();
-        let mut next = p.clone();
-        next.live_audit_reviewed_at = Some(now);
-        next.version = p.version + 1;
-        let audit = self.audit(
-            caller.actor(),
-            Some(p.workspace_id),
-            Some(project),
-            "project.live_audit_reviewed",
-            project,
-            json!({}),
-            now,
-        );
-        self.commit(ChangeSet {
-            changes: vec![Change::UpdateProject {
-                value: next.clone(),
-                expected_version: p.version,
-            }],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
-        Ok(next)
     }
 }

@@ -92,42 +92,7 @@ fn optional_notes(notes: Option<&str>) -> Result<Option<Notes>, FieldError> {
         .transpose()
 }
 
-impl Portal {
-    pub(super) async fn load_subscription(
-        &self,
-        id: SubscriptionId,
-    ) -> ServiceResult<Subscription> {
-        self.p
-            .subscriptions
-            .subscription(id)
-            .await?
-            .ok_or(ServiceError::NotFound {
-                entity: "subscription",
-            })
-    }
-
-    /// Authorizes a staff action on one subscription and loads it. Everybody but staff whose
-    /// role allows the action is refused without learning whether the id exists in another
-    /// tenant: an account that is not a member of the subscription's workspace gets
-    /// `NotFound` (as for every foreign resource), a member gets `Forbidden`.
-    async fn require_staff_on(
-        &self,
-        caller: Caller,
-        action: StaffAction,
-        id: SubscriptionId,
-    ) -> ServiceResult<(StaffId, Subscription)> {
-        match self.require_staff(caller, action) {
-            Ok(staff) => Ok((staff, self.load_subscription(id).await?)),
-            Err(forbidden) => {
-                if let Caller::Account(_) = caller {
-                    let s = self.load_subscription(id).await?;
-                    self.membership(caller, s.workspace_id).await?;
-                }
-                Err(forbidden)
-            }
-        }
-    }
-
+impl Pipeline {
     /// Subscribes a sandbox project to a plan. On an `approval_required` plan sandbox access
     /// is requested and waits for a reviewer; on an `open` plan it is granted at once.
     pub async fn subscribe(
@@ -136,11 +101,12 @@ impl Portal {
         project: ProjectId,
         plan: PlanId,
     ) -> ServiceResult<Subscription> {
-        let p = self.load_project(project).await?;
+        let p = self.cx.load_project(project).await?;
         let (account, _) = self
+            .cx
             .require(caller, p.workspace_id, Action::Subscribe)
             .await?;
-        let plan = self.plan(plan).await?;
+        let plan = self.cx.catalog().plan(plan).await?;
         // The project, not the request, is at fault here: a business rule on the state of
         // two resources (409), not a malformed input (422).
         if p.environment != Environment::Sandbox {
@@ -161,7 +127,12 @@ impl Portal {
                 message: format!("the project uses event `{e}`, which the plan does not grant"),
             });
         }
-        let existing = self.p.subscriptions.subscriptions(p.workspace_id).await?;
+        let existing = self
+            .cx
+            .p
+            .subscriptions
+            .subscriptions(p.workspace_id)
+            .await?;
         if existing.iter().any(|s| {
             s.project_id == project && s.plan_id == plan.id && s.phase.kind() != PhaseKind::Rejected
         }) {
@@ -170,13 +141,13 @@ impl Portal {
                 current: Some("subscribed".into()),
             });
         }
-        let now = self.now();
+        let now = self.cx.now();
         let sandbox_access = match plan.sandbox_access {
             SandboxAccessMode::Open => SandboxAccess::Granted { at: now, by: None },
             SandboxAccessMode::ApprovalRequired => SandboxAccess::Requested { at: now },
         };
         let s = Subscription {
-            id: SubscriptionId::from_ulid(self.ulid()),
+            id: SubscriptionId::from_ulid(self.cx.ulid()),
             workspace_id: p.workspace_id,
             project_id: project,
             plan_id: plan.id,
@@ -192,7 +163,7 @@ impl Portal {
             created_by: account,
             version: 0,
         };
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             caller.actor(),
             Some(s.workspace_id),
             Some(project),
@@ -201,19 +172,20 @@ impl Portal {
             json!({ "plan": plan.id, "sandbox_access": sandbox_access.as_str() }),
             now,
         );
-        let event = self.outbox(
+        let event = self.cx.outbox(
             s.workspace_id,
             Some(project),
             "subscription.created",
             json!({ "subscription_id": s.id, "plan_id": plan.id }),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![Change::InsertSubscription(s.clone())],
-            audit: vec![audit],
-            outbox: vec![event],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::InsertSubscription(s.clone())],
+                audit: vec![audit],
+                outbox: vec![event],
+            })
+            .await?;
         Ok(s)
     }
 
@@ -223,8 +195,8 @@ impl Portal {
         caller: Caller,
         ws: WorkspaceId,
     ) -> ServiceResult<Vec<Subscription>> {
-        self.require_read(caller, ws).await?;
-        Ok(self.p.subscriptions.subscriptions(ws).await?)
+        self.cx.require_read(caller, ws).await?;
+        Ok(self.cx.p.subscriptions.subscriptions(ws).await?)
     }
 
     /// Gathers the facts the gates read and evaluates them.
@@ -233,12 +205,437 @@ impl Portal {
         s: &Subscription,
         plan: &Plan,
     ) -> ServiceResult<GateEvaluation> {
-        let (ws, members) = self.workspace_with_members(s.workspace_id).await?;
-        self.evaluate_gates_in(s, plan, &ws, &members).await
+        let (ws, members) = self.cx.workspace_with_members(s.workspace_id).await?;
+        self.cx.evaluate_gates_in(s, plan, &ws, &members).await
+    }
+
+    /// The subscription page: phase, notice, form, credentials, production lock, gates and next
+    /// step.
+    pub async fn subscription_view(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+    ) -> ServiceResult<SubscriptionView> {
+        let s = self.cx.load_subscription(id).await?;
+        self.cx.require_read(caller, s.workspace_id).await?;
+        let plan = self.cx.catalog().plan(s.plan_id).await?;
+        let creds = self
+            .cx
+            .p
+            .credentials
+            .credentials_of_subscription(id)
+            .await?;
+        let (sandbox_credentials, production_credentials): (Vec<_>, Vec<_>) = creds
+            .into_iter()
+            .partition(|c| c.environment == Environment::Sandbox);
+        let active_sandbox = sandbox_credentials.iter().filter(|c| c.is_active()).count();
+        let paid = self.cx.p.payments.is_paid(id).await?;
+        let submit_blocked_by = match s.phase.kind() {
+            PhaseKind::Sandbox if !s.sandbox_access.is_granted() => Some("Sandbox access has not been granted yet.".to_owned()),
+            PhaseKind::Sandbox if active_sandbox == 0 => Some("Create a sandbox credential first: a subscription with no sandbox credentials cannot be submitted for review.".to_owned()),
+            PhaseKind::Sandbox => None,
+            other => Some(format!("The subscription is {}.", other.as_str().replace('_', " "))),
+        };
+        let gates = self.evaluate_gates(&s, &plan).await?;
+        let next_step = self.cx.subscription_next_step(&s, &plan).await?;
+        Ok(SubscriptionView {
+            plan_name: plan.name.to_string(),
+            stepper: s.stepper(),
+            notice: s.notice(),
+            submit_label: s.submit_label(),
+            submit_blocked_by,
+            form: plan.effective_form(),
+            test_data: if s.sandbox_access.is_granted() {
+                plan.test_data.clone()
+            } else {
+                vec![]
+            },
+            sandbox_credentials,
+            production_credentials,
+            production_lock: production_lock(&s, &plan, paid),
+            paid,
+            gates,
+            next_step,
+            subscription: s,
+        })
+    }
+
+    /// Submit for Review: by a technical lead or owner, with answers to the plan's form.
+    pub async fn submit(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        answers: Option<Answers>,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<Subscription> {
+        let s = self.cx.load_subscription(id).await?;
+        let (account, _) = self
+            .cx
+            .require(caller, s.workspace_id, Action::SubmitForReview)
+            .await?;
+        Context::check_version(&s, expected_version)?;
+        let plan = self.cx.catalog().plan(s.plan_id).await?;
+        let active = self
+            .cx
+            .p
+            .credentials
+            .credentials_of_subscription(id)
+            .await?
+            .iter()
+            .filter(|c| c.environment == Environment::Sandbox && c.is_active())
+            .count();
+        let valid = match plan.effective_form() {
+            Some(form) => Some(
+                form.validate_answers(&answers.unwrap_or_default())
+                    .map_err(|e| ServiceError::InvalidFields(e.0))?,
+            ),
+            None => None,
+        };
+        let now = self.cx.now();
+        let next = s.submit(account, now, active, valid)?;
+        let (audit, event) = self
+            .cx
+            .pipeline_event(&next, "subscription.submitted", None, now);
+        self.cx.store_transition(&s, next, audit, Some(event)).await
+    }
+
+    /// Withdraw: the submitter takes the submission back before a decision.
+    pub async fn withdraw(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<Subscription> {
+        let s = self.cx.load_subscription(id).await?;
+        let (account, _) = self
+            .cx
+            .require(caller, s.workspace_id, Action::SubmitForReview)
+            .await?;
+        Context::check_version(&s, expected_version)?;
+        let now = self.cx.now();
+        let next = s.withdraw(account, now)?;
+        let (audit, event) = self
+            .cx
+            .pipeline_event(&next, "subscription.withdrawn", None, now);
+        self.cx.store_transition(&s, next, audit, Some(event)).await
+    }
+
+    /// Approve: only when every applicable gate has passed.
+    pub async fn approve(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<Subscription> {
+        let (staff, s) = self
+            .cx
+            .require_staff_on(caller, StaffAction::Review, id)
+            .await?;
+        Context::check_version(&s, expected_version)?;
+        let plan = self.cx.catalog().plan(s.plan_id).await?;
+        let gates = self.evaluate_gates(&s, &plan).await?;
+        let now = self.cx.now();
+        let next =
+            s.approve(staff, now, &gates)
+                .map_err(|e| match (&e, gates.remaining_gate()) {
+                    (crate::pipeline::PipelineError::GateNotPassed(_), Some(g)) => {
+                        ServiceError::GateNotPassed {
+                            gate: g.gate,
+                            missing: match &g.state {
+                                crate::gates::GateState::Pending { missing, .. } => missing.clone(),
+                                crate::gates::GateState::Failed { reason, .. } => reason.clone(),
+                                crate::gates::GateState::Passed => String::new(),
+                            },
+                        }
+                    }
+                    _ => e.into(),
+                })?;
+        let (audit, event) = self
+            .cx
+            .pipeline_event(&next, "subscription.approved", None, now);
+        self.cx.store_transition(&s, next, audit, Some(event)).await
+    }
+
+    /// Rejects a submission (reviewers), with optional notes; `expected_version` guards against a
+    /// concurrent decision.
+    pub async fn reject(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        notes: Option<&str>,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<Subscription> {
+        let (staff, s) = self
+            .cx
+            .require_staff_on(caller, StaffAction::Review, id)
+            .await?;
+        let notes = optional_notes(notes)?;
+        Context::check_version(&s, expected_version)?;
+        let now = self.cx.now();
+        let next = s.reject(notes.clone(), staff, now)?;
+        let (audit, event) =
+            self.cx
+                .pipeline_event(&next, "subscription.rejected", notes.as_ref(), now);
+        self.cx.store_transition(&s, next, audit, Some(event)).await
+    }
+
+    /// Request changes: notes are required (blank after trimming is refused).
+    pub async fn request_changes(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        notes: &str,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<Subscription> {
+        let (staff, s) = self
+            .cx
+            .require_staff_on(caller, StaffAction::Review, id)
+            .await?;
+        let notes = Notes::new(notes)?;
+        Context::check_version(&s, expected_version)?;
+        let now = self.cx.now();
+        let next = s.request_changes(notes.clone(), staff, now)?;
+        let (audit, event) =
+            self.cx
+                .pipeline_event(&next, "subscription.changes_requested", Some(&notes), now);
+        self.cx.store_transition(&s, next, audit, Some(event)).await
+    }
+
+    /// Reopen a rejected subscription to sandbox (admins only).
+    pub async fn reopen(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        expected_version: Option<i64>,
+    ) -> ServiceResult<Subscription> {
+        let (staff, s) = self
+            .cx
+            .require_staff_on(caller, StaffAction::Reopen, id)
+            .await?;
+        Context::check_version(&s, expected_version)?;
+        let now = self.cx.now();
+        let next = s.reopen(staff, now)?;
+        let (audit, event) = self
+            .cx
+            .pipeline_event(&next, "subscription.reopened", None, now);
+        self.cx.store_transition(&s, next, audit, Some(event)).await
+    }
+
+    /// Grants (`grant`) or declines requested sandbox access (reviewers); declining ends the
+    /// subscription as `rejected`.
+    pub async fn decide_sandbox_access(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        grant: bool,
+        notes: Option<&str>,
+    ) -> ServiceResult<Subscription> {
+        let (staff, s) = self
+            .cx
+            .require_staff_on(caller, StaffAction::Review, id)
+            .await?;
+        let notes = optional_notes(notes)?;
+        let now = self.cx.now();
+        let (next, kind) = if grant {
+            (
+                s.grant_sandbox_access(staff, now)?,
+                "subscription.sandbox_access_granted",
+            )
+        } else {
+            (
+                s.decline_sandbox_access(notes.clone(), staff, now)?,
+                "subscription.sandbox_access_declined",
+            )
+        };
+        let (audit, event) = self.cx.pipeline_event(&next, kind, notes.as_ref(), now);
+        self.cx.store_transition(&s, next, audit, Some(event)).await
+    }
+
+    /// A reviewer signs off a manual gate (consent handling) of a submission under review.
+    pub async fn sign_off_gate(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        gate: Gate,
+    ) -> ServiceResult<Subscription> {
+        let (staff, s) = self
+            .cx
+            .require_staff_on(caller, StaffAction::SignOffGate, id)
+            .await?;
+        let plan = self.cx.catalog().plan(s.plan_id).await?;
+        let now = self.cx.now();
+        let next = s.sign_off(gate, plan.applies(gate), staff, now)?;
+        let audit = self.cx.audit_draft(
+            Actor::Staff(staff),
+            Some(s.workspace_id),
+            Some(s.project_id),
+            "gate.signed_off",
+            s.id,
+            json!({ "gate": gate }),
+            now,
+        );
+        self.cx.store_transition(&s, next, audit, None).await
+    }
+
+    /// The go-live queue: every `in_review` subscription, oldest first, with gate summary,
+    /// remaining gate and age. Keyset paging by (submitted at, id).
+    pub async fn review_queue(
+        &self,
+        caller: Caller,
+        after: Option<QueueCursor>,
+        limit: u64,
+    ) -> ServiceResult<Vec<QueueEntry>> {
+        self.cx.require_staff(caller, StaffAction::ReadQueue)?;
+        let now = self.cx.now();
+        // Submissions on one plan, or from one workspace, share their reads within a page:
+        // the plan, the workspace and its members are read once each.
+        let mut plans: HashMap<PlanId, Plan> = HashMap::new();
+        let mut workspaces: HashMap<WorkspaceId, (Workspace, Vec<Membership>)> = HashMap::new();
+        let mut out = Vec::new();
+        for s in self
+            .cx
+            .p
+            .subscriptions
+            .review_queue(after, limit.clamp(1, 200))
+            .await?
+        {
+            let crate::pipeline::Phase::InReview { submitted_at, .. } = s.phase else {
+                continue;
+            };
+            let plan = match plans.entry(s.plan_id) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(self.cx.catalog().plan(s.plan_id).await?),
+            };
+            let (ws, members) = match workspaces.entry(s.workspace_id) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(self.cx.workspace_with_members(s.workspace_id).await?),
+            };
+            let project = self.cx.p.projects.project(s.project_id).await?;
+            out.push(QueueEntry {
+                gates: self.cx.evaluate_gates_in(&s, plan, ws, members).await?,
+                workspace_name: ws.name.to_string(),
+                project_name: project.map(|p| p.name.to_string()).unwrap_or_default(),
+                plan_name: plan.name.to_string(),
+                submitted_at,
+                age_seconds: (now - submitted_at).num_seconds(),
+                subscription: s,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl Billing {
+    /// Records a payment an admin confirmed (the bundled payment adapter's flow).
+    pub async fn confirm_payment(
+        &self,
+        caller: Caller,
+        id: SubscriptionId,
+        amount: Decimal,
+        currency: &str,
+        reference: &str,
+    ) -> ServiceResult<Payment> {
+        let (staff, s) = self
+            .cx
+            .require_staff_on(caller, StaffAction::ConfirmPayment, id)
+            .await?;
+        let plan = self.cx.catalog().plan(s.plan_id).await?;
+        let currency = Currency::new(currency)?;
+        if amount <= Decimal::ZERO {
+            return Err(
+                FieldError::new("amount", "a payment amount must be greater than zero").into(),
+            );
+        }
+        match &plan.pricing {
+            crate::plan::Pricing::Paid { currency: c, .. } if c != &currency => {
+                return Err(FieldError::new(
+                    "currency",
+                    format!("this plan is priced in {}", c.as_str()),
+                )
+                .into());
+            }
+            crate::plan::Pricing::Free => {
+                return Err(ServiceError::Refused {
+                    code: "free_plan",
+                    message: "free plans take no payment".into(),
+                });
+            }
+            _ => {}
+        }
+        let reference = reference.trim();
+        if reference.is_empty() || reference.len() > 200 {
+            return Err(
+                FieldError::new("reference", "a payment reference is 1-200 characters").into(),
+            );
+        }
+        let now = self.cx.now();
+        let payment = Payment {
+            id: PaymentId::from_ulid(self.cx.ulid()),
+            workspace_id: s.workspace_id,
+            subscription_id: id,
+            amount,
+            currency,
+            reference: reference.to_owned(),
+            confirmed_by: staff,
+            at: now,
+        };
+        let audit = self.cx.audit_draft(Actor::Staff(staff), Some(s.workspace_id), Some(s.project_id), "payment.confirmed", payment.id, json!({ "amount": amount.to_string(), "currency": payment.currency, "subscription": id }), now);
+        let event = self.cx.outbox(
+            s.workspace_id,
+            Some(s.project_id),
+            "payment.confirmed",
+            json!({ "subscription_id": id, "payment_id": payment.id }),
+            now,
+        );
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::RecordPayment(payment.clone())],
+                audit: vec![audit],
+                outbox: vec![event],
+            })
+            .await?;
+        Ok(payment)
+    }
+}
+
+impl Context {
+    pub(super) async fn load_subscription(
+        &self,
+        id: SubscriptionId,
+    ) -> ServiceResult<Subscription> {
+        self.p
+            .subscriptions
+            .subscription(id)
+            .await?
+            .ok_or(ServiceError::NotFound {
+                entity: "subscription",
+            })
+    }
+
+    /// Authorizes a staff action on one subscription and loads it. Everybody but staff whose
+    /// role allows the action is refused without learning whether the id exists in another
+    /// tenant: an account that is not a member of the subscription's workspace gets
+    /// `NotFound` (as for every foreign resource), a member gets `Forbidden`.
+    pub(super) async fn require_staff_on(
+        &self,
+        caller: Caller,
+        action: StaffAction,
+        id: SubscriptionId,
+    ) -> ServiceResult<(StaffId, Subscription)> {
+        match self.require_staff(caller, action) {
+            Ok(staff) => Ok((staff, self.load_subscription(id).await?)),
+            Err(forbidden) => {
+                if let Caller::Account(_) = caller {
+                    let s = self.load_subscription(id).await?;
+                    self.membership(caller, s.workspace_id).await?;
+                }
+                Err(forbidden)
+            }
+        }
     }
 
     /// A workspace and its members: what the gates read of the workspace.
-    async fn workspace_with_members(
+    pub(super) async fn workspace_with_members(
         &self,
         id: WorkspaceId,
     ) -> ServiceResult<(Workspace, Vec<Membership>)> {
@@ -248,7 +645,7 @@ impl Portal {
     }
 
     /// [`Self::evaluate_gates`] with the workspace already read.
-    async fn evaluate_gates_in(
+    pub(super) async fn evaluate_gates_in(
         &self,
         s: &Subscription,
         plan: &Plan,
@@ -278,53 +675,7 @@ impl Portal {
         Ok(evaluate(plan, &facts, self.now()))
     }
 
-    /// The subscription page: phase, notice, form, credentials, production lock, gates and next
-    /// step.
-    pub async fn subscription_view(
-        &self,
-        caller: Caller,
-        id: SubscriptionId,
-    ) -> ServiceResult<SubscriptionView> {
-        let s = self.load_subscription(id).await?;
-        self.require_read(caller, s.workspace_id).await?;
-        let plan = self.plan(s.plan_id).await?;
-        let creds = self.p.credentials.credentials_of_subscription(id).await?;
-        let (sandbox_credentials, production_credentials): (Vec<_>, Vec<_>) = creds
-            .into_iter()
-            .partition(|c| c.environment == Environment::Sandbox);
-        let active_sandbox = sandbox_credentials.iter().filter(|c| c.is_active()).count();
-        let paid = self.p.payments.is_paid(id).await?;
-        let submit_blocked_by = match s.phase.kind() {
-            PhaseKind::Sandbox if !s.sandbox_access.is_granted() => Some("Sandbox access has not been granted yet.".to_owned()),
-            PhaseKind::Sandbox if active_sandbox == 0 => Some("Create a sandbox credential first: a subscription with no sandbox credentials cannot be submitted for review.".to_owned()),
-            PhaseKind::Sandbox => None,
-            other => Some(format!("The subscription is {}.", other.as_str().replace('_', " "))),
-        };
-        let gates = self.evaluate_gates(&s, &plan).await?;
-        let next_step = self.subscription_next_step(&s, &plan).await?;
-        Ok(SubscriptionView {
-            plan_name: plan.name.to_string(),
-            stepper: s.stepper(),
-            notice: s.notice(),
-            submit_label: s.submit_label(),
-            submit_blocked_by,
-            form: plan.effective_form(),
-            test_data: if s.sandbox_access.is_granted() {
-                plan.test_data.clone()
-            } else {
-                vec![]
-            },
-            sandbox_credentials,
-            production_credentials,
-            production_lock: production_lock(&s, &plan, paid),
-            paid,
-            gates,
-            next_step,
-            subscription: s,
-        })
-    }
-
-    fn check_version(s: &Subscription, expected: Option<i64>) -> ServiceResult<()> {
+    pub(super) fn check_version(s: &Subscription, expected: Option<i64>) -> ServiceResult<()> {
         match expected {
             Some(v) if v != s.version => Err(ServiceError::Stale {
                 message: format!(
@@ -339,7 +690,7 @@ impl Portal {
     }
 
     /// Stores a transition. A lost race (the version moved) is reported with the current phase.
-    async fn store_transition(
+    pub(super) async fn store_transition(
         &self,
         before: &Subscription,
         mut after: Subscription,
@@ -371,7 +722,7 @@ impl Portal {
         }
     }
 
-    fn pipeline_event(
+    pub(super) fn pipeline_event(
         &self,
         s: &Subscription,
         event_type: &str,
@@ -380,7 +731,7 @@ impl Portal {
     ) -> (AuditDraft, OutboxMessage) {
         let details = json!({ "phase": s.phase.kind(), "notes": notes });
         let actor = s.history.last().map_or(Actor::System, |d| d.by);
-        let audit = self.audit(
+        let audit = self.audit_draft(
             actor,
             Some(s.workspace_id),
             Some(s.project_id),
@@ -394,318 +745,5 @@ impl Portal {
             audit,
             self.outbox(s.workspace_id, Some(s.project_id), event_type, payload, at),
         )
-    }
-
-    /// Submit for Review: by a technical lead or owner, with answers to the plan's form.
-    pub async fn submit(
-        &self,
-        caller: Caller,
-        id: SubscriptionId,
-        answers: Option<Answers>,
-        expected_version: Option<i64>,
-    ) -> ServiceResult<Subscription> {
-        let s = self.load_subscription(id).await?;
-        let (account, _) = self
-            .require(caller, s.workspace_id, Action::SubmitForReview)
-            .await?;
-        Self::check_version(&s, expected_version)?;
-        let plan = self.plan(s.plan_id).await?;
-        let active = self
-            .p
-            .credentials
-            .credentials_of_subscription(id)
-            .await?
-            .iter()
-            .filter(|c| c.environment == Environment::Sandbox && c.is_active())
-            .count();
-        let valid = match plan.effective_form() {
-            Some(form) => Some(
-                form.validate_answers(&answers.unwrap_or_default())
-                    .map_err(|e| ServiceError::InvalidFields(e.0))?,
-            ),
-            None => None,
-        };
-        let now = self.now();
-        let next = s.submit(account, now, active, valid)?;
-        let (audit, event) = self.pipeline_event(&next, "subscription.submitted", None, now);
-        self.store_transition(&s, next, audit, Some(event)).await
-    }
-
-    /// Withdraw: the submitter takes the submission back before a decision.
-    pub async fn withdraw(
-        &self,
-        caller: Caller,
-        id: SubscriptionId,
-        expected_version: Option<i64>,
-    ) -> ServiceResult<Subscription> {
-        let s = self.load_subscription(id).await?;
-        let (account, _) = self
-            .require(caller, s.workspace_id, Action::SubmitForReview)
-            .await?;
-        Self::check_version(&s, expected_version)?;
-        let now = self.now();
-        let next = s.withdraw(account, now)?;
-        let (audit, event) = self.pipeline_event(&next, "subscription.withdrawn", None, now);
-        self.store_transition(&s, next, audit, Some(event)).await
-    }
-
-    /// Approve: only when every applicable gate has passed.
-    pub async fn approve(
-        &self,
-        caller: Caller,
-        id: SubscriptionId,
-        expected_version: Option<i64>,
-    ) -> ServiceResult<Subscription> {
-        let (staff, s) = self
-            .require_staff_on(caller, StaffAction::Review, id)
-            .await?;
-        Self::check_version(&s, expected_version)?;
-        let plan = self.plan(s.plan_id).await?;
-        let gates = self.evaluate_gates(&s, &plan).await?;
-        let now = self.now();
-        let next =
-            s.approve(staff, now, &gates)
-                .map_err(|e| match (&e, gates.remaining_gate()) {
-                    (crate::pipeline::PipelineError::GateNotPassed(_), Some(g)) => {
-                        ServiceError::GateNotPassed {
-                            gate: g.gate,
-                            missing: match &g.state {
-                                crate::gates::GateState::Pending { missing, .. } => missing.clone(),
-                                crate::gates::GateState::Failed { reason, .. } => reason.clone(),
-                                crate::gates::GateState::Passed => String::new(),
-                            },
-                        }
-                    }
-                    _ => e.into(),
-                })?;
-        let (audit, event) = self.pipeline_event(&next, "subscription.approved", None, now);
-        self.store_transition(&s, next, audit, Some(event)).await
-    }
-
-    /// Rejects a submission (reviewers), with optional notes; `expected_version` guards against a
-    /// concurrent decision.
-    pub async fn reject(
-        &self,
-        caller: Caller,
-        id: SubscriptionId,
-        notes: Option<&str>,
-        expected_version: Option<i64>,
-    ) -> ServiceResult<Subscription> {
-        let (staff, s) = self
-            .require_staff_on(caller, StaffAction::Review, id)
-            .await?;
-        let notes = optional_notes(notes)?;
-        Self::check_version(&s, expected_version)?;
-        let now = self.now();
-        let next = s.reject(notes.clone(), staff, now)?;
-        let (audit, event) =
-            self.pipeline_event(&next, "subscription.rejected", notes.as_ref(), now);
-        self.store_transition(&s, next, audit, Some(event)).await
-    }
-
-    /// Request changes: notes are required (blank after trimming is refused).
-    pub async fn request_changes(
-        &self,
-        caller: Caller,
-        id: SubscriptionId,
-        notes: &str,
-        expected_version: Option<i64>,
-    ) -> ServiceResult<Subscription> {
-        let (staff, s) = self
-            .require_staff_on(caller, StaffAction::Review, id)
-            .await?;
-        let notes = Notes::new(notes)?;
-        Self::check_version(&s, expected_version)?;
-        let now = self.now();
-        let next = s.request_changes(notes.clone(), staff, now)?;
-        let (audit, event) =
-            self.pipeline_event(&next, "subscription.changes_requested", Some(&notes), now);
-        self.store_transition(&s, next, audit, Some(event)).await
-    }
-
-    /// Reopen a rejected subscription to sandbox (admins only).
-    pub async fn reopen(
-        &self,
-        caller: Caller,
-        id: SubscriptionId,
-        expected_version: Option<i64>,
-    ) -> ServiceResult<Subscription> {
-        let (staff, s) = self
-            .require_staff_on(caller, StaffAction::Reopen, id)
-            .await?;
-        Self::check_version(&s, expected_version)?;
-        let now = self.now();
-        let next = s.reopen(staff, now)?;
-        let (audit, event) = self.pipeline_event(&next, "subscription.reopened", None, now);
-        self.store_transition(&s, next, audit, Some(event)).await
-    }
-
-    /// Grants (`grant`) or declines requested sandbox access (reviewers); declining ends the
-    /// subscription as `rejected`.
-    pub async fn decide_sandbox_access(
-        &self,
-        caller: Caller,
-        id: SubscriptionId,
-        grant: bool,
-        notes: Option<&str>,
-    ) -> ServiceResult<Subscription> {
-        let (staff, s) = self
-            .require_staff_on(caller, StaffAction::Review, id)
-            .await?;
-        let notes = optional_notes(notes)?;
-        let now = self.now();
-        let (next, kind) = if grant {
-            (
-                s.grant_sandbox_access(staff, now)?,
-                "subscription.sandbox_access_granted",
-            )
-        } else {
-            (
-                s.decline_sandbox_access(notes.clone(), staff, now)?,
-                "subscription.sandbox_access_declined",
-            )
-        };
-        let (audit, event) = self.pipeline_event(&next, kind, notes.as_ref(), now);
-        self.store_transition(&s, next, audit, Some(event)).await
-    }
-
-    /// A reviewer signs off a manual gate (consent handling) of a submission under review.
-    pub async fn sign_off_gate(
-        &self,
-        caller: Caller,
-        id: SubscriptionId,
-        gate: Gate,
-    ) -> ServiceResult<Subscription> {
-        let (staff, s) = self
-            .require_staff_on(caller, StaffAction::SignOffGate, id)
-            .await?;
-        let plan = self.plan(s.plan_id).await?;
-        let now = self.now();
-        let next = s.sign_off(gate, plan.applies(gate), staff, now)?;
-        let audit = self.audit(
-            Actor::Staff(staff),
-            Some(s.workspace_id),
-            Some(s.project_id),
-            "gate.signed_off",
-            s.id,
-            json!({ "gate": gate }),
-            now,
-        );
-        self.store_transition(&s, next, audit, None).await
-    }
-
-    /// The go-live queue: every `in_review` subscription, oldest first, with gate summary,
-    /// remaining gate and age. Keyset paging by (submitted at, id).
-    pub async fn review_queue(
-        &self,
-        caller: Caller,
-        after: Option<QueueCursor>,
-        limit: u64,
-    ) -> ServiceResult<Vec<QueueEntry>> {
-        self.require_staff(caller, StaffAction::ReadQueue)?;
-        let now = self.now();
-        // Submissions on one plan, or from one workspace, share their reads within a page:
-        // the plan, the workspace and its members are read once each.
-        let mut plans: HashMap<PlanId, Plan> = HashMap::new();
-        let mut workspaces: HashMap<WorkspaceId, (Workspace, Vec<Membership>)> = HashMap::new();
-        let mut out = Vec::new();
-        for s in self
-            .p
-            .subscriptions
-            .review_queue(after, limit.clamp(1, 200))
-            .await?
-        {
-            let crate::pipeline::Phase::InReview { submitted_at, .. } = s.phase else {
-                continue;
-            };
-            let plan = match plans.entry(s.plan_id) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(self.plan(s.plan_id).await?),
-            };
-            let (ws, members) = match workspaces.entry(s.workspace_id) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(self.workspace_with_members(s.workspace_id).await?),
-            };
-            let project = self.p.projects.project(s.project_id).await?;
-            out.push(QueueEntry {
-                gates: self.evaluate_gates_in(&s, plan, ws, members).await?,
-                workspace_name: ws.name.to_string(),
-                project_name: project.map(|p| p.name.to_string()).unwrap_or_default(),
-                plan_name: plan.name.to_string(),
-                submitted_at,
-                age_seconds: (now - submitted_at).num_seconds(),
-                subscription: s,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Records a payment an admin confirmed (the bundled payment adapter's flow).
-    pub async fn confirm_payment(
-        &self,
-        caller: Caller,
-        id: SubscriptionId,
-        amount: Decimal,
-        currency: &str,
-        reference: &str,
-    ) -> ServiceResult<Payment> {
-        let (staff, s) = self
-            .require_staff_on(caller, StaffAction::ConfirmPayment, id)
-            .await?;
-        let plan = self.plan(s.plan_id).await?;
-        let currency = Currency::new(currency)?;
-        if amount <= Decimal::ZERO {
-            return Err(
-                FieldError::new("amount", "a payment amount must be greater than zero").into(),
-            );
-        }
-        match &plan.pricing {
-            crate::plan::Pricing::Paid { currency: c, .. } if c != &currency => {
-                return Err(FieldError::new(
-                    "currency",
-                    format!("this plan is priced in {}", c.as_str()),
-                )
-                .into());
-            }
-            crate::plan::Pricing::Free => {
-                return Err(ServiceError::Refused {
-                    code: "free_plan",
-                    message: "free plans take no payment".into(),
-                });
-            }
-            _ => {}
-        }
-        let reference = reference.trim();
-        if reference.is_empty() || reference.len() > 200 {
-            return Err(
-                FieldError::new("reference", "a payment reference is 1-200 characters").into(),
-            );
-        }
-        let now = self.now();
-        let payment = Payment {
-            id: PaymentId::from_ulid(self.ulid()),
-            workspace_id: s.workspace_id,
-            subscription_id: id,
-            amount,
-            currency,
-            reference: reference.to_owned(),
-            confirmed_by: staff,
-            at: now,
-        };
-        let audit = self.audit(Actor::Staff(staff), Some(s.workspace_id), Some(s.project_id), "payment.confirmed", payment.id, json!({ "amount": amount.to_string(), "currency": payment.currency, "subscription": id }), now);
-        let event = self.outbox(
-            s.workspace_id,
-            Some(s.project_id),
-            "payment.confirmed",
-            json!({ "subscription_id": id, "payment_id": payment.id }),
-            now,
-        );
-        self.commit(ChangeSet {
-            changes: vec![Change::RecordPayment(payment.clone())],
-            audit: vec![audit],
-            outbox: vec![event],
-        })
-        .await?;
-        Ok(payment)
     }
 }

@@ -215,6 +215,7 @@ async fn submit_commits_the_transition_and_its_audit_event_together() {
         .returning(|_| Ok(()));
     let s = m
         .portal()
+        .pipeline()
         .submit(Caller::Account(dev()), subscription_id(), None, Some(0))
         .await
         .unwrap();
@@ -232,6 +233,7 @@ async fn submit_without_a_sandbox_credential_is_refused_and_writes_nothing() {
     m.uow.expect_commit().never();
     let err = m
         .portal()
+        .pipeline()
         .submit(Caller::Account(dev()), subscription_id(), None, None)
         .await
         .unwrap_err();
@@ -255,6 +257,7 @@ async fn a_developer_may_not_submit() {
     m.uow.expect_commit().never();
     let err = m
         .portal()
+        .pipeline()
         .submit(Caller::Account(dev()), subscription_id(), None, None)
         .await
         .unwrap_err();
@@ -271,6 +274,7 @@ async fn a_stale_version_is_a_conflict_naming_the_current_phase() {
     m.uow.expect_commit().never();
     let err = m
         .portal()
+        .pipeline()
         .submit(Caller::Account(dev()), subscription_id(), None, Some(2))
         .await
         .unwrap_err();
@@ -294,6 +298,7 @@ async fn submit_validates_answers_against_the_plans_form() {
     m.uow.expect_commit().never();
     let err = m
         .portal()
+        .pipeline()
         .submit(Caller::Account(dev()), subscription_id(), None, None)
         .await
         .unwrap_err();
@@ -320,6 +325,7 @@ async fn approve_commits_production_with_its_audit_event_and_webhook_message() {
         .returning(|_| Ok(()));
     let s = m
         .portal()
+        .pipeline()
         .approve(staff(), subscription_id(), None)
         .await
         .unwrap();
@@ -336,6 +342,7 @@ async fn approve_is_refused_while_a_gate_is_pending() {
     m.uow.expect_commit().never();
     let err = m
         .portal()
+        .pipeline()
         .approve(staff(), subscription_id(), None)
         .await
         .unwrap_err();
@@ -356,6 +363,7 @@ async fn a_member_calling_a_reviewer_action_is_forbidden() {
     m.uow.expect_commit().never();
     let err = m
         .portal()
+        .pipeline()
         .approve(Caller::Account(dev()), subscription_id(), None)
         .await
         .unwrap_err();
@@ -380,49 +388,56 @@ async fn another_tenants_account_calling_a_reviewer_action_gets_not_found() {
         )
     };
     assert!(not_found(
-        p.approve(outsider, subscription_id(), None)
+        p.pipeline()
+            .approve(outsider, subscription_id(), None)
             .await
             .unwrap_err()
     ));
     assert!(not_found(
-        p.reject(outsider, subscription_id(), None, None)
+        p.pipeline()
+            .reject(outsider, subscription_id(), None, None)
             .await
             .unwrap_err()
     ));
     assert!(not_found(
-        p.request_changes(outsider, subscription_id(), "x", None)
+        p.pipeline()
+            .request_changes(outsider, subscription_id(), "x", None)
             .await
             .unwrap_err()
     ));
     assert!(not_found(
-        p.reopen(outsider, subscription_id(), None)
+        p.pipeline()
+            .reopen(outsider, subscription_id(), None)
             .await
             .unwrap_err()
     ));
     assert!(not_found(
-        p.decide_sandbox_access(outsider, subscription_id(), true, None)
+        p.pipeline()
+            .decide_sandbox_access(outsider, subscription_id(), true, None)
             .await
             .unwrap_err()
     ));
     assert!(not_found(
-        p.sign_off_gate(
-            outsider,
-            subscription_id(),
-            crate::gates::Gate::ConsentHandling
-        )
-        .await
-        .unwrap_err()
+        p.pipeline()
+            .sign_off_gate(
+                outsider,
+                subscription_id(),
+                crate::gates::Gate::ConsentHandling
+            )
+            .await
+            .unwrap_err()
     ));
     assert!(not_found(
-        p.confirm_payment(
-            outsider,
-            subscription_id(),
-            rust_decimal::Decimal::ONE,
-            "EUR",
-            "ref"
-        )
-        .await
-        .unwrap_err()
+        p.billing()
+            .confirm_payment(
+                outsider,
+                subscription_id(),
+                rust_decimal::Decimal::ONE,
+                "EUR",
+                "ref"
+            )
+            .await
+            .unwrap_err()
     ));
 }
 
@@ -456,6 +471,7 @@ async fn losing_a_concurrent_decision_reports_the_winners_phase() {
         .returning(|_| Err(StoreError::Conflict("subscription".into())));
     let err = m
         .portal()
+        .pipeline()
         .reject(staff(), subscription_id(), Some("no"), None)
         .await
         .unwrap_err();
@@ -471,6 +487,7 @@ async fn request_changes_requires_notes_and_commits_them() {
     m.uow.expect_commit().never();
     let err = m
         .portal()
+        .pipeline()
         .request_changes(staff(), subscription_id(), "   ", None)
         .await
         .unwrap_err();
@@ -488,6 +505,7 @@ async fn request_changes_requires_notes_and_commits_them() {
         .returning(|_| Ok(()));
     let s = m
         .portal()
+        .pipeline()
         .request_changes(staff(), subscription_id(), " Explain data retention ", None)
         .await
         .unwrap();
@@ -510,6 +528,7 @@ async fn production_credentials_stay_locked_until_payment_on_a_paid_plan() {
     m.uow.expect_commit().never();
     let err = m
         .portal()
+        .credentials()
         .create_credential(
             Caller::Account(dev()),
             subscription_id(),
@@ -535,6 +554,7 @@ async fn production_credentials_are_refused_before_approval() {
     m.uow.expect_commit().never();
     let err = m
         .portal()
+        .credentials()
         .create_credential(
             Caller::Account(dev()),
             subscription_id(),
@@ -576,6 +596,7 @@ async fn a_production_credential_is_created_with_its_audit_event_and_only_its_ha
         .returning(|_| Ok(()));
     let created = m
         .portal()
+        .credentials()
         .create_credential(
             Caller::Account(dev()),
             subscription_id(),
@@ -613,6 +634,7 @@ async fn rotate_keeps_the_old_hash_until_the_deadline() {
         .returning(|_| Ok(()));
     let grace = crate::credential::GracePeriod::new(TimeDelta::hours(2)).unwrap();
     m.portal()
+        .credentials()
         .rotate_credential(Caller::Account(dev()), credential_id(), grace, None)
         .await
         .unwrap();
@@ -628,6 +650,7 @@ async fn verify_refuses_a_one_character_change_without_a_lookup() {
     bad.replace_range(10..11, "d");
     let answer = m
         .portal()
+        .credentials()
         .verify_secret(&bad, None, None, true)
         .await
         .unwrap();
@@ -660,6 +683,7 @@ async fn verify_answers_the_full_identity_of_a_valid_secret() {
         });
     let a = m
         .portal()
+        .credentials()
         .verify_secret(
             secret.expose(),
             Some(Environment::Sandbox),
@@ -727,7 +751,12 @@ async fn the_queue_reads_a_shared_plan_and_workspace_once_per_page() {
         .expect_members()
         .times(1)
         .returning(|_| Ok(vec![]));
-    let rows = m.portal().review_queue(staff(), None, 50).await.unwrap();
+    let rows = m
+        .portal()
+        .pipeline()
+        .review_queue(staff(), None, 50)
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 3);
     assert!(rows.iter().all(|r| r.workspace_name == "Acme"));
     assert!(

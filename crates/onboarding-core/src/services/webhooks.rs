@@ -134,74 +134,7 @@ pub struct DispatchReport {
     pub deliveries: usize,
 }
 
-impl Portal {
-    pub(super) async fn load_endpoint(
-        &self,
-        id: WebhookEndpointId,
-    ) -> ServiceResult<WebhookEndpoint> {
-        self.p
-            .webhooks
-            .endpoint(id)
-            .await?
-            .ok_or(ServiceError::NotFound {
-                entity: "webhook endpoint",
-            })
-    }
-
-    /// Loads an endpoint and authorizes managing it: 404 outside the caller's workspaces.
-    async fn managed_endpoint(
-        &self,
-        caller: Caller,
-        id: WebhookEndpointId,
-    ) -> ServiceResult<WebhookEndpoint> {
-        let ep = self.load_endpoint(id).await?;
-        self.require(caller, ep.workspace_id, Action::ManageWebhooks)
-            .await?;
-        Ok(ep)
-    }
-
-    /// A targeted outbox message (verification or test) for one endpoint.
-    fn targeted(&self, ep: &WebhookEndpoint, event_type: &str, payload: Value) -> OutboxMessage {
-        let mut m = self.outbox(
-            ep.workspace_id,
-            Some(ep.project_id),
-            event_type,
-            payload,
-            self.now(),
-        );
-        m.target_endpoint = Some(ep.id);
-        m
-    }
-
-    /// The `endpoint.verification` message carrying a fresh random challenge.
-    fn verification_message(&self, ep: &WebhookEndpoint) -> OutboxMessage {
-        let challenge = self.p.secrets.base62(32);
-        self.targeted(
-            ep,
-            EVENT_VERIFICATION,
-            json!({ "endpoint_id": ep.id, "challenge": challenge }),
-        )
-    }
-
-    fn endpoint_audit(
-        &self,
-        actor: Actor,
-        ep: &WebhookEndpoint,
-        action: &str,
-        details: Value,
-        at: DateTime<Utc>,
-    ) -> AuditDraft {
-        self.audit(
-            actor,
-            Some(ep.workspace_id),
-            Some(ep.project_id),
-            action,
-            ep.id,
-            details,
-            at,
-        )
-    }
-
+impl Endpoints {
     /// Registers an endpoint: pending, with its own `whsec_` secret (returned once), and sends
     /// it the verification challenge in the same unit of work.
     pub async fn create_webhook_endpoint(
@@ -211,15 +144,16 @@ impl Portal {
         url: &str,
         events: &[String],
     ) -> ServiceResult<CreatedEndpoint> {
-        let p: Project = self.load_project(project).await?;
-        self.require(caller, p.workspace_id, Action::ManageWebhooks)
+        let p: Project = self.cx.load_project(project).await?;
+        self.cx
+            .require(caller, p.workspace_id, Action::ManageWebhooks)
             .await?;
         let url = validate_endpoint_url(url, p.environment)?;
         let events = validate_event_filter(events)?;
-        let now = self.now();
-        let (secret, sealed) = self.new_signing_secret(now);
+        let now = self.cx.now();
+        let (secret, sealed) = self.cx.new_signing_secret(now);
         let ep = WebhookEndpoint {
-            id: WebhookEndpointId::from_ulid(self.ulid()),
+            id: WebhookEndpointId::from_ulid(self.cx.ulid()),
             workspace_id: p.workspace_id,
             project_id: p.id,
             url: url.to_string(),
@@ -230,20 +164,21 @@ impl Portal {
             created_at: now,
             version: 0,
         };
-        let audit = self.endpoint_audit(
+        let audit = self.cx.endpoint_audit(
             caller.actor(),
             &ep,
             "webhook_endpoint.created",
             json!({ "url": ep.url, "events": ep.events }),
             now,
         );
-        let verify = self.verification_message(&ep);
-        self.commit(ChangeSet {
-            changes: vec![Change::InsertWebhookEndpoint(ep.clone())],
-            audit: vec![audit],
-            outbox: vec![verify],
-        })
-        .await?;
+        let verify = self.cx.verification_message(&ep);
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::InsertWebhookEndpoint(ep.clone())],
+                audit: vec![audit],
+                outbox: vec![verify],
+            })
+            .await?;
         Ok(CreatedEndpoint {
             endpoint: ep,
             secret,
@@ -256,9 +191,9 @@ impl Portal {
         caller: Caller,
         project: ProjectId,
     ) -> ServiceResult<Vec<WebhookEndpoint>> {
-        let p = self.load_project(project).await?;
-        self.require_read(caller, p.workspace_id).await?;
-        Ok(self.p.webhooks.endpoints(project).await?)
+        let p = self.cx.load_project(project).await?;
+        self.cx.require_read(caller, p.workspace_id).await?;
+        Ok(self.cx.p.webhooks.endpoints(project).await?)
     }
 
     /// One webhook endpoint (members of its workspace only).
@@ -267,8 +202,8 @@ impl Portal {
         caller: Caller,
         id: WebhookEndpointId,
     ) -> ServiceResult<WebhookEndpoint> {
-        let ep = self.load_endpoint(id).await?;
-        self.require_read(caller, ep.workspace_id).await?;
+        let ep = self.cx.load_endpoint(id).await?;
+        self.cx.require_read(caller, ep.workspace_id).await?;
         Ok(ep)
     }
 
@@ -281,8 +216,8 @@ impl Portal {
         url: Option<&str>,
         events: Option<&[String]>,
     ) -> ServiceResult<WebhookEndpoint> {
-        let ep = self.managed_endpoint(caller, id).await?;
-        let p = self.load_project(ep.project_id).await?;
+        let ep = self.cx.managed_endpoint(caller, id).await?;
+        let p = self.cx.load_project(ep.project_id).await?;
         let mut next = ep.clone();
         if let Some(u) = url {
             next.url = validate_endpoint_url(u, p.environment)?.to_string();
@@ -293,12 +228,12 @@ impl Portal {
         if next.url == ep.url && next.events == ep.events {
             return Ok(ep);
         }
-        let now = self.now();
+        let now = self.cx.now();
         if ep.is_enabled() {
             next.status = EndpointStatus::Pending;
         }
         next.version = ep.version + 1;
-        let audit = self.endpoint_audit(
+        let audit = self.cx.endpoint_audit(
             caller.actor(),
             &next,
             "webhook_endpoint.updated",
@@ -306,19 +241,20 @@ impl Portal {
             now,
         );
         let outbox = if next.is_enabled() {
-            vec![self.verification_message(&next)]
+            vec![self.cx.verification_message(&next)]
         } else {
             vec![]
         };
-        self.commit(ChangeSet {
-            changes: vec![Change::UpdateWebhookEndpoint {
-                value: next.clone(),
-                expected_version: ep.version,
-            }],
-            audit: vec![audit],
-            outbox,
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::UpdateWebhookEndpoint {
+                    value: next.clone(),
+                    expected_version: ep.version,
+                }],
+                audit: vec![audit],
+                outbox,
+            })
+            .await?;
         Ok(next)
     }
 
@@ -330,11 +266,11 @@ impl Portal {
         id: WebhookEndpointId,
         enabled: bool,
     ) -> ServiceResult<WebhookEndpoint> {
-        let ep = self.managed_endpoint(caller, id).await?;
+        let ep = self.cx.managed_endpoint(caller, id).await?;
         if ep.is_enabled() == enabled {
             return Ok(ep);
         }
-        let now = self.now();
+        let now = self.cx.now();
         let mut next = ep.clone();
         next.version = ep.version + 1;
         let (action, outbox) = if enabled {
@@ -342,7 +278,7 @@ impl Portal {
             next.failing_since = None;
             (
                 "webhook_endpoint.enabled",
-                vec![self.verification_message(&next)],
+                vec![self.cx.verification_message(&next)],
             )
         } else {
             next.status = EndpointStatus::Disabled {
@@ -351,16 +287,19 @@ impl Portal {
             };
             ("webhook_endpoint.disabled", vec![])
         };
-        let audit = self.endpoint_audit(caller.actor(), &next, action, json!({}), now);
-        self.commit(ChangeSet {
-            changes: vec![Change::UpdateWebhookEndpoint {
-                value: next.clone(),
-                expected_version: ep.version,
-            }],
-            audit: vec![audit],
-            outbox,
-        })
-        .await?;
+        let audit = self
+            .cx
+            .endpoint_audit(caller.actor(), &next, action, json!({}), now);
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::UpdateWebhookEndpoint {
+                    value: next.clone(),
+                    expected_version: ep.version,
+                }],
+                audit: vec![audit],
+                outbox,
+            })
+            .await?;
         Ok(next)
     }
 
@@ -372,13 +311,13 @@ impl Portal {
         id: WebhookEndpointId,
         overlap: Option<TimeDelta>,
     ) -> ServiceResult<RotatedSecret> {
-        let ep = self.managed_endpoint(caller, id).await?;
+        let ep = self.cx.managed_endpoint(caller, id).await?;
         let overlap = overlap.unwrap_or(DEFAULT_SECRET_OVERLAP);
         if overlap < TimeDelta::zero() || overlap > MAX_SECRET_OVERLAP {
             return Err(FieldError::new("overlap", "between 0 and 7 days").into());
         }
-        let now = self.now();
-        let (secret, sealed) = self.new_signing_secret(now);
+        let now = self.cx.now();
+        let (secret, sealed) = self.cx.new_signing_secret(now);
         let mut next = ep.clone();
         // Keep only the current secret as "previous": an older previous one ends now.
         let mut previous = ep
@@ -395,22 +334,23 @@ impl Portal {
             .chain(previous.filter(|p| p.expires_at.is_some_and(|e| e > now)))
             .collect();
         next.version = ep.version + 1;
-        let audit = self.endpoint_audit(
+        let audit = self.cx.endpoint_audit(
             caller.actor(),
             &next,
             "webhook_endpoint.secret_rotated",
             json!({ "previous_expires_at": next.signing_secrets.get(1).and_then(|s| s.expires_at) }),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![Change::UpdateWebhookEndpoint {
-                value: next.clone(),
-                expected_version: ep.version,
-            }],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::UpdateWebhookEndpoint {
+                    value: next.clone(),
+                    expected_version: ep.version,
+                }],
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
         Ok(RotatedSecret {
             endpoint: next,
             secret,
@@ -423,8 +363,8 @@ impl Portal {
         caller: Caller,
         id: WebhookEndpointId,
     ) -> ServiceResult<MessageId> {
-        let ep = self.managed_endpoint(caller, id).await?;
-        self.send_targeted(caller, &ep, EVENT_VERIFICATION).await
+        let ep = self.cx.managed_endpoint(caller, id).await?;
+        self.cx.send_targeted(caller, &ep, EVENT_VERIFICATION).await
     }
 
     /// "Send test event": a signed `test` delivery to this endpoint; the webhook gate reads
@@ -434,11 +374,85 @@ impl Portal {
         caller: Caller,
         id: WebhookEndpointId,
     ) -> ServiceResult<MessageId> {
-        let ep = self.managed_endpoint(caller, id).await?;
-        self.send_targeted(caller, &ep, EVENT_TEST).await
+        let ep = self.cx.managed_endpoint(caller, id).await?;
+        self.cx.send_targeted(caller, &ep, EVENT_TEST).await
+    }
+}
+
+impl Context {
+    pub(super) async fn load_endpoint(
+        &self,
+        id: WebhookEndpointId,
+    ) -> ServiceResult<WebhookEndpoint> {
+        self.p
+            .webhooks
+            .endpoint(id)
+            .await?
+            .ok_or(ServiceError::NotFound {
+                entity: "webhook endpoint",
+            })
     }
 
-    async fn send_targeted(
+    /// Loads an endpoint and authorizes managing it: 404 outside the caller's workspaces.
+    pub(super) async fn managed_endpoint(
+        &self,
+        caller: Caller,
+        id: WebhookEndpointId,
+    ) -> ServiceResult<WebhookEndpoint> {
+        let ep = self.load_endpoint(id).await?;
+        self.require(caller, ep.workspace_id, Action::ManageWebhooks)
+            .await?;
+        Ok(ep)
+    }
+
+    /// A targeted outbox message (verification or test) for one endpoint.
+    pub(super) fn targeted(
+        &self,
+        ep: &WebhookEndpoint,
+        event_type: &str,
+        payload: Value,
+    ) -> OutboxMessage {
+        let mut m = self.outbox(
+            ep.workspace_id,
+            Some(ep.project_id),
+            event_type,
+            payload,
+            self.now(),
+        );
+        m.target_endpoint = Some(ep.id);
+        m
+    }
+
+    /// The `endpoint.verification` message carrying a fresh random challenge.
+    pub(super) fn verification_message(&self, ep: &WebhookEndpoint) -> OutboxMessage {
+        let challenge = self.p.secrets.base62(32);
+        self.targeted(
+            ep,
+            EVENT_VERIFICATION,
+            json!({ "endpoint_id": ep.id, "challenge": challenge }),
+        )
+    }
+
+    pub(super) fn endpoint_audit(
+        &self,
+        actor: Actor,
+        ep: &WebhookEndpoint,
+        action: &str,
+        details: Value,
+        at: DateTime<Utc>,
+    ) -> AuditDraft {
+        self.audit_draft(
+            actor,
+            Some(ep.workspace_id),
+            Some(ep.project_id),
+            action,
+            ep.id,
+            details,
+            at,
+        )
+    }
+
+    pub(super) async fn send_targeted(
         &self,
         caller: Caller,
         ep: &WebhookEndpoint,
@@ -508,12 +522,12 @@ impl Webhooks {
     /// calls it), in one write. Each message is dispatched atomically, once, even with several
     /// dispatchers. Each project's (or targeted endpoint's) endpoints are read once per page.
     pub async fn dispatch(&self, limit: u64) -> ServiceResult<DispatchReport> {
-        let p = &self.portal.p;
+        let p = &self.portal.cx.p;
         let messages = self.deliveries.undispatched(limit).await?;
         if messages.is_empty() {
             return Ok(DispatchReport::default());
         }
-        let now = self.portal.now();
+        let now = self.portal.cx.now();
         let mut of_project: HashMap<ProjectId, Vec<WebhookEndpoint>> = HashMap::new();
         let mut targeted: HashMap<WebhookEndpointId, Vec<WebhookEndpoint>> = HashMap::new();
         let mut fan_outs = Vec::with_capacity(messages.len());
@@ -534,7 +548,7 @@ impl Webhooks {
             let deliveries = fan_out(
                 m,
                 endpoints,
-                || DeliveryId::from_ulid(self.portal.ulid()),
+                || DeliveryId::from_ulid(self.portal.cx.ulid()),
                 now,
             );
             fan_outs.push(FanOut {
@@ -557,14 +571,14 @@ impl Webhooks {
     /// Where and with which secrets to send deliveries to this endpoint (system). The answer
     /// depends on the endpoint only, so a worker asks once per endpoint per tick.
     pub async fn prepare(&self, endpoint: WebhookEndpointId) -> ServiceResult<Prepared> {
-        let p = &self.portal.p;
+        let p = &self.portal.cx.p;
         let Some(ep) = p.webhooks.endpoint(endpoint).await? else {
             return Ok(Prepared::Skip("the endpoint no longer exists".into()));
         };
         if !ep.is_enabled() {
             return Ok(Prepared::Skip("the endpoint is disabled".into()));
         }
-        let now = self.portal.now();
+        let now = self.portal.cx.now();
         let secrets: Vec<String> = ep
             .active_secrets(now)
             .filter_map(|s| p.vault.open(&s.sealed))
@@ -587,7 +601,7 @@ impl Webhooks {
                 delivery_id: d.id,
                 endpoint_id: d.endpoint_id,
                 attempt: d.attempts + 1,
-                at: self.portal.now(),
+                at: self.portal.cx.now(),
                 response_status: None,
                 error: Some(format!("not sent: {reason}")),
                 latency_ms: 0,
@@ -622,7 +636,7 @@ impl Webhooks {
         let mut tries = 0;
         loop {
             tries += 1;
-            let ep = self.portal.p.webhooks.endpoint(d.endpoint_id).await?;
+            let ep = self.portal.cx.p.webhooks.endpoint(d.endpoint_id).await?;
             let (record, also) = self.settle(d, lease_owner, &result, ep.as_ref());
             let status = record.status;
             match self.deliveries.complete_attempts(vec![record], also).await {
@@ -649,7 +663,7 @@ impl Webhooks {
         let mut endpoints: HashMap<WebhookEndpointId, Option<WebhookEndpoint>> = HashMap::new();
         for (d, o) in &outcomes {
             if let (Outcome::Sent(_), Entry::Vacant(v)) = (o, endpoints.entry(d.endpoint_id)) {
-                v.insert(self.portal.p.webhooks.endpoint(d.endpoint_id).await?);
+                v.insert(self.portal.cx.p.webhooks.endpoint(d.endpoint_id).await?);
             }
         }
         let mut records = Vec::with_capacity(outcomes.len());
@@ -756,7 +770,7 @@ impl Webhooks {
             next.failing_since = None;
             if is_verification && r.url == ep.url && !ep.is_verified() {
                 next.status = EndpointStatus::Verified { at: r.at };
-                also.audit.push(self.portal.endpoint_audit(
+                also.audit.push(self.portal.cx.endpoint_audit(
                     Actor::System,
                     ep,
                     "webhook_endpoint.verified",
@@ -782,14 +796,14 @@ impl Webhooks {
                     at: r.at,
                     reason: reason.clone(),
                 };
-                also.audit.push(self.portal.endpoint_audit(
+                also.audit.push(self.portal.cx.endpoint_audit(
                     Actor::System,
                     ep,
                     "webhook_endpoint.disabled",
                     json!({ "reason": reason, "failing_since": since }),
                     r.at,
                 ));
-                also.outbox.push(self.portal.outbox(
+                also.outbox.push(self.portal.cx.outbox(
                     ep.workspace_id,
                     Some(ep.project_id),
                     EVENT_ENDPOINT_DISABLED,
@@ -818,7 +832,7 @@ impl Webhooks {
         caller: Caller,
         id: WebhookEndpointId,
     ) -> ServiceResult<WebhookEndpoint> {
-        self.portal.webhook_endpoint(caller, id).await
+        self.portal.endpoints().webhook_endpoint(caller, id).await
     }
 
     /// An endpoint's deliveries, newest first (keyset paging with `before`).
@@ -843,7 +857,7 @@ impl Webhooks {
             .delivery(id)
             .await?
             .ok_or(ServiceError::NotFound { entity: "delivery" })?;
-        self.portal.require_read(caller, d.workspace_id).await?;
+        self.portal.cx.require_read(caller, d.workspace_id).await?;
         Ok(d)
     }
 
@@ -854,7 +868,7 @@ impl Webhooks {
         endpoint: WebhookEndpointId,
     ) -> ServiceResult<EndpointHealth> {
         let ep = self.read_endpoint(caller, endpoint).await?;
-        let since = self.portal.now() - HEALTH_WINDOW;
+        let since = self.portal.cx.now() - HEALTH_WINDOW;
         let attempts = self
             .deliveries
             .attempts_of_endpoint(endpoint, since, 10_000)
@@ -870,6 +884,7 @@ impl Webhooks {
             .await?
             .ok_or(ServiceError::NotFound { entity: "delivery" })?;
         self.portal
+            .cx
             .require(caller, d.workspace_id, Action::ManageWebhooks)
             .await?;
         if d.status != DeliveryStatus::Failed {
@@ -878,15 +893,15 @@ impl Webhooks {
                 current: Some(d.status.as_str().into()),
             });
         }
-        let ep = self.portal.load_endpoint(d.endpoint_id).await?;
+        let ep = self.portal.cx.load_endpoint(d.endpoint_id).await?;
         if !ep.is_enabled() {
             return Err(ServiceError::Conflict {
                 message: "the endpoint is disabled; enable it first".into(),
                 current: Some("disabled".into()),
             });
         }
-        let now = self.portal.now();
-        let audit = self.portal.endpoint_audit(
+        let now = self.portal.cx.now();
+        let audit = self.portal.cx.endpoint_audit(
             caller.actor(),
             &ep,
             "webhook_delivery.retried",

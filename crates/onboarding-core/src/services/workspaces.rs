@@ -65,7 +65,7 @@ fn invitation_error(e: InvitationError) -> ServiceError {
     }
 }
 
-impl Portal {
+impl Workspaces {
     /// Any signed-in account may create a workspace; it becomes its owner.
     pub async fn create_workspace(&self, caller: Caller, name: &str) -> ServiceResult<Workspace> {
         let Caller::Account(account) = caller else {
@@ -74,9 +74,9 @@ impl Portal {
             });
         };
         let name = Label::for_field("name", name)?;
-        let now = self.now();
+        let now = self.cx.now();
         let ws = Workspace {
-            id: WorkspaceId::from_ulid(self.ulid()),
+            id: WorkspaceId::from_ulid(self.cx.ulid()),
             name,
             billing_owner: None,
             audit_contact: None,
@@ -91,7 +91,7 @@ impl Portal {
             roles: RoleSet::of(&[Role::Owner]),
             joined_at: now,
         };
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             caller.actor(),
             Some(ws.id),
             None,
@@ -100,15 +100,16 @@ impl Portal {
             json!({ "name": ws.name }),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![
-                Change::InsertWorkspace(ws.clone()),
-                Change::PutMembership(m),
-            ],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![
+                    Change::InsertWorkspace(ws.clone()),
+                    Change::PutMembership(m),
+                ],
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
         Ok(ws)
     }
 
@@ -118,24 +119,12 @@ impl Portal {
             return Ok(vec![]);
         };
         let mut out = Vec::new();
-        for m in self.p.workspaces.memberships_of(account).await? {
-            if let Some(ws) = self.p.workspaces.workspace(m.workspace_id).await? {
+        for m in self.cx.p.workspaces.memberships_of(account).await? {
+            if let Some(ws) = self.cx.p.workspaces.workspace(m.workspace_id).await? {
                 out.push((ws, m.roles));
             }
         }
         Ok(out)
-    }
-
-    /// The workspace, or `NotFound`: the one read every use case makes of a workspace it
-    /// was named.
-    pub(super) async fn load_workspace(&self, id: WorkspaceId) -> ServiceResult<Workspace> {
-        self.p
-            .workspaces
-            .workspace(id)
-            .await?
-            .ok_or(ServiceError::NotFound {
-                entity: "workspace",
-            })
     }
 
     /// The workspace page (members, or staff).
@@ -144,11 +133,11 @@ impl Portal {
         caller: Caller,
         id: WorkspaceId,
     ) -> ServiceResult<WorkspaceOverview> {
-        let my_roles = self.require_read(caller, id).await?;
-        let workspace = self.load_workspace(id).await?;
+        let my_roles = self.cx.require_read(caller, id).await?;
+        let workspace = self.cx.load_workspace(id).await?;
         let mut members = Vec::new();
-        for m in self.p.workspaces.members(id).await? {
-            let Some(a) = self.p.accounts.account(m.account_id).await? else {
+        for m in self.cx.p.workspaces.members(id).await? {
+            let Some(a) = self.cx.p.accounts.account(m.account_id).await? else {
                 continue;
             };
             let responsibilities = [
@@ -170,13 +159,13 @@ impl Portal {
         let manages = my_roles.is_none_or(|r| allowed(r, Action::ManageMembers));
         let (invitations, join_requests) = if manages {
             (
-                self.p.workspaces.invitations(id).await?,
-                self.p.workspaces.join_requests(id).await?,
+                self.cx.p.workspaces.invitations(id).await?,
+                self.cx.p.workspaces.join_requests(id).await?,
             )
         } else {
             (vec![], vec![])
         };
-        let next_step = self.workspace_next_step(&workspace).await?;
+        let next_step = self.cx.workspace_next_step(&workspace).await?;
         Ok(WorkspaceOverview {
             workspace,
             my_roles,
@@ -196,7 +185,7 @@ impl Portal {
         roles: RoleSet,
         ttl: Option<TimeDelta>,
     ) -> ServiceResult<Invitation> {
-        let (account, _) = self.require(caller, ws, Action::ManageMembers).await?;
+        let (account, _) = self.cx.require(caller, ws, Action::ManageMembers).await?;
         let email = Email::new(email)?;
         if roles.is_empty() {
             return Err(FieldError::new("roles", "at least one role is required").into());
@@ -209,9 +198,10 @@ impl Portal {
             )
             .into());
         }
-        let now = self.now();
-        if let Some(existing) = self.p.accounts.account_by_email(&email).await?
+        let now = self.cx.now();
+        if let Some(existing) = self.cx.p.accounts.account_by_email(&email).await?
             && self
+                .cx
                 .p
                 .workspaces
                 .members(ws)
@@ -225,6 +215,7 @@ impl Portal {
             });
         }
         if self
+            .cx
             .p
             .workspaces
             .invitations(ws)
@@ -238,7 +229,7 @@ impl Portal {
             });
         }
         let inv = Invitation {
-            id: InvitationId::from_ulid(self.ulid()),
+            id: InvitationId::from_ulid(self.cx.ulid()),
             workspace_id: ws,
             email,
             roles,
@@ -248,7 +239,7 @@ impl Portal {
             status: InvitationStatus::Pending,
             version: 0,
         };
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             caller.actor(),
             Some(ws),
             None,
@@ -257,12 +248,13 @@ impl Portal {
             json!({ "email": inv.email, "roles": roles }),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![Change::InsertInvitation(inv.clone())],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::InsertInvitation(inv.clone())],
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
         Ok(inv)
     }
 
@@ -273,6 +265,7 @@ impl Portal {
         id: InvitationId,
     ) -> ServiceResult<Invitation> {
         let inv = self
+            .cx
             .p
             .workspaces
             .invitation(id)
@@ -280,12 +273,13 @@ impl Portal {
             .ok_or(ServiceError::NotFound {
                 entity: "invitation",
             })?;
-        self.require(caller, inv.workspace_id, Action::ManageMembers)
+        self.cx
+            .require(caller, inv.workspace_id, Action::ManageMembers)
             .await?;
-        let now = self.now();
+        let now = self.cx.now();
         let mut next = inv.revoke(now).map_err(invitation_error)?;
         next.version = inv.version + 1;
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             caller.actor(),
             Some(inv.workspace_id),
             None,
@@ -294,15 +288,16 @@ impl Portal {
             json!({}),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![Change::UpdateInvitation {
-                value: next.clone(),
-                expected_version: inv.version,
-            }],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::UpdateInvitation {
+                    value: next.clone(),
+                    expected_version: inv.version,
+                }],
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
         Ok(next)
     }
 
@@ -317,8 +312,9 @@ impl Portal {
                 entity: "invitation",
             });
         };
-        let account = self.account(account_id).await?;
+        let account = self.cx.accounts().account(account_id).await?;
         let inv = self
+            .cx
             .p
             .workspaces
             .invitation(id)
@@ -326,10 +322,11 @@ impl Portal {
             .ok_or(ServiceError::NotFound {
                 entity: "invitation",
             })?;
-        let now = self.now();
+        let now = self.cx.now();
         let mut next = inv.accept(&account.email, now).map_err(invitation_error)?;
         next.version = inv.version + 1;
         let existing = self
+            .cx
             .p
             .workspaces
             .members(inv.workspace_id)
@@ -345,7 +342,7 @@ impl Portal {
             roles,
             joined_at: existing.map_or(now, |e| e.joined_at),
         };
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             caller.actor(),
             Some(inv.workspace_id),
             None,
@@ -354,18 +351,19 @@ impl Portal {
             json!({ "roles": roles }),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![
-                Change::UpdateInvitation {
-                    value: next,
-                    expected_version: inv.version,
-                },
-                Change::PutMembership(m.clone()),
-            ],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![
+                    Change::UpdateInvitation {
+                        value: next,
+                        expected_version: inv.version,
+                    },
+                    Change::PutMembership(m.clone()),
+                ],
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
         Ok(m)
     }
 
@@ -381,8 +379,9 @@ impl Portal {
                 entity: "workspace",
             });
         };
-        self.load_workspace(ws).await?;
+        self.cx.load_workspace(ws).await?;
         if self
+            .cx
             .p
             .workspaces
             .members(ws)
@@ -396,6 +395,7 @@ impl Portal {
             });
         }
         if self
+            .cx
             .p
             .workspaces
             .join_requests_of(account)
@@ -411,9 +411,9 @@ impl Portal {
         let message = message
             .map(|m| m.trim().chars().take(1000).collect::<String>())
             .filter(|m| !m.is_empty());
-        let now = self.now();
+        let now = self.cx.now();
         let jr = JoinRequest {
-            id: JoinRequestId::from_ulid(self.ulid()),
+            id: JoinRequestId::from_ulid(self.cx.ulid()),
             workspace_id: ws,
             account_id: account,
             message,
@@ -423,7 +423,7 @@ impl Portal {
             decided_at: None,
             version: 0,
         };
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             caller.actor(),
             Some(ws),
             None,
@@ -432,12 +432,13 @@ impl Portal {
             json!({}),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![Change::InsertJoinRequest(jr.clone())],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::InsertJoinRequest(jr.clone())],
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
         Ok(jr)
     }
 
@@ -450,6 +451,7 @@ impl Portal {
         roles: Option<RoleSet>,
     ) -> ServiceResult<JoinRequest> {
         let jr = self
+            .cx
             .p
             .workspaces
             .join_request(id)
@@ -458,9 +460,10 @@ impl Portal {
                 entity: "join request",
             })?;
         let (owner, _) = self
+            .cx
             .require(caller, jr.workspace_id, Action::ManageMembers)
             .await?;
-        let now = self.now();
+        let now = self.cx.now();
         let mut next = jr
             .decide(approve, owner, now)
             .ok_or_else(|| ServiceError::Conflict {
@@ -486,7 +489,7 @@ impl Portal {
         } else {
             "join_request.declined"
         };
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             caller.actor(),
             Some(jr.workspace_id),
             None,
@@ -495,12 +498,13 @@ impl Portal {
             json!({ "roles": approve.then_some(roles) }),
             now,
         );
-        self.commit(ChangeSet {
-            changes,
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes,
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
         Ok(next)
     }
 
@@ -512,11 +516,11 @@ impl Portal {
         account: AccountId,
         roles: RoleSet,
     ) -> ServiceResult<Membership> {
-        self.require(caller, ws, Action::ManageMembers).await?;
+        self.cx.require(caller, ws, Action::ManageMembers).await?;
         if roles.is_empty() {
             return Err(FieldError::new("roles", "at least one role is required").into());
         }
-        let members = self.p.workspaces.members(ws).await?;
+        let members = self.cx.p.workspaces.members(ws).await?;
         let m = members
             .iter()
             .find(|m| m.account_id == account)
@@ -531,14 +535,14 @@ impl Portal {
                 message: "a workspace keeps at least one owner".into(),
             });
         }
-        let now = self.now();
+        let now = self.cx.now();
         if m.roles == roles {
             // Setting the roles a member already holds changes nothing: no write, no audit
             // event, so a retried PUT (its first answer lost) stays idempotent.
             return Ok(m.clone());
         }
         let next = Membership { roles, ..m.clone() };
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             caller.actor(),
             Some(ws),
             None,
@@ -547,12 +551,13 @@ impl Portal {
             json!({ "from": m.roles, "to": roles }),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![Change::PutMembership(next.clone())],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::PutMembership(next.clone())],
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
         Ok(next)
     }
 
@@ -563,8 +568,8 @@ impl Portal {
         ws: WorkspaceId,
         account: AccountId,
     ) -> ServiceResult<()> {
-        self.require(caller, ws, Action::ManageMembers).await?;
-        let members = self.p.workspaces.members(ws).await?;
+        self.cx.require(caller, ws, Action::ManageMembers).await?;
+        let members = self.cx.p.workspaces.members(ws).await?;
         let m = members
             .iter()
             .find(|m| m.account_id == account)
@@ -581,7 +586,7 @@ impl Portal {
                 message: "a workspace keeps at least one owner".into(),
             });
         }
-        let workspace = self.load_workspace(ws).await?;
+        let workspace = self.cx.load_workspace(ws).await?;
         let mut next = workspace.clone();
         for r in [
             Responsibility::BillingOwner,
@@ -592,7 +597,7 @@ impl Portal {
                 next.set_responsible(r, None);
             }
         }
-        let now = self.now();
+        let now = self.cx.now();
         let mut changes = vec![Change::RemoveMembership {
             workspace_id: ws,
             account_id: account,
@@ -604,7 +609,7 @@ impl Portal {
                 expected_version: workspace.version,
             });
         }
-        let audit = self.audit(
+        let audit = self.cx.audit_draft(
             caller.actor(),
             Some(ws),
             None,
@@ -613,12 +618,13 @@ impl Portal {
             json!({}),
             now,
         );
-        self.commit(ChangeSet {
-            changes,
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await
+        self.cx
+            .commit(ChangeSet {
+                changes,
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await
     }
 
     /// Names (or clears) the billing owner, audit contact or security owner. The member must hold
@@ -630,9 +636,11 @@ impl Portal {
         what: Responsibility,
         who: Option<AccountId>,
     ) -> ServiceResult<Workspace> {
-        self.require(caller, ws, Action::NameResponsibles).await?;
+        self.cx
+            .require(caller, ws, Action::NameResponsibles)
+            .await?;
         if let Some(who) = who {
-            let members = self.p.workspaces.members(ws).await?;
+            let members = self.cx.p.workspaces.members(ws).await?;
             let m = members
                 .iter()
                 .find(|m| m.account_id == who)
@@ -650,12 +658,12 @@ impl Portal {
                 .into());
             }
         }
-        let workspace = self.load_workspace(ws).await?;
+        let workspace = self.cx.load_workspace(ws).await?;
         let mut next = workspace.clone();
         next.set_responsible(what, who);
         next.version = workspace.version + 1;
-        let now = self.now();
-        let audit = self.audit(
+        let now = self.cx.now();
+        let audit = self.cx.audit_draft(
             caller.actor(),
             Some(ws),
             None,
@@ -664,15 +672,30 @@ impl Portal {
             json!({ "account_id": who }),
             now,
         );
-        self.commit(ChangeSet {
-            changes: vec![Change::UpdateWorkspace {
-                value: next.clone(),
-                expected_version: workspace.version,
-            }],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
+        self.cx
+            .commit(ChangeSet {
+                changes: vec![Change::UpdateWorkspace {
+                    value: next.clone(),
+                    expected_version: workspace.version,
+                }],
+                audit: vec![audit],
+                outbox: vec![],
+            })
+            .await?;
         Ok(next)
+    }
+}
+
+impl Context {
+    /// The workspace, or `NotFound`: the one read every use case makes of a workspace it
+    /// was named.
+    pub(super) async fn load_workspace(&self, id: WorkspaceId) -> ServiceResult<Workspace> {
+        self.p
+            .workspaces
+            .workspace(id)
+            .await?
+            .ok_or(ServiceError::NotFound {
+                entity: "workspace",
+            })
     }
 }

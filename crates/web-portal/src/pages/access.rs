@@ -42,11 +42,11 @@ async fn render_home(ctx: &Ctx, fe: Option<FormErrors>) -> Response {
     if ui::is_staff(caller) {
         return redirect("/staff");
     }
-    let me = match ctx.state.portal.me(caller).await {
+    let me = match ctx.state.portal.accounts().me(caller).await {
         Ok(m) => m,
         Err(e) => return ctx.error(e),
     };
-    let workspaces = match ctx.state.portal.my_workspaces(caller).await {
+    let workspaces = match ctx.state.portal.workspaces().my_workspaces(caller).await {
         Ok(w) => w,
         Err(e) => return ctx.error(e),
     };
@@ -165,6 +165,7 @@ pub async fn create_workspace(state: WebState, req: Request) -> Response {
     };
     match state
         .portal
+        .workspaces()
         .create_workspace(caller, form.text("name"))
         .await
     {
@@ -193,7 +194,12 @@ pub async fn request_to_join(state: WebState, req: Request) -> Response {
         return render_home(&ctx, Some(fe)).await;
     };
     let message = Some(form.text("message").to_owned());
-    match state.portal.request_to_join(caller, ws, message).await {
+    match state
+        .portal
+        .workspaces()
+        .request_to_join(caller, ws, message)
+        .await
+    {
         Ok(_) => redirect("/#pending"),
         Err(ServiceError::NotFound { .. }) => {
             let fe = FormErrors::new("join", form)
@@ -218,7 +224,12 @@ pub async fn accept_invitation(state: WebState, req: Request) -> Response {
         Err(r) => return r,
     };
     let Some(id) = id else { return ctx.not_found() };
-    match state.portal.accept_invitation(caller, id).await {
+    match state
+        .portal
+        .workspaces()
+        .accept_invitation(caller, id)
+        .await
+    {
         Ok(m) => redirect(&format!("/workspaces/{}", m.workspace_id)),
         Err(e) => match FormErrors::from_service("pending", form, e) {
             Ok(fe) => render_home(&ctx, Some(fe)).await,
@@ -270,6 +281,7 @@ pub async fn sign_up(state: WebState, req: Request) -> Response {
     };
     let result = state
         .portal
+        .accounts()
         .sign_up(form.text("email"), form.text("name"), form.text("password"))
         .await;
     match result {
@@ -364,12 +376,14 @@ async fn authenticate(state: WebState, req: Request, staff: bool) -> Response {
     let principal = if staff {
         state
             .portal
+            .accounts()
             .authenticate_staff(&email, form.text("password"))
             .await
             .map(|s| Principal::Staff(s.id))
     } else {
         state
             .portal
+            .accounts()
             .authenticate(&email, form.text("password"))
             .await
             .map(|a| Principal::Account(a.id))

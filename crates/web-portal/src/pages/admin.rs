@@ -360,7 +360,7 @@ async fn render_plans(ctx: &Ctx, fe: Option<FormErrors>) -> Response {
         return r;
     }
     let p = &ctx.state.portal;
-    let (products, plans) = match (p.products().await, p.plans().await) {
+    let (products, plans) = match (p.catalog().products().await, p.catalog().plans().await) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return ctx.error(e),
     };
@@ -423,6 +423,7 @@ pub async fn create_product(state: WebState, req: Request) -> Response {
     };
     match state
         .portal
+        .catalog()
         .create_product(caller, form.text("name"), form.text("description"))
         .await
     {
@@ -452,7 +453,12 @@ pub async fn create_plan(state: WebState, req: Request) -> Response {
             return render_plans(&ctx, Some(fe)).await;
         }
     };
-    match state.portal.create_plan(caller, product, input).await {
+    match state
+        .portal
+        .catalog()
+        .create_plan(caller, product, input)
+        .await
+    {
         Ok(plan) => redirect(&format!("/staff/plans/{}", plan.id)),
         Err(e) => match FormErrors::from_service("plan", form, e) {
             Ok(fe) => render_plans(&ctx, Some(fe)).await,
@@ -473,7 +479,7 @@ async fn render_edit(ctx: &Ctx, id: PlanId, fe: Option<FormErrors>) -> Response 
     if let Err(r) = admin(ctx) {
         return r;
     }
-    let plan = match ctx.state.portal.plan(id).await {
+    let plan = match ctx.state.portal.catalog().plan(id).await {
         Ok(p) => p,
         Err(e) => return ctx.error(e),
     };
@@ -507,7 +513,12 @@ pub async fn update_plan(state: WebState, req: Request) -> Response {
         }
     };
     let version = form.text("version").parse().ok();
-    match state.portal.update_plan(caller, id, input, version).await {
+    match state
+        .portal
+        .catalog()
+        .update_plan(caller, id, input, version)
+        .await
+    {
         Ok(_) => redirect(&format!("/staff/plans/{id}")),
         Err(e) => match FormErrors::from_service("plan", form, e) {
             Ok(fe) => render_edit(&ctx, id, Some(fe)).await,

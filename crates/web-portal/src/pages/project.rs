@@ -62,12 +62,15 @@ async fn render(
 ) -> Response {
     let caller = caller_or_redirect!(ctx);
     let p = &ctx.state.portal;
-    let ov = match p.project_overview(caller, id).await {
+    let ov = match p.projects().project_overview(caller, id).await {
         Ok(o) => o,
         Err(e) => return ctx.error(e),
     };
     let ws = ov.project.workspace_id;
-    let (wov, plans) = match (p.workspace_overview(caller, ws).await, p.plans().await) {
+    let (wov, plans) = match (
+        p.workspaces().workspace_overview(caller, ws).await,
+        p.catalog().plans().await,
+    ) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return ctx.error(e),
     };
@@ -76,7 +79,8 @@ async fn render(
     let can = |a: Action| member && allowed(roles, a);
     let now = ctx.state.clock.now();
     let usage = if can(Action::ReadUsage) {
-        p.project_usage(caller, id, now - TimeDelta::days(30), now, Granularity::Day)
+        p.metering()
+            .project_usage(caller, id, now - TimeDelta::days(30), now, Granularity::Day)
             .await
             .ok()
     } else {
@@ -94,9 +98,13 @@ async fn render(
             deliveries.push((health, list));
         }
     }
-    let reports = p.report_history(caller, id, 20).await.unwrap_or_default();
+    let reports = p
+        .exports()
+        .report_history(caller, id, 20)
+        .await
+        .unwrap_or_default();
     let alerts = if can(Action::ReadUsage) {
-        p.recent_alerts(caller, id, 10).await.ok()
+        p.metering().recent_alerts(caller, id, 10).await.ok()
     } else {
         None
     };
@@ -117,6 +125,7 @@ async fn render(
     let period_now = now.format("%Y-%m").to_string();
     let source = match ov.project.cloned_from {
         Some(src) => p
+            .projects()
             .project_overview(caller, src)
             .await
             .ok()
@@ -340,6 +349,7 @@ pub async fn subscribe(state: WebState, req: Request) -> Response {
     };
     let r = state
         .portal
+        .pipeline()
         .subscribe(caller, id, plan)
         .await
         .map(|s| format!("/subscriptions/{}", s.id));
@@ -366,6 +376,7 @@ pub async fn set_alert(state: WebState, req: Request) -> Response {
     };
     let r = state
         .portal
+        .projects()
         .set_alert_threshold(caller, id, metric, limit)
         .await
         .map(|_| format!("/projects/{id}#alerts-title"));
@@ -382,6 +393,7 @@ pub async fn delete_alert(state: WebState, req: Request) -> Response {
     };
     let r = state
         .portal
+        .projects()
         .delete_alert_threshold(caller, id, alert)
         .await
         .map(|_| format!("/projects/{id}#alerts-title"));
@@ -395,6 +407,7 @@ pub async fn live_audit_reviewed(state: WebState, req: Request) -> Response {
     let Some(id) = id else { return ctx.not_found() };
     let r = state
         .portal
+        .projects()
         .confirm_live_audit_reviewed(caller, id)
         .await
         .map(|_| format!("/projects/{id}#pass-title"));
@@ -409,7 +422,7 @@ pub async fn create_webhook(state: WebState, req: Request) -> Response {
     let events: Vec<String> = form.all("events").into_iter().map(str::to_owned).collect();
     match state
         .portal
-        .create_webhook_endpoint(caller, id, form.text("url"), &events)
+        .endpoints().create_webhook_endpoint(caller, id, form.text("url"), &events)
         .await
     {
         // The signing secret is shown once, in this response (never in a URL or the session).
@@ -751,7 +764,7 @@ pub async fn webhook_action(state: WebState, req: Request) -> Response {
         return ctx.not_found();
     };
     let p = &state.portal;
-    let ep = match p.webhook_endpoint(caller, ep_id).await {
+    let ep = match p.endpoints().webhook_endpoint(caller, ep_id).await {
         Ok(ep) => ep,
         Err(e) => return ctx.error(e),
     };
@@ -761,14 +774,22 @@ pub async fn webhook_action(state: WebState, req: Request) -> Response {
     let (form_id, r): (String, Result<(), ServiceError>) = match op.as_str() {
         "verify" => (
             base,
-            p.start_webhook_verification(caller, ep_id)
+            p.endpoints()
+                .start_webhook_verification(caller, ep_id)
                 .await
                 .map(|_| ()),
         ),
-        "test" => (base, p.send_webhook_test(caller, ep_id).await.map(|_| ())),
+        "test" => (
+            base,
+            p.endpoints()
+                .send_webhook_test(caller, ep_id)
+                .await
+                .map(|_| ()),
+        ),
         "enable" | "disable" => (
             base,
-            p.set_webhook_endpoint_enabled(caller, ep_id, op == "enable")
+            p.endpoints()
+                .set_webhook_endpoint_enabled(caller, ep_id, op == "enable")
                 .await
                 .map(|_| ()),
         ),
@@ -776,7 +797,8 @@ pub async fn webhook_action(state: WebState, req: Request) -> Response {
             let events: Vec<String> = form.all("events").into_iter().map(str::to_owned).collect();
             (
                 format!("events-{ep_id}"),
-                p.update_webhook_endpoint(caller, ep_id, None, Some(&events))
+                p.endpoints()
+                    .update_webhook_endpoint(caller, ep_id, None, Some(&events))
                     .await
                     .map(|_| ()),
             )
@@ -796,7 +818,11 @@ pub async fn webhook_action(state: WebState, req: Request) -> Response {
                     }
                 }
             };
-            match p.rotate_webhook_secret(caller, ep_id, overlap).await {
+            match p
+                .endpoints()
+                .rotate_webhook_secret(caller, ep_id, overlap)
+                .await
+            {
                 // The new secret is shown once, in this response.
                 Ok(rotated) => {
                     let note = rotated
@@ -874,6 +900,7 @@ pub(crate) async fn check_export(
     match ctx
         .state
         .portal
+        .exports()
         .authorize_export(caller, scope, period)
         .await
     {

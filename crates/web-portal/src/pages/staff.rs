@@ -36,12 +36,16 @@ pub async fn queue(state: WebState, req: Request) -> Response {
         Err(r) => return r,
     };
     let p = &state.portal;
-    let entries = match p.review_queue(caller, None, 200).await {
+    let entries = match p.pipeline().review_queue(caller, None, 200).await {
         Ok(e) => e,
         Err(e) => return ctx.error(e),
     };
     let oldest = match entries.first() {
-        Some(e) => p.subscription_view(caller, e.subscription.id).await.ok(),
+        Some(e) => p
+            .pipeline()
+            .subscription_view(caller, e.subscription.id)
+            .await
+            .ok(),
         None => None,
     };
     let body = html! {
@@ -150,15 +154,17 @@ async fn render(ctx: &Ctx, id: SubscriptionId, fe: Option<FormErrors>) -> Respon
         }
     );
     let p = &ctx.state.portal;
-    let v = match p.subscription_view(caller, id).await {
+    let v = match p.pipeline().subscription_view(caller, id).await {
         Ok(v) => v,
         Err(e) => return ctx.error(e),
     };
     let s = &v.subscription;
     let (ws, project, plan) = match (
-        p.workspace_overview(caller, s.workspace_id).await,
-        p.project_overview(caller, s.project_id).await,
-        p.plan(s.plan_id).await,
+        p.workspaces()
+            .workspace_overview(caller, s.workspace_id)
+            .await,
+        p.projects().project_overview(caller, s.project_id).await,
+        p.catalog().plan(s.plan_id).await,
     ) {
         (Ok(a), Ok(b), Ok(c)) => (a, b.project, c),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return ctx.error(e),
@@ -325,46 +331,62 @@ pub async fn review_action(state: WebState, req: Request) -> Response {
     let version = form.text("version").parse::<i64>().ok();
     let notes = form.text("notes");
     let (form_id, result): (&str, Result<(), ServiceError>) = match op.as_str() {
-        "approve" => ("approve", p.approve(caller, id, version).await.map(drop)),
+        "approve" => (
+            "approve",
+            p.pipeline().approve(caller, id, version).await.map(drop),
+        ),
         "reject" => (
             "reject",
-            p.reject(caller, id, Some(notes), version).await.map(drop),
+            p.pipeline()
+                .reject(caller, id, Some(notes), version)
+                .await
+                .map(drop),
         ),
         "request-changes" => (
             "request-changes",
-            p.request_changes(caller, id, notes, version)
+            p.pipeline()
+                .request_changes(caller, id, notes, version)
                 .await
                 .map(drop),
         ),
         "sign-off" => match Gate::parse(form.text("gate")) {
-            Some(g) => ("sign-off", p.sign_off_gate(caller, id, g).await.map(drop)),
+            Some(g) => (
+                "sign-off",
+                p.pipeline().sign_off_gate(caller, id, g).await.map(drop),
+            ),
             None => return ctx.not_found(),
         },
         "grant-access" => (
             "access",
-            p.decide_sandbox_access(caller, id, true, None)
+            p.pipeline()
+                .decide_sandbox_access(caller, id, true, None)
                 .await
                 .map(drop),
         ),
         "decline-access" => (
             "access",
-            p.decide_sandbox_access(caller, id, false, Some(notes))
+            p.pipeline()
+                .decide_sandbox_access(caller, id, false, Some(notes))
                 .await
                 .map(drop),
         ),
-        "reopen" => ("reopen", p.reopen(caller, id, None).await.map(drop)),
+        "reopen" => (
+            "reopen",
+            p.pipeline().reopen(caller, id, None).await.map(drop),
+        ),
         "confirm-payment" => match form.text("amount").trim().parse::<Decimal>() {
             Ok(amount) => (
                 "payment",
-                p.confirm_payment(
-                    caller,
-                    id,
-                    amount,
-                    form.text("currency").trim(),
-                    form.text("reference"),
-                )
-                .await
-                .map(drop),
+                p.billing()
+                    .confirm_payment(
+                        caller,
+                        id,
+                        amount,
+                        form.text("currency").trim(),
+                        form.text("reference"),
+                    )
+                    .await
+                    .map(drop),
             ),
             Err(_) => {
                 let fe = FormErrors::new("payment", form)

@@ -39,6 +39,7 @@ fn kind_label(k: &CredentialKind) -> &'static str {
 async fn roles_in(ctx: &Ctx, caller: Caller, v: &SubscriptionView) -> Option<RoleSet> {
     ctx.state
         .portal
+        .workspaces()
         .my_workspaces(caller)
         .await
         .ok()?
@@ -115,11 +116,15 @@ fn create_credential_form(ctx: &Ctx, id: SubscriptionId, env: Environment, e: Er
 async fn render(ctx: &Ctx, id: SubscriptionId, fe: Option<FormErrors>) -> Response {
     let caller = caller_or_redirect!(ctx);
     let p = &ctx.state.portal;
-    let v = match p.subscription_view(caller, id).await {
+    let v = match p.pipeline().subscription_view(caller, id).await {
         Ok(v) => v,
         Err(e) => return ctx.error(e),
     };
-    let project = match p.project_overview(caller, v.subscription.project_id).await {
+    let project = match p
+        .projects()
+        .project_overview(caller, v.subscription.project_id)
+        .await
+    {
         Ok(o) => o.project,
         Err(e) => return ctx.error(e),
     };
@@ -298,6 +303,7 @@ pub async fn create_credential(state: WebState, req: Request) -> Response {
     };
     match state
         .portal
+        .credentials()
         .create_credential(caller, id, env, kind, form.text("name"))
         .await
     {
@@ -322,7 +328,7 @@ pub async fn credential_action(state: WebState, req: Request) -> Response {
     let caller = caller_or_redirect!(ctx);
     let Some(id) = id else { return ctx.not_found() };
     let p = &state.portal;
-    let cred = match p.credential(caller, id).await {
+    let cred = match p.credentials().credential(caller, id).await {
         Ok(c) => c,
         Err(e) => return ctx.error(e),
     };
@@ -330,6 +336,7 @@ pub async fn credential_action(state: WebState, req: Request) -> Response {
     let back = cred.subscription_id;
     let result = match op.as_str() {
         "regenerate" => p
+            .credentials()
             .regenerate_credential(caller, id, None)
             .await
             .map(|c| Some((c, false))),
@@ -353,13 +360,18 @@ pub async fn credential_action(state: WebState, req: Request) -> Response {
             };
             match grace {
                 Ok(g) => p
+                    .credentials()
                     .rotate_credential(caller, id, g, None)
                     .await
                     .map(|c| Some((c, true))),
                 Err(e) => Err(e),
             }
         }
-        "revoke" => p.revoke_credential(caller, id).await.map(|_| None),
+        "revoke" => p
+            .credentials()
+            .revoke_credential(caller, id)
+            .await
+            .map(|_| None),
         _ => return ctx.not_found(),
     };
     match result {
@@ -385,7 +397,7 @@ pub async fn withdraw(state: WebState, req: Request) -> Response {
     let caller = caller_or_redirect!(ctx);
     let Some(id) = id else { return ctx.not_found() };
     let version = form.text("version").parse().ok();
-    match state.portal.withdraw(caller, id, version).await {
+    match state.portal.pipeline().withdraw(caller, id, version).await {
         Ok(_) => redirect(&format!("/subscriptions/{id}")),
         Err(e) => match FormErrors::from_service("submit", form, e) {
             Ok(fe) => render(&ctx, id, Some(fe)).await,
@@ -399,7 +411,12 @@ pub async fn clone_to_production(state: WebState, req: Request) -> Response {
     let (ctx, form) = post_ctx!(state, req);
     let caller = caller_or_redirect!(ctx);
     let Some(id) = id else { return ctx.not_found() };
-    match state.portal.clone_to_production(caller, id).await {
+    match state
+        .portal
+        .projects()
+        .clone_to_production(caller, id)
+        .await
+    {
         Ok(_) => redirect(&format!("/subscriptions/{id}#production")),
         Err(e) => match FormErrors::from_service("clone", form, e) {
             Ok(fe) => render(&ctx, id, Some(fe)).await,
@@ -414,7 +431,7 @@ pub async fn test_data(state: WebState, req: Request) -> Response {
     let Some(id) = param::<SubscriptionId>(&req, "id") else {
         return ctx.not_found();
     };
-    let v = match state.portal.subscription_view(caller, id).await {
+    let v = match state.portal.pipeline().subscription_view(caller, id).await {
         Ok(v) => v,
         Err(e) => return ctx.error(e),
     };
@@ -648,6 +665,7 @@ async fn load_for_submit(ctx: &Ctx, id: SubscriptionId) -> Result<SubscriptionVi
     let v = ctx
         .state
         .portal
+        .pipeline()
         .subscription_view(caller, id)
         .await
         .map_err(|e| ctx.error(e))?;
@@ -702,7 +720,7 @@ pub async fn submit_step(state: WebState, req: Request) -> Response {
     };
     let go = data.text("_go").to_owned();
     let Some(form) = v.form.clone() else {
-        return match state.portal.submit(caller, id, None, None).await {
+        return match state.portal.pipeline().submit(caller, id, None, None).await {
             Ok(_) => redirect(&format!("/subscriptions/{id}")),
             Err(e) => match FormErrors::from_service("submit", data, e) {
                 Ok(fe) => render(&ctx, id, Some(fe)).await,
@@ -750,7 +768,12 @@ pub async fn submit_step(state: WebState, req: Request) -> Response {
                 render_step(&ctx, &v, &form, step, &fe)
             }
         }
-        _ => match state.portal.submit(caller, id, Some(answers), None).await {
+        _ => match state
+            .portal
+            .pipeline()
+            .submit(caller, id, Some(answers), None)
+            .await
+        {
             Ok(_) => redirect(&format!("/subscriptions/{id}")),
             Err(ServiceError::InvalidFields(fields)) => {
                 let first = fields

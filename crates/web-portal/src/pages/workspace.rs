@@ -94,14 +94,14 @@ async fn render(ctx: &Ctx, id: WorkspaceId, fe: Option<FormErrors>) -> Response 
         Err(r) => return r,
     };
     let p = &ctx.state.portal;
-    let ov = match p.workspace_overview(caller, id).await {
+    let ov = match p.workspaces().workspace_overview(caller, id).await {
         Ok(o) => o,
         Err(e) => return ctx.error(e),
     };
     let (projects, subs, plans) = match (
-        p.projects(caller, id).await,
-        p.subscriptions(caller, id).await,
-        p.plans().await,
+        p.projects().projects(caller, id).await,
+        p.pipeline().subscriptions(caller, id).await,
+        p.catalog().plans().await,
     ) {
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return ctx.error(e),
@@ -342,6 +342,7 @@ pub async fn invite(state: WebState, req: Request) -> Response {
     };
     let r = state
         .portal
+        .workspaces()
         .invite(caller, id, form.text("email"), roles, None)
         .await
         .map(|_| format!("/workspaces/{id}#invite"));
@@ -358,6 +359,7 @@ pub async fn revoke_invitation(state: WebState, req: Request) -> Response {
     };
     let r = state
         .portal
+        .workspaces()
         .revoke_invitation(caller, inv)
         .await
         .map(|_| format!("/workspaces/{id}#invite"));
@@ -383,6 +385,7 @@ pub async fn decide_join_request(state: WebState, req: Request) -> Response {
     };
     let r = state
         .portal
+        .workspaces()
         .decide_join_request(caller, jr, approve, roles)
         .await
         .map(|_| format!("/workspaces/{id}"));
@@ -413,6 +416,7 @@ pub async fn name_responsible(state: WebState, req: Request) -> Response {
     };
     let r = state
         .portal
+        .workspaces()
         .name_responsible(caller, id, what, who)
         .await
         .map(|_| format!("/workspaces/{id}#responsibles"));
@@ -432,6 +436,7 @@ pub async fn create_project(state: WebState, req: Request) -> Response {
     let events: Vec<String> = form.all("events").into_iter().map(str::to_owned).collect();
     let r = state
         .portal
+        .projects()
         .create_project(
             caller,
             id,
@@ -477,7 +482,7 @@ pub async fn export_audit(state: WebState, req: Request) -> Response {
 async fn audit_page(ctx: &Ctx, id: WorkspaceId, fe: Option<FormErrors>) -> Response {
     let caller = caller_or_redirect!(ctx);
     let state = &ctx.state;
-    let events = match state.portal.audit_events(caller, id, 0, 500).await {
+    let events = match state.portal.audit().audit_events(caller, id, 0, 500).await {
         Ok(e) => e,
         Err(ServiceError::Forbidden { .. }) => {
             return ctx.message(
@@ -489,7 +494,12 @@ async fn audit_page(ctx: &Ctx, id: WorkspaceId, fe: Option<FormErrors>) -> Respo
         Err(e) => return ctx.error(e),
     };
     // Who may export: the core's permission table (members), or staff who read the queue.
-    let wov = state.portal.workspace_overview(caller, id).await.ok();
+    let wov = state
+        .portal
+        .workspaces()
+        .workspace_overview(caller, id)
+        .await
+        .ok();
     let can_export = match caller {
         onboarding_core::Caller::Staff { role, .. } => onboarding_core::roles::staff_allowed(
             role,
@@ -502,6 +512,7 @@ async fn audit_page(ctx: &Ctx, id: WorkspaceId, fe: Option<FormErrors>) -> Respo
     };
     let history = state
         .portal
+        .exports()
         .workspace_report_history(caller, id, 50)
         .await
         .unwrap_or_default();
@@ -572,7 +583,7 @@ pub async fn billing(state: WebState, req: Request) -> Response {
     let p = &state.portal;
     let (from, _) = month_bounds(state.clock.now());
     let period = from.format("%Y-%m").to_string();
-    let invoice = match p.invoice(caller, id, &period).await {
+    let invoice = match p.billing().invoice(caller, id, &period).await {
         Ok(i) => i,
         Err(ServiceError::Forbidden { .. }) => {
             return ctx.message(
@@ -583,13 +594,13 @@ pub async fn billing(state: WebState, req: Request) -> Response {
         }
         Err(e) => return ctx.error(e),
     };
-    let subs = match p.subscriptions(caller, id).await {
+    let subs = match p.pipeline().subscriptions(caller, id).await {
         Ok(s) => s,
         Err(e) => return ctx.error(e),
     };
     let mut rows = Vec::new();
     for s in &subs {
-        match p.subscription_view(caller, s.id).await {
+        match p.pipeline().subscription_view(caller, s.id).await {
             Ok(v) => rows.push(v),
             Err(e) => return ctx.error(e),
         }
