@@ -391,6 +391,44 @@ pub enum Change {
     RecordPayment(Payment),
 }
 
+/// A row kept under optimistic concurrency: every update names the version it read, and the
+/// stored row takes the next one.
+pub trait Versioned: Clone {
+    /// The version this value was read at (or will be written at).
+    fn version(&self) -> i64;
+    /// Sets the version this value will be stored with.
+    fn set_version(&mut self, version: i64);
+    /// The change that stores this value over the row at `expected_version`.
+    fn into_update(self, expected_version: i64) -> Change;
+}
+
+macro_rules! versioned {
+    ($($ty:ty => $variant:ident),* $(,)?) => {$(
+        impl Versioned for $ty {
+            fn version(&self) -> i64 {
+                self.version
+            }
+            fn set_version(&mut self, version: i64) {
+                self.version = version;
+            }
+            fn into_update(self, expected_version: i64) -> Change {
+                Change::$variant { value: self, expected_version }
+            }
+        }
+    )*};
+}
+
+versioned! {
+    Workspace => UpdateWorkspace,
+    Invitation => UpdateInvitation,
+    JoinRequest => UpdateJoinRequest,
+    Plan => UpdatePlan,
+    Project => UpdateProject,
+    Subscription => UpdateSubscription,
+    Credential => UpdateCredential,
+    WebhookEndpoint => UpdateWebhookEndpoint,
+}
+
 /// Everything one use case writes: applied atomically, or not at all.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChangeSet {

@@ -130,42 +130,115 @@ pub fn validate_endpoint_url(raw: &str, env: Environment) -> Result<url::Url, Fi
 // Event catalog, fan-out and delivery state (issue 5). Everything below is pure: the delivery
 // store persists it, the webhooks adapter sends it, the services decide with it.
 
-/// Sent to one endpoint to prove it is reachable and answered by its owner: carries a challenge
-/// the endpoint must echo.
-pub const EVENT_VERIFICATION: &str = "endpoint.verification";
-/// "Send test event": a signed delivery to one endpoint; the webhook gate reads its outcome.
-pub const EVENT_TEST: &str = "test";
-/// Raised when the portal disables an endpoint (410 Gone, or failing for too long).
-pub const EVENT_ENDPOINT_DISABLED: &str = "endpoint.disabled";
-
-/// Every event type the portal emits. Endpoints subscribe to these (or to a `family.*`
-/// wildcard, or to everything with an empty list); the two targeted events are never
+/// Every event type the portal emits, with its wire name. Endpoints subscribe to these (or to a
+/// `family.*` wildcard, or to everything with an empty list); the two targeted events are never
 /// subscribed to, they go to the one endpoint they concern.
-pub const EVENT_TYPES: &[&str] = &[
-    "subscription.created",
-    "subscription.sandbox_access_granted",
-    "subscription.sandbox_access_declined",
-    "subscription.submitted",
-    "subscription.withdrawn",
-    "subscription.changes_requested",
-    "subscription.reopened",
-    "subscription.approved",
-    "subscription.rejected",
-    "credential.created",
-    "credential.rotated",
-    "credential.regenerated",
-    "credential.revoked",
-    "alert.triggered",
-    "payment.confirmed",
-    "project.cloned",
-    EVENT_ENDPOINT_DISABLED,
-    EVENT_VERIFICATION,
-    EVENT_TEST,
-];
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantNames,
+    strum::VariantArray,
+)]
+#[non_exhaustive]
+pub enum EventType {
+    /// A project subscribed to a plan.
+    #[strum(serialize = "subscription.created")]
+    SubscriptionCreated,
+    /// A reviewer granted sandbox access on an `approval_required` plan.
+    #[strum(serialize = "subscription.sandbox_access_granted")]
+    SandboxAccessGranted,
+    /// A reviewer declined sandbox access.
+    #[strum(serialize = "subscription.sandbox_access_declined")]
+    SandboxAccessDeclined,
+    /// Submitted for review.
+    #[strum(serialize = "subscription.submitted")]
+    SubscriptionSubmitted,
+    /// The submitter withdrew the submission.
+    #[strum(serialize = "subscription.withdrawn")]
+    SubscriptionWithdrawn,
+    /// A reviewer requested changes.
+    #[strum(serialize = "subscription.changes_requested")]
+    ChangesRequested,
+    /// An admin reopened a rejected subscription.
+    #[strum(serialize = "subscription.reopened")]
+    SubscriptionReopened,
+    /// Approved: production.
+    #[strum(serialize = "subscription.approved")]
+    SubscriptionApproved,
+    /// Rejected.
+    #[strum(serialize = "subscription.rejected")]
+    SubscriptionRejected,
+    /// A credential was created.
+    #[strum(serialize = "credential.created")]
+    CredentialCreated,
+    /// A credential's secret was rotated with a grace period.
+    #[strum(serialize = "credential.rotated")]
+    CredentialRotated,
+    /// A credential's secret was regenerated (the old one stopped at once).
+    #[strum(serialize = "credential.regenerated")]
+    CredentialRegenerated,
+    /// A credential was revoked.
+    #[strum(serialize = "credential.revoked")]
+    CredentialRevoked,
+    /// A usage alert threshold was crossed.
+    #[strum(serialize = "alert.triggered")]
+    AlertTriggered,
+    /// A payment was recorded.
+    #[strum(serialize = "payment.confirmed")]
+    PaymentConfirmed,
+    /// A sandbox project was cloned to production.
+    #[strum(serialize = "project.cloned")]
+    ProjectCloned,
+    /// Raised when the portal disables an endpoint (410 Gone, or failing for too long).
+    #[strum(serialize = "endpoint.disabled")]
+    EndpointDisabled,
+    /// Sent to one endpoint to prove it is reachable and answered by its owner: carries a
+    /// challenge the endpoint must echo.
+    #[strum(serialize = "endpoint.verification")]
+    EndpointVerification,
+    /// "Send test event": a signed delivery to one endpoint; the webhook gate reads its outcome.
+    #[strum(serialize = "test")]
+    Test,
+}
+
+impl EventType {
+    /// The wire name (`credential.created`).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Whether this event goes only to the endpoint it names (verification, test).
+    pub fn is_targeted(self) -> bool {
+        matches!(self, EventType::EndpointVerification | EventType::Test)
+    }
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The wire names of every event type, in declaration order.
+pub const EVENT_TYPES: &[&str] = <EventType as strum::VariantNames>::VARIANTS;
+/// Wire name of [`EventType::EndpointVerification`].
+pub const EVENT_VERIFICATION: &str = "endpoint.verification";
+/// Wire name of [`EventType::Test`].
+pub const EVENT_TEST: &str = "test";
+/// Wire name of [`EventType::EndpointDisabled`].
+pub const EVENT_ENDPOINT_DISABLED: &str = "endpoint.disabled";
 
 /// Events delivered only to the endpoint named by `OutboxMessage::target_endpoint`.
 pub fn is_targeted_event(event_type: &str) -> bool {
-    event_type == EVENT_VERIFICATION || event_type == EVENT_TEST
+    event_type
+        .parse::<EventType>()
+        .is_ok_and(EventType::is_targeted)
 }
 
 /// Interactive events are attempted once: the person who pressed the button wants the answer
@@ -480,6 +553,20 @@ impl EndpointHealth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wire_name_constants_are_the_enums_names() {
+        assert_eq!(EVENT_VERIFICATION, EventType::EndpointVerification.as_str());
+        assert_eq!(EVENT_TEST, EventType::Test.as_str());
+        assert_eq!(EVENT_ENDPOINT_DISABLED, EventType::EndpointDisabled.as_str());
+        for name in EVENT_TYPES {
+            assert_eq!(name.parse::<EventType>().unwrap().as_str(), *name);
+        }
+        assert_eq!(
+            EVENT_TYPES.len(),
+            <EventType as strum::VariantArray>::VARIANTS.len()
+        );
+    }
 
     #[test]
     fn endpoint_urls() {

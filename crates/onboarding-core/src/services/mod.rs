@@ -5,6 +5,8 @@
 mod accounts;
 mod audit;
 mod catalog;
+#[allow(dead_code)]
+mod change;
 mod credentials;
 mod exports;
 mod ingest;

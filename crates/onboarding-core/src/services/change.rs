@@ -1,0 +1,138 @@
+//! The one way a use case writes: a [`Draft`] collects the rows, audit events and outbox
+//! messages of one change, stamped with one actor, time and scope, and commits them as one
+//! [`ChangeSet`] (docs/decisions/0001).
+
+use super::*;
+use crate::webhook::EventType;
+
+/// One change in the making. Start it with [`Context::change`], add rows, audit events and
+/// webhook events, then [`Draft::commit`].
+#[must_use = "a draft changes nothing until it is committed"]
+#[allow(dead_code)] // used by the services as they move to it
+pub(crate) struct Draft<'a> {
+    cx: &'a Context,
+    actor: Actor,
+    at: DateTime<Utc>,
+    workspace: Option<WorkspaceId>,
+    project: Option<ProjectId>,
+    set: ChangeSet,
+    unscoped_event: bool,
+}
+
+impl Context {
+    /// A change made by `actor` at `at`, outside any workspace (accounts, staff, the catalog).
+    pub(crate) fn change(&self, actor: Actor, at: DateTime<Utc>) -> Draft<'_> {
+        Draft {
+            cx: self,
+            actor,
+            at,
+            workspace: None,
+            project: None,
+            set: ChangeSet::default(),
+            unscoped_event: false,
+        }
+    }
+
+    /// A change made by `actor` at `at` inside a workspace (and one of its projects).
+    pub(crate) fn change_in(
+        &self,
+        actor: Actor,
+        at: DateTime<Utc>,
+        workspace: WorkspaceId,
+        project: Option<ProjectId>,
+    ) -> Draft<'_> {
+        Draft {
+            workspace: Some(workspace),
+            project,
+            ..self.change(actor, at)
+        }
+    }
+}
+
+impl<'a> Draft<'a> {
+    /// Adds a row change as it is (inserts, deletes, memberships).
+    pub(crate) fn with(mut self, change: Change) -> Self {
+        self.set.changes.push(change);
+        self
+    }
+
+    /// Stores `next` over the row it was read from: expects the version it carries and bumps
+    /// it, so the caller keeps the value as stored.
+    pub(crate) fn update<T: Versioned>(mut self, next: &mut T) -> Self {
+        let expected = next.version();
+        next.set_version(expected + 1);
+        self.set.changes.push(next.clone().into_update(expected));
+        self
+    }
+
+    /// Later audit events and webhook events concern this project.
+    pub(crate) fn in_project(mut self, project: Option<ProjectId>) -> Self {
+        self.project = project;
+        self
+    }
+
+    /// Records an audit event of the change.
+    pub(crate) fn audit(mut self, action: &str, target: impl ToString, details: Value) -> Self {
+        let draft = self.cx.audit_draft(
+            self.actor,
+            self.workspace,
+            self.project,
+            action,
+            target,
+            details,
+            self.at,
+        );
+        self.set.audit.push(draft);
+        self
+    }
+
+    /// Raises a webhook event for the workspace's endpoints that want it.
+    pub(crate) fn event(self, event: EventType, payload: Value) -> Self {
+        self.message(event, payload, None)
+    }
+
+    /// Raises a webhook event for one endpoint only (verification, test).
+    pub(crate) fn event_to(
+        self,
+        endpoint: WebhookEndpointId,
+        event: EventType,
+        payload: Value,
+    ) -> Self {
+        self.message(event, payload, Some(endpoint))
+    }
+
+    fn message(
+        mut self,
+        event: EventType,
+        payload: Value,
+        target: Option<WebhookEndpointId>,
+    ) -> Self {
+        let Some(workspace) = self.workspace else {
+            self.unscoped_event = true;
+            return self;
+        };
+        let mut message = self
+            .cx
+            .outbox(workspace, self.project, event.as_str(), payload, self.at);
+        message.target_endpoint = target;
+        self.set.outbox.push(message);
+        self
+    }
+
+    /// The change set as built, for callers that commit it elsewhere.
+    pub(crate) fn into_set(self) -> ServiceResult<ChangeSet> {
+        if self.unscoped_event {
+            return Err(ServiceError::Internal(
+                "a webhook event was raised outside any workspace".into(),
+            ));
+        }
+        Ok(self.set)
+    }
+
+    /// Commits the change: every row, audit event and outbox message, or none.
+    pub(crate) async fn commit(self) -> ServiceResult<()> {
+        let cx = self.cx;
+        let set = self.into_set()?;
+        cx.commit(set).await
+    }
+}
