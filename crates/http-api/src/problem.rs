@@ -248,7 +248,9 @@ impl From<ServiceError> for Problem {
             | ServiceError::Stale { message, current } => {
                 Problem::new("conflict", message).current(current)
             }
-            ServiceError::Refused { code, message } => Problem::new("refused", message).code(code),
+            ServiceError::Refused { code, message } => {
+                Problem::new("refused", message).code(code.as_str())
+            }
             ServiceError::Invalid(f) => Problem::validation(vec![f]),
             ServiceError::InvalidFields(fs) => Problem::validation(fs),
             ServiceError::GateNotPassed { gate, missing } => {

@@ -9,7 +9,19 @@ use crate::plan::{Plan, evidence};
 use crate::roles::Role;
 
 /// The seven production gates, declared in canonical order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Gate {
     /// Gate 1: The submission states the use case and how the returned data is used; a reviewer signs it
@@ -33,15 +45,7 @@ pub enum Gate {
 
 impl Gate {
     /// Canonical order: evaluation and "the remaining gate" follow it.
-    pub const ALL: [Gate; 7] = [
-        Gate::DeclaredUseCase,
-        Gate::ConsentHandling,
-        Gate::WebhookVerification,
-        Gate::IntegrationVerification,
-        Gate::BillingOwnership,
-        Gate::AuditReadiness,
-        Gate::InternalAccessControls,
-    ];
+    pub const ALL: &'static [Gate] = <Gate as strum::VariantArray>::VARIANTS;
 
     /// The snake_case name used in plans, the API and audit details (`webhook_verification`).
     pub fn as_str(self) -> &'static str {
@@ -76,7 +80,7 @@ impl Gate {
 
     /// The inverse of [`as_str`](Self::as_str); `None` for an unknown name.
     pub fn parse(s: &str) -> Option<Gate> {
-        Gate::ALL.into_iter().find(|g| g.as_str() == s)
+        Gate::ALL.iter().copied().find(|g| g.as_str() == s)
     }
 }
 
@@ -243,7 +247,8 @@ impl GateEvaluation {
 /// ```
 pub fn evaluate(plan: &Plan, facts: &GateFacts, now: DateTime<Utc>) -> GateEvaluation {
     let gates = Gate::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|g| plan.applies(*g))
         .map(|gate| GateStatus {
             gate,
@@ -362,7 +367,7 @@ fn evaluate_one(gate: Gate, plan: &Plan, f: &GateFacts, now: DateTime<Utc>) -> G
 }
 
 /// One item of the first live operating pass (spec §6), shown on the production project.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::VariantArray)]
 #[serde(rename_all = "snake_case")]
 pub enum OperatingItem {
     /// Set at least one alert threshold on the production project.
@@ -377,12 +382,7 @@ pub enum OperatingItem {
 
 impl OperatingItem {
     /// Every item, in checklist order.
-    pub const ALL: [OperatingItem; 4] = [
-        OperatingItem::SetAlertThresholds,
-        OperatingItem::ConfirmWebhookHealth,
-        OperatingItem::ReviewFirstLiveAuditEntries,
-        OperatingItem::GiveBillingAccess,
-    ];
+    pub const ALL: &'static [OperatingItem] = <OperatingItem as strum::VariantArray>::VARIANTS;
 
     /// The item's line on the checklist.
     pub fn title(self) -> &'static str {
@@ -422,7 +422,8 @@ pub struct OperatingCheck {
 /// The operating checklist; it stays on the project page until every item is done.
 pub fn operating_checklist(f: &OperatingFacts) -> Vec<OperatingCheck> {
     OperatingItem::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .map(|item| OperatingCheck {
             item,
             done: match item {

@@ -57,6 +57,6 @@ pub(crate) mod test_fixtures;
 
 pub use services::{
     Accounts, Audit, Billing, Caller, Catalog, Credentials, Endpoints, Exports, Infrastructure,
-    Metering, Pipeline, Portal, Ports, Projects, ServiceError, ServiceResult, Store, Webhooks,
-    Workspaces,
+    Metering, Pipeline, Portal, Ports, Projects, RefusalCode, ServiceError, ServiceResult, Store,
+    Webhooks, Workspaces,
 };

@@ -9,7 +9,19 @@ use serde::{Deserialize, Serialize};
 use crate::values::FieldError;
 
 /// A consumer-side role inside one workspace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything in the workspace: invite and remove members, assign roles.
@@ -28,14 +40,7 @@ pub enum Role {
 
 impl Role {
     /// Every role, in the order of the permission table.
-    pub const ALL: [Role; 6] = [
-        Role::Owner,
-        Role::Developer,
-        Role::TechnicalLead,
-        Role::SecurityOwner,
-        Role::Billing,
-        Role::Compliance,
-    ];
+    pub const ALL: &'static [Role] = <Role as strum::VariantArray>::VARIANTS;
 
     /// The snake_case name used in the API and storage (`technical_lead`).
     pub fn as_str(self) -> &'static str {
@@ -63,7 +68,7 @@ impl fmt::Display for Role {
 impl FromStr for Role {
     type Err = FieldError;
     fn from_str(s: &str) -> Result<Self, FieldError> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
+        Role::ALL.iter().copied().find(|r| r.as_str() == s).ok_or_else(|| {
             FieldError::new(
                 "roles",
                 format!(
@@ -125,7 +130,7 @@ impl RoleSet {
 
     /// The roles of the set, in [`Role::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = Role> {
-        Role::ALL.into_iter().filter(move |r| self.contains(*r))
+        Role::ALL.iter().copied().filter(move |r| self.contains(*r))
     }
 
     /// The snake_case names of the roles, in [`Role::ALL`] order.
@@ -148,7 +153,7 @@ impl<'de> Deserialize<'de> for RoleSet {
 }
 
 /// Everything a workspace member may ask to do. Each variant is one row of the permission table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::VariantArray)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Read the workspace, its lanes, projects, subscriptions and test data.
@@ -199,30 +204,37 @@ pub enum Action {
 
 impl Action {
     /// Every workspace action.
-    pub const ALL: [Action; 22] = [
-        Action::ViewWorkspace,
-        Action::ManageMembers,
-        Action::NameResponsibles,
-        Action::CreateProject,
-        Action::Subscribe,
-        Action::CreateSandboxCredential,
-        Action::ManageSandboxCredential,
-        Action::ManageWebhooks,
-        Action::ReadUsage,
-        Action::SubmitForReview,
-        Action::CloneToProduction,
-        Action::CreateProductionCredential,
-        Action::ManageProductionCredential,
-        Action::ManageAccessControls,
-        Action::ReadAuditLog,
-        Action::ExportAuditLog,
-        Action::ExportUsage,
-        Action::ManageBilling,
-        Action::ReadInvoices,
-        Action::SetOperationalAlerts,
-        Action::SetSpendAlerts,
-        Action::ReviewLiveAudit,
-    ];
+    pub const ALL: &'static [Action] = <Action as strum::VariantArray>::VARIANTS;
+
+    /// The action in words, for messages ("submit for review").
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::ViewWorkspace => "view this workspace",
+            Action::ManageMembers => "manage the workspace's members",
+            Action::NameResponsibles => "name the billing owner, audit contact or security owner",
+            Action::CreateProject => "create a project",
+            Action::Subscribe => "subscribe to a plan",
+            Action::CreateSandboxCredential => "create a sandbox credential",
+            Action::ManageSandboxCredential => "regenerate, rotate or revoke a sandbox credential",
+            Action::ManageWebhooks => "manage webhook endpoints",
+            Action::ReadUsage => "read usage",
+            Action::SubmitForReview => "submit for review",
+            Action::CloneToProduction => "clone a project to production",
+            Action::CreateProductionCredential => "create a production credential",
+            Action::ManageProductionCredential => {
+                "regenerate, rotate or revoke a production credential"
+            }
+            Action::ManageAccessControls => "manage access controls",
+            Action::ReadAuditLog => "read the audit log",
+            Action::ExportAuditLog => "export the audit log",
+            Action::ExportUsage => "export usage",
+            Action::ManageBilling => "manage billing",
+            Action::ReadInvoices => "read invoices",
+            Action::SetOperationalAlerts => "set request and error alerts",
+            Action::SetSpendAlerts => "set spend alerts",
+            Action::ReviewLiveAudit => "confirm the live audit review",
+        }
+    }
 
     /// The roles that grant this action (besides `owner`, who may do everything).
     pub fn granted_to(self) -> &'static [Role] {
@@ -293,7 +305,7 @@ impl FromStr for StaffRole {
 }
 
 /// What provider staff may ask to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::VariantArray)]
 pub enum StaffAction {
     /// Approve, reject, request changes; grant or decline sandbox access.
     Review,
@@ -312,16 +324,21 @@ pub enum StaffAction {
 }
 
 impl StaffAction {
+    /// The action in words, for messages ("review submissions").
+    pub fn describe(self) -> &'static str {
+        match self {
+            StaffAction::Review => "review submissions",
+            StaffAction::SignOffGate => "sign off a gate",
+            StaffAction::ReadQueue => "read the go-live queue",
+            StaffAction::ConfigurePlans => "configure products and plans",
+            StaffAction::ManageStaff => "manage staff",
+            StaffAction::Reopen => "reopen a rejected subscription",
+            StaffAction::ConfirmPayment => "confirm a payment",
+        }
+    }
+
     /// Every staff action.
-    pub const ALL: [StaffAction; 7] = [
-        StaffAction::Review,
-        StaffAction::SignOffGate,
-        StaffAction::ReadQueue,
-        StaffAction::ConfigurePlans,
-        StaffAction::ManageStaff,
-        StaffAction::Reopen,
-        StaffAction::ConfirmPayment,
-    ];
+    pub const ALL: &'static [StaffAction] = <StaffAction as strum::VariantArray>::VARIANTS;
 }
 
 /// Admins may do what a reviewer does, and configure the portal.
@@ -401,7 +418,7 @@ mod tests {
         // All 63 non-empty role sets times every action: a set may do what any of its roles may.
         for bits in 1u8..64 {
             let set = RoleSet(bits);
-            for action in Action::ALL {
+            for action in Action::ALL.iter().copied() {
                 let want = set.iter().any(|r| expected(r, action));
                 assert_eq!(allowed(set, action), want, "{:?} {:?}", set.names(), action);
             }
@@ -410,14 +427,14 @@ mod tests {
 
     #[test]
     fn the_empty_set_may_do_nothing() {
-        for action in Action::ALL {
+        for action in Action::ALL.iter().copied() {
             assert!(!allowed(RoleSet::empty(), action));
         }
     }
 
     #[test]
     fn staff_table() {
-        for action in StaffAction::ALL {
+        for action in StaffAction::ALL.iter().copied() {
             assert!(staff_allowed(StaffRole::Admin, action));
             let reviewer = matches!(
                 action,
@@ -437,7 +454,46 @@ mod tests {
         assert_eq!(set.names(), vec!["developer", "billing"]);
         assert_eq!(RoleSet::parse(&["janitor"]).unwrap_err().field, "roles");
         assert!(RoleSet::parse::<&str>(&[]).is_err());
-        assert!(RoleSet::of(&Role::ALL).holds_every_role());
+        assert!(RoleSet::of(Role::ALL).holds_every_role());
         assert!(!RoleSet::of(&[Role::Owner]).holds_every_role());
+    }
+}
+
+/// What a caller was refused, for the `Forbidden` answer: a permission-table action, a staff
+/// action, or one of the few rules about who acts where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Attempt {
+    /// A workspace action the member's roles do not grant.
+    Member(Action),
+    /// A staff action the caller (a consumer account, or a staff role without it) may not take.
+    Staff(StaffAction),
+    /// Provider staff acting inside a workspace as if they were a member.
+    ActInWorkspaceAsStaff,
+    /// Provider staff creating a workspace.
+    CreateWorkspaceAsStaff,
+    /// Withdrawing a submission another member made.
+    WithdrawOthersSubmission,
+    /// Creating a staff member without being an admin (after the first one exists).
+    CreateStaff,
+}
+
+impl Attempt {
+    /// The attempt in words, completing "your roles do not allow you to …".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Attempt::Member(a) => a.describe(),
+            Attempt::Staff(a) => a.describe(),
+            Attempt::ActInWorkspaceAsStaff => "act inside a workspace as provider staff",
+            Attempt::CreateWorkspaceAsStaff => "create a workspace as provider staff",
+            Attempt::WithdrawOthersSubmission => "withdraw another member's submission",
+            Attempt::CreateStaff => "create staff",
+        }
+    }
+}
+
+impl fmt::Display for Attempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
     }
 }

@@ -416,7 +416,7 @@ async fn a_refused_operation_writes_nothing() {
             matches!(
                 err,
                 ServiceError::Refused {
-                    code: "no_sandbox_credential",
+                    code: onboarding_core::RefusalCode::NoSandboxCredential,
                     ..
                 }
             ),

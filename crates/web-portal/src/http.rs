@@ -182,7 +182,7 @@ impl Ctx {
                 "Not allowed",
                 &format!(
                     "Your roles do not allow you to {}. Ask an owner of the workspace for the role you need.",
-                    action.replace('_', " ")
+                    action.describe()
                 ),
             ),
             ServiceError::Internal(m) => {

@@ -146,7 +146,7 @@ impl Accounts {
             None if self.cx.p.accounts.staff_count().await? == 0 => Actor::System,
             None => {
                 return Err(ServiceError::Forbidden {
-                    action: "create staff".into(),
+                    action: Attempt::CreateStaff,
                 });
             }
         };

@@ -112,7 +112,7 @@ impl Credentials {
             Environment::Sandbox => {
                 if !s.sandbox_access.is_granted() {
                     return Err(ServiceError::Refused {
-                        code: "sandbox_access_not_granted",
+                        code: RefusalCode::SandboxAccessNotGranted,
                         message: "sandbox access has not been granted yet".into(),
                     });
                 }
@@ -132,7 +132,7 @@ impl Credentials {
                     return Err(ServiceError::Locked(reason));
                 }
                 s.production_project_id.ok_or(ServiceError::Refused {
-                    code: "clone_to_production_first",
+                    code: RefusalCode::CloneToProductionFirst,
                     message: "clone the sandbox project into production before creating production credentials".into(),
                 })?
             }

@@ -43,7 +43,7 @@ use crate::gates::Gate;
 use crate::ids::*;
 use crate::pipeline::PipelineError;
 use crate::ports::*;
-use crate::roles::{Action, RoleSet, StaffAction, StaffRole, allowed, staff_allowed};
+use crate::roles::{Action, Attempt, RoleSet, StaffAction, StaffRole, allowed, staff_allowed};
 use crate::values::FieldError;
 use crate::workspace::Membership;
 
@@ -83,8 +83,8 @@ pub enum ServiceError {
     /// The caller's roles do not allow the action.
     #[error("your roles do not allow you to {action}")]
     Forbidden {
-        /// The refused action, in words ("submit for review").
-        action: String,
+        /// The refused attempt; `Display` gives it in words ("submit for review").
+        action: Attempt,
     },
     /// The current state does not allow it; `current` names that state (a phase, a status).
     #[error("{message}")]
@@ -108,7 +108,7 @@ pub enum ServiceError {
     #[error("{message}")]
     Refused {
         /// The stable machine-readable code.
-        code: &'static str,
+        code: RefusalCode,
         /// The rule, in a sentence a user can act on.
         message: String,
     },
@@ -135,6 +135,41 @@ pub enum ServiceError {
     /// A store failure; the text is for logs, never for responses.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The stable codes of [`ServiceError::Refused`], one per business rule; `as_str()` is the
+/// problem's `code` member on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
+#[non_exhaustive]
+pub enum RefusalCode {
+    /// Submitting needs at least one active sandbox credential.
+    NoSandboxCredential,
+    /// The plan needs sandbox access granted before credentials exist.
+    SandboxAccessNotGranted,
+    /// Sandbox access was not requested (the plan grants it at once, or it was decided).
+    SandboxAccessNotRequested,
+    /// Only the manual gates (declared use case, consent handling) are signed off.
+    NotAManualGate,
+    /// The plan does not apply that gate.
+    GateNotApplicable,
+    /// Subscriptions belong to sandbox projects.
+    NotASandboxProject,
+    /// The project uses endpoints or events the plan does not grant.
+    ProjectOutsidePlan,
+    /// A free plan has nothing to pay.
+    FreePlan,
+    /// Production credentials live in the production project: clone first.
+    CloneToProductionFirst,
+    /// A workspace keeps at least one owner.
+    LastOwner,
+}
+
+impl RefusalCode {
+    /// The wire name (`no_sandbox_credential`).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
 }
 
 /// The result of every use case.
@@ -174,14 +209,18 @@ impl From<PipelineError> for ServiceError {
                 gate: *g,
                 missing: e.to_string(),
             },
-            PipelineError::NoSandboxCredential => refused("no_sandbox_credential", &e),
-            PipelineError::SandboxAccessNotGranted => refused("sandbox_access_not_granted", &e),
+            PipelineError::NoSandboxCredential => refused(RefusalCode::NoSandboxCredential, &e),
+            PipelineError::SandboxAccessNotGranted => {
+                refused(RefusalCode::SandboxAccessNotGranted, &e)
+            }
             PipelineError::NotSubmitter => ServiceError::Forbidden {
-                action: "withdraw another member's submission".into(),
+                action: Attempt::WithdrawOthersSubmission,
             },
-            PipelineError::SandboxAccessNotRequested => refused("sandbox_access_not_requested", &e),
-            PipelineError::NotAManualGate(_) => refused("not_a_manual_gate", &e),
-            PipelineError::GateNotApplicable(_) => refused("gate_not_applicable", &e),
+            PipelineError::SandboxAccessNotRequested => {
+                refused(RefusalCode::SandboxAccessNotRequested, &e)
+            }
+            PipelineError::NotAManualGate(_) => refused(RefusalCode::NotAManualGate, &e),
+            PipelineError::GateNotApplicable(_) => refused(RefusalCode::GateNotApplicable, &e),
         }
     }
 }
@@ -620,7 +659,7 @@ impl Context {
     ) -> ServiceResult<(AccountId, Membership)> {
         let Caller::Account(account) = caller else {
             return Err(ServiceError::Forbidden {
-                action: "act inside a workspace as provider staff".into(),
+                action: Attempt::ActInWorkspaceAsStaff,
             });
         };
         let members = self.p.workspaces.members(workspace).await?;
@@ -646,7 +685,7 @@ impl Context {
             Ok((account, m.roles))
         } else {
             Err(ServiceError::Forbidden {
-                action: format!("{action:?}").to_lowercase(),
+                action: Attempt::Member(action),
             })
         }
     }
@@ -686,7 +725,7 @@ impl Context {
         match caller {
             Caller::Staff { id, role } if staff_allowed(role, action) => Ok(id),
             _ => Err(ServiceError::Forbidden {
-                action: format!("{action:?}").to_lowercase(),
+                action: Attempt::Staff(action),
             }),
         }
     }

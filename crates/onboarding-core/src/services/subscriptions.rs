@@ -111,19 +111,19 @@ impl Pipeline {
         // two resources (409), not a malformed input (422).
         if p.environment != Environment::Sandbox {
             return Err(ServiceError::Refused {
-                code: "not_a_sandbox_project",
+                code: RefusalCode::NotASandboxProject,
                 message: "subscriptions start from a sandbox project".into(),
             });
         }
         if let Some(e) = p.endpoints.iter().find(|e| !plan.endpoints.contains(e)) {
             return Err(ServiceError::Refused {
-                code: "project_outside_plan",
+                code: RefusalCode::ProjectOutsidePlan,
                 message: format!("the project uses `{e}`, which the plan does not grant"),
             });
         }
         if let Some(e) = p.events.iter().find(|e| !plan.events.contains(e)) {
             return Err(ServiceError::Refused {
-                code: "project_outside_plan",
+                code: RefusalCode::ProjectOutsidePlan,
                 message: format!("the project uses event `{e}`, which the plan does not grant"),
             });
         }
@@ -556,7 +556,7 @@ impl Billing {
             }
             crate::plan::Pricing::Free => {
                 return Err(ServiceError::Refused {
-                    code: "free_plan",
+                    code: RefusalCode::FreePlan,
                     message: "free plans take no payment".into(),
                 });
             }

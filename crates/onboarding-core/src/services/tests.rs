@@ -241,7 +241,7 @@ async fn submit_without_a_sandbox_credential_is_refused_and_writes_nothing() {
         matches!(
             err,
             ServiceError::Refused {
-                code: "no_sandbox_credential",
+                code: RefusalCode::NoSandboxCredential,
                 ..
             }
         ),

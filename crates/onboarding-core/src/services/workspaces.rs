@@ -70,7 +70,7 @@ impl Workspaces {
     pub async fn create_workspace(&self, caller: Caller, name: &str) -> ServiceResult<Workspace> {
         let Caller::Account(account) = caller else {
             return Err(ServiceError::Forbidden {
-                action: "create a workspace as provider staff".into(),
+                action: Attempt::CreateWorkspaceAsStaff,
             });
         };
         let name = Label::for_field("name", name)?;
@@ -531,7 +531,7 @@ impl Workspaces {
             .count();
         if !roles.contains(Role::Owner) && owners_left == 0 {
             return Err(ServiceError::Refused {
-                code: "last_owner",
+                code: RefusalCode::LastOwner,
                 message: "a workspace keeps at least one owner".into(),
             });
         }
@@ -582,7 +582,7 @@ impl Workspaces {
                 == 1
         {
             return Err(ServiceError::Refused {
-                code: "last_owner",
+                code: RefusalCode::LastOwner,
                 message: "a workspace keeps at least one owner".into(),
             });
         }

@@ -124,7 +124,7 @@ fn blank_values() -> FormData {
         ("pricing.kind".into(), "free".into()),
         ("integration_min_calls".into(), "5".into()),
     ];
-    for g in Gate::ALL {
+    for g in Gate::ALL.iter().copied() {
         d.push(("gates".into(), g.as_str().into()));
     }
     FormData(d)

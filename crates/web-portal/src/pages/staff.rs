@@ -323,7 +323,9 @@ pub async fn review_action(state: WebState, req: Request) -> Response {
     let caller = caller_or_redirect!(ctx);
     if !ui::is_staff(caller) {
         return ctx.error(ServiceError::Forbidden {
-            action: "review submissions".into(),
+            action: onboarding_core::roles::Attempt::Staff(
+                onboarding_core::roles::StaffAction::Review,
+            ),
         });
     }
     let Some(id) = id else { return ctx.not_found() };
