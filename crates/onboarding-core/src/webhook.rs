@@ -558,7 +558,10 @@ mod tests {
     fn the_wire_name_constants_are_the_enums_names() {
         assert_eq!(EVENT_VERIFICATION, EventType::EndpointVerification.as_str());
         assert_eq!(EVENT_TEST, EventType::Test.as_str());
-        assert_eq!(EVENT_ENDPOINT_DISABLED, EventType::EndpointDisabled.as_str());
+        assert_eq!(
+            EVENT_ENDPOINT_DISABLED,
+            EventType::EndpointDisabled.as_str()
+        );
         for name in EVENT_TYPES {
             assert_eq!(name.parse::<EventType>().unwrap().as_str(), *name);
         }
