@@ -81,21 +81,11 @@ impl Accounts {
             password_hash: self.cx.p.passwords.hash(password).await,
             created_at: now,
         };
-        let audit = self.cx.audit_draft(
-            Actor::Account(account.id),
-            None,
-            None,
-            "account.created",
-            account.id,
-            json!({}),
-            now,
-        );
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::InsertAccount(account.clone())],
-                audit: vec![audit],
-                outbox: vec![],
-            })
+            .change(Actor::Account(account.id), now)
+            .with(Change::InsertAccount(account.clone()))
+            .audit("account.created", account.id, json!({}))
+            .commit()
             .await?;
         Ok(account)
     }
@@ -168,21 +158,11 @@ impl Accounts {
             password_hash: self.cx.p.passwords.hash(password).await,
             created_at: now,
         };
-        let audit = self.cx.audit_draft(
-            actor,
-            None,
-            None,
-            "staff.created",
-            staff.id,
-            json!({ "role": role.as_str() }),
-            now,
-        );
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::InsertStaff(staff.clone())],
-                audit: vec![audit],
-                outbox: vec![],
-            })
+            .change(actor, now)
+            .with(Change::InsertStaff(staff.clone()))
+            .audit("staff.created", staff.id, json!({ "role": role.as_str() }))
+            .commit()
             .await?;
         Ok(staff)
     }

@@ -81,21 +81,15 @@ impl Catalog {
             description: description.trim().chars().take(2000).collect(),
             created_at: now,
         };
-        let audit = self.cx.audit_draft(
-            Actor::Staff(staff),
-            None,
-            None,
-            "product.created",
-            product.id,
-            json!({ "name": product.name }),
-            now,
-        );
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::InsertProduct(product.clone())],
-                audit: vec![audit],
-                outbox: vec![],
-            })
+            .change(Actor::Staff(staff), now)
+            .with(Change::InsertProduct(product.clone()))
+            .audit(
+                "product.created",
+                product.id,
+                json!({ "name": product.name }),
+            )
+            .commit()
             .await?;
         Ok(product)
     }
@@ -122,21 +116,11 @@ impl Catalog {
             .ok_or(ServiceError::NotFound { entity: "product" })?;
         let now = self.cx.now();
         let plan = input.into_plan(PlanId::from_ulid(self.cx.ulid()), product, now, 0)?;
-        let audit = self.cx.audit_draft(
-            Actor::Staff(staff),
-            None,
-            None,
-            "plan.created",
-            plan.id,
-            json!({ "name": plan.name }),
-            now,
-        );
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::InsertPlan(plan.clone())],
-                audit: vec![audit],
-                outbox: vec![],
-            })
+            .change(Actor::Staff(staff), now)
+            .with(Change::InsertPlan(plan.clone()))
+            .audit("plan.created", plan.id, json!({ "name": plan.name }))
+            .commit()
             .await?;
         Ok(plan)
     }
@@ -158,30 +142,13 @@ impl Catalog {
             });
         }
         let now = self.cx.now();
-        let plan = input.into_plan(
-            id,
-            current.product_id,
-            current.created_at,
-            current.version + 1,
-        )?;
-        let audit = self.cx.audit_draft(
-            Actor::Staff(staff),
-            None,
-            None,
-            "plan.updated",
-            id,
-            json!({ "version": plan.version }),
-            now,
-        );
+        let mut plan =
+            input.into_plan(id, current.product_id, current.created_at, current.version)?;
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::UpdatePlan {
-                    value: plan.clone(),
-                    expected_version: current.version,
-                }],
-                audit: vec![audit],
-                outbox: vec![],
-            })
+            .change(Actor::Staff(staff), now)
+            .update(&mut plan)
+            .audit("plan.updated", id, json!({ "version": plan.version }))
+            .commit()
             .await?;
         Ok(plan)
     }

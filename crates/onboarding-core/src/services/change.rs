@@ -8,7 +8,6 @@ use crate::webhook::EventType;
 /// One change in the making. Start it with [`Context::change`], add rows, audit events and
 /// webhook events, then [`Draft::commit`].
 #[must_use = "a draft changes nothing until it is committed"]
-#[allow(dead_code)] // used by the services as they move to it
 pub(crate) struct Draft<'a> {
     cx: &'a Context,
     actor: Actor,
@@ -65,24 +64,18 @@ impl<'a> Draft<'a> {
         self
     }
 
-    /// Later audit events and webhook events concern this project.
-    pub(crate) fn in_project(mut self, project: Option<ProjectId>) -> Self {
-        self.project = project;
-        self
-    }
-
     /// Records an audit event of the change.
     pub(crate) fn audit(mut self, action: &str, target: impl ToString, details: Value) -> Self {
-        let draft = self.cx.audit_draft(
-            self.actor,
-            self.workspace,
-            self.project,
-            action,
-            target,
+        self.set.audit.push(AuditDraft {
+            id: AuditEventId::from_ulid(self.cx.ulid()),
+            at: self.at,
+            actor: self.actor,
+            workspace_id: self.workspace,
+            project_id: self.project,
+            action: action.to_owned(),
+            target: target.to_string(),
             details,
-            self.at,
-        );
-        self.set.audit.push(draft);
+        });
         self
     }
 
@@ -111,12 +104,22 @@ impl<'a> Draft<'a> {
             self.unscoped_event = true;
             return self;
         };
-        let mut message = self
-            .cx
-            .outbox(workspace, self.project, event.as_str(), payload, self.at);
-        message.target_endpoint = target;
-        self.set.outbox.push(message);
+        self.set.outbox.push(OutboxMessage {
+            id: MessageId::from_ulid(self.cx.ulid()),
+            workspace_id: workspace,
+            project_id: self.project,
+            event_type: event.as_str().to_owned(),
+            payload,
+            target_endpoint: target,
+            created_at: self.at,
+        });
         self
+    }
+
+    /// The id of the webhook event raised last, for a use case that answers it or cites it
+    /// in a later audit event; `None` if none was raised.
+    pub(crate) fn last_message_id(&self) -> Option<MessageId> {
+        self.set.outbox.last().map(|m| m.id)
     }
 
     /// The change set as built, for callers that commit it elsewhere.

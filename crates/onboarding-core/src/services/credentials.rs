@@ -14,6 +14,7 @@ use crate::pipeline::PhaseKind;
 use crate::project::Environment;
 use crate::usage::UsageEvent;
 use crate::values::Label;
+use crate::webhook::EventType;
 
 /// The kind of credential to create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
@@ -162,28 +163,15 @@ impl Credentials {
             version: 0,
         };
         let details = json!({ "environment": environment, "kind": credential.kind, "prefix": credential.secret.prefix, "last4": credential.secret.last4 });
-        let audit = self.cx.audit_draft(
-            caller.actor(),
-            Some(s.workspace_id),
-            Some(project),
-            "credential.created",
-            id,
-            details.clone(),
-            now,
-        );
-        let event = self.cx.outbox(
-            s.workspace_id,
-            Some(project),
-            "credential.created",
-            json!({ "credential_id": id, "environment": environment }),
-            now,
-        );
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::InsertCredential(credential.clone())],
-                audit: vec![audit],
-                outbox: vec![event],
-            })
+            .change_in(caller.actor(), now, s.workspace_id, Some(project))
+            .with(Change::InsertCredential(credential.clone()))
+            .audit("credential.created", id, details)
+            .event(
+                EventType::CredentialCreated,
+                json!({ "credential_id": id, "environment": environment }),
+            )
+            .commit()
             .await?;
         Ok(CreatedCredential { credential, secret })
     }
@@ -250,32 +238,12 @@ impl Credentials {
             .await?;
         let now = self.cx.now();
         let mut next = c.revoke(caller.actor(), now).map_err(credential_error)?;
-        next.version = c.version + 1;
-        let audit = self.cx.audit_draft(
-            caller.actor(),
-            Some(c.workspace_id),
-            Some(c.project_id),
-            "credential.revoked",
-            id,
-            json!({}),
-            now,
-        );
-        let event = self.cx.outbox(
-            c.workspace_id,
-            Some(c.project_id),
-            "credential.revoked",
-            json!({ "credential_id": id }),
-            now,
-        );
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::UpdateCredential {
-                    value: next.clone(),
-                    expected_version: c.version,
-                }],
-                audit: vec![audit],
-                outbox: vec![event],
-            })
+            .change_in(caller.actor(), now, c.workspace_id, Some(c.project_id))
+            .update(&mut next)
+            .audit("credential.revoked", id, json!({}))
+            .event(EventType::CredentialRevoked, json!({ "credential_id": id }))
+            .commit()
             .await?;
         Ok(next)
     }
@@ -372,21 +340,17 @@ impl Credentials {
             created_at: now,
             expires_at: now + ACCESS_TOKEN_TTL,
         };
-        let audit = self.cx.audit_draft(
-            Actor::Credential(c.id),
-            Some(c.workspace_id),
-            Some(c.project_id),
-            "credential.token_issued",
-            c.id,
-            json!({ "expires_at": record.expires_at }),
-            now,
-        );
+        let details = json!({ "expires_at": record.expires_at });
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::InsertAccessToken(record)],
-                audit: vec![audit],
-                outbox: vec![],
-            })
+            .change_in(
+                Actor::Credential(c.id),
+                now,
+                c.workspace_id,
+                Some(c.project_id),
+            )
+            .with(Change::InsertAccessToken(record))
+            .audit("credential.token_issued", c.id, details)
+            .commit()
             .await?;
         Ok(IssuedToken {
             token,
@@ -440,37 +404,24 @@ impl Context {
         }
         let now = self.now();
         let secret = self.mint(c.kind.secret_kind(), c.environment)?;
-        let (mut next, action) = match grace {
+        let (mut next, event) = match grace {
             Some(g) => (
                 c.rotate(&secret, g, now).map_err(credential_error)?,
-                "credential.rotated",
+                EventType::CredentialRotated,
             ),
             None => (
                 c.regenerate(&secret, now).map_err(credential_error)?,
-                "credential.regenerated",
+                EventType::CredentialRegenerated,
             ),
         };
-        next.version = c.version + 1;
         let details = json!({ "last4": next.secret.last4, "previous_expires_at": next.previous.as_ref().map(|p| p.expires_at) });
-        let audit = self.audit_draft(
-            caller.actor(),
-            Some(c.workspace_id),
-            Some(c.project_id),
-            action,
-            id,
-            details.clone(),
-            now,
-        );
-        let event = self.outbox(c.workspace_id, Some(c.project_id), action, json!({ "credential_id": id, "previous_expires_at": next.previous.as_ref().map(|p| p.expires_at) }), now);
-        self.commit(ChangeSet {
-            changes: vec![Change::UpdateCredential {
-                value: next.clone(),
-                expected_version: c.version,
-            }],
-            audit: vec![audit],
-            outbox: vec![event],
-        })
-        .await?;
+        let payload = json!({ "credential_id": id, "previous_expires_at": next.previous.as_ref().map(|p| p.expires_at) });
+        self.change_in(caller.actor(), now, c.workspace_id, Some(c.project_id))
+            .update(&mut next)
+            .audit(event.as_str(), id, details)
+            .event(event, payload)
+            .commit()
+            .await?;
         Ok(CreatedCredential {
             credential: next,
             secret,

@@ -242,20 +242,27 @@ impl Exports {
         let target = grant
             .project_id
             .map_or_else(|| grant.workspace_id.to_string(), |p| p.to_string());
-        let draft = self.cx.audit_draft(
-            grant.caller.actor(),
-            Some(grant.workspace_id),
-            grant.project_id,
-            "export.created",
-            target,
-            json!({
-                "kind": grant.kind,
-                "format": format.as_str(),
-                "period": grant.period,
-                "rows": rows,
-            }),
-            now,
-        );
+        let set = self
+            .cx
+            .change_in(
+                grant.caller.actor(),
+                now,
+                grant.workspace_id,
+                grant.project_id,
+            )
+            .audit(
+                "export.created",
+                target,
+                json!({
+                    "kind": grant.kind,
+                    "format": format.as_str(),
+                    "period": grant.period,
+                    "rows": rows,
+                }),
+            )
+            .into_set()?;
+        // The record is the audit event just drafted: same id and actor.
+        let draft = &set.audit[0];
         let record = ReportRecord {
             id: draft.id,
             at: now,
@@ -266,13 +273,7 @@ impl Exports {
             rows,
             project_id: grant.project_id,
         };
-        self.cx
-            .commit(ChangeSet {
-                changes: vec![],
-                audit: vec![draft],
-                outbox: vec![],
-            })
-            .await?;
+        self.cx.commit(set).await?;
         Ok(record)
     }
 

@@ -13,6 +13,7 @@ use crate::project::{Environment, Project};
 use crate::usage::{
     AlertMetric, AlertThreshold, Granularity, UsageBucket, error_rate_percent, roll_up,
 };
+use crate::webhook::EventType;
 
 /// A project's usage over a window.
 #[derive(Debug, Clone, Serialize)]
@@ -202,30 +203,14 @@ impl Metering {
                 ..th.clone()
             };
             let details = json!({ "metric": th.metric, "limit": th.limit.to_string(), "observed": observed.to_string(), "window": window });
-            let audit = self.cx.audit_draft(
-                Actor::System,
-                Some(p.workspace_id),
-                Some(project),
-                "alert.triggered",
-                th.id,
-                details.clone(),
-                now,
-            );
-            let mut payload = details;
+            let mut payload = details.clone();
             payload["project_id"] = json!(project);
-            let event = self.cx.outbox(
-                p.workspace_id,
-                Some(project),
-                "alert.triggered",
-                payload,
-                now,
-            );
             self.cx
-                .commit(ChangeSet {
-                    changes: vec![Change::PutAlertThreshold(next)],
-                    audit: vec![audit],
-                    outbox: vec![event],
-                })
+                .change_in(Actor::System, now, p.workspace_id, Some(project))
+                .with(Change::PutAlertThreshold(next))
+                .audit("alert.triggered", th.id, details)
+                .event(EventType::AlertTriggered, payload)
+                .commit()
                 .await?;
             raised.push(RaisedAlert {
                 threshold: th,

@@ -5,7 +5,6 @@
 mod accounts;
 mod audit;
 mod catalog;
-#[allow(dead_code)]
 mod change;
 mod credentials;
 mod exports;
@@ -46,6 +45,7 @@ use crate::ports::*;
 use crate::roles::{Action, Attempt, RoleSet, StaffAction, StaffRole, allowed, staff_allowed};
 use crate::values::FieldError;
 use crate::workspace::Membership;
+use change::Draft;
 
 /// Who is asking. Consumer accounts act inside their workspaces; staff act on the provider side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -581,48 +581,6 @@ impl Context {
 
     pub(super) fn ulid(&self) -> ulid::Ulid {
         self.p.ids.ulid()
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn audit_draft(
-        &self,
-        actor: Actor,
-        workspace: Option<WorkspaceId>,
-        project: Option<ProjectId>,
-        action: &str,
-        target: impl ToString,
-        details: Value,
-        at: DateTime<Utc>,
-    ) -> AuditDraft {
-        AuditDraft {
-            id: AuditEventId::from_ulid(self.ulid()),
-            at,
-            actor,
-            workspace_id: workspace,
-            project_id: project,
-            action: action.to_owned(),
-            target: target.to_string(),
-            details,
-        }
-    }
-
-    pub(super) fn outbox(
-        &self,
-        workspace: WorkspaceId,
-        project: Option<ProjectId>,
-        event_type: &str,
-        payload: Value,
-        at: DateTime<Utc>,
-    ) -> OutboxMessage {
-        OutboxMessage {
-            id: MessageId::from_ulid(self.ulid()),
-            workspace_id: workspace,
-            project_id: project,
-            event_type: event_type.to_owned(),
-            payload,
-            target_endpoint: None,
-            created_at: at,
-        }
     }
 
     /// A fresh `whsec_` signing secret: its plaintext (shown once) and its sealed form (stored).

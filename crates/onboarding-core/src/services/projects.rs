@@ -13,7 +13,7 @@ use crate::project::{Drift, Environment, Project, drift};
 use crate::roles::Role;
 use crate::usage::{AlertMetric, AlertThreshold};
 use crate::values::Label;
-use crate::webhook::WebhookEndpoint;
+use crate::webhook::{EventType, WebhookEndpoint};
 
 /// The project page.
 #[derive(Debug, Clone, Serialize)]
@@ -81,21 +81,15 @@ impl Projects {
             created_by: account,
             version: 0,
         };
-        let audit = self.cx.audit_draft(
-            caller.actor(),
-            Some(ws),
-            Some(project.id),
-            "project.created",
-            project.id,
-            json!({ "name": project.name, "purpose": project.purpose }),
-            now,
-        );
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::InsertProject(project.clone())],
-                audit: vec![audit],
-                outbox: vec![],
-            })
+            .change_in(caller.actor(), now, ws, Some(project.id))
+            .with(Change::InsertProject(project.clone()))
+            .audit(
+                "project.created",
+                project.id,
+                json!({ "name": project.name, "purpose": project.purpose }),
+            )
+            .commit()
             .await?;
         Ok(project)
     }
@@ -188,11 +182,14 @@ impl Projects {
         let now = self.cx.now();
         let production =
             sandbox.clone_to_production(ProjectId::from_ulid(self.cx.ulid()), s.id, account, now);
-        let mut changes = vec![Change::InsertProject(production.clone())];
+        let mut draft = self
+            .cx
+            .change_in(caller.actor(), now, s.workspace_id, Some(production.id))
+            .with(Change::InsertProject(production.clone()));
         for ep in self.cx.p.webhooks.endpoints(sandbox.id).await? {
             // Never copy a secret: the production endpoint gets its own signing secret.
             let (_, secret) = self.cx.new_signing_secret(now);
-            changes.push(Change::InsertWebhookEndpoint(ep.clone_for(
+            draft = draft.with(Change::InsertWebhookEndpoint(ep.clone_for(
                 WebhookEndpointId::from_ulid(self.cx.ulid()),
                 production.id,
                 secret,
@@ -200,7 +197,7 @@ impl Projects {
             )));
         }
         for th in self.cx.p.alerts.thresholds(sandbox.id).await? {
-            changes.push(Change::PutAlertThreshold(AlertThreshold {
+            draft = draft.with(Change::PutAlertThreshold(AlertThreshold {
                 id: AlertThresholdId::from_ulid(self.cx.ulid()),
                 project_id: production.id,
                 last_fired_window: None,
@@ -210,33 +207,18 @@ impl Projects {
         }
         let mut next = s.clone();
         next.production_project_id = Some(production.id);
-        next.version = s.version + 1;
-        changes.push(Change::UpdateSubscription {
-            value: next,
-            expected_version: s.version,
-        });
-        let audit = self.cx.audit_draft(
-            caller.actor(),
-            Some(s.workspace_id),
-            Some(production.id),
-            "project.cloned_to_production",
-            production.id,
-            json!({ "source": sandbox.id, "subscription": s.id }),
-            now,
-        );
-        let event = self.cx.outbox(
-            s.workspace_id,
-            Some(production.id),
-            "project.cloned",
-            json!({ "project_id": production.id, "source_project_id": sandbox.id }),
-            now,
-        );
-        self.cx
-            .commit(ChangeSet {
-                changes,
-                audit: vec![audit],
-                outbox: vec![event],
-            })
+        draft
+            .update(&mut next)
+            .audit(
+                "project.cloned_to_production",
+                production.id,
+                json!({ "source": sandbox.id, "subscription": s.id }),
+            )
+            .event(
+                EventType::ProjectCloned,
+                json!({ "project_id": production.id, "source_project_id": sandbox.id }),
+            )
+            .commit()
             .await?;
         Ok(production)
     }
@@ -276,21 +258,15 @@ impl Projects {
             last_fired_window: existing.and_then(|e| e.last_fired_window),
             created_at: now,
         };
-        let audit = self.cx.audit_draft(
-            caller.actor(),
-            Some(p.workspace_id),
-            Some(project),
-            "alert_threshold.set",
-            th.id,
-            json!({ "metric": metric, "limit": limit.to_string() }),
-            now,
-        );
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::PutAlertThreshold(th.clone())],
-                audit: vec![audit],
-                outbox: vec![],
-            })
+            .change_in(caller.actor(), now, p.workspace_id, Some(project))
+            .with(Change::PutAlertThreshold(th.clone()))
+            .audit(
+                "alert_threshold.set",
+                th.id,
+                json!({ "metric": metric, "limit": limit.to_string() }),
+            )
+            .commit()
             .await?;
         Ok(th)
     }
@@ -339,25 +315,11 @@ impl Projects {
         let now = self.cx.now();
         let mut next = p.clone();
         next.live_audit_reviewed_at = Some(now);
-        next.version = p.version + 1;
-        let audit = self.cx.audit_draft(
-            caller.actor(),
-            Some(p.workspace_id),
-            Some(project),
-            "project.live_audit_reviewed",
-            project,
-            json!({}),
-            now,
-        );
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::UpdateProject {
-                    value: next.clone(),
-                    expected_version: p.version,
-                }],
-                audit: vec![audit],
-                outbox: vec![],
-            })
+            .change_in(caller.actor(), now, p.workspace_id, Some(project))
+            .update(&mut next)
+            .audit("project.live_audit_reviewed", project, json!({}))
+            .commit()
             .await?;
         Ok(next)
     }
@@ -412,20 +374,14 @@ impl Context {
         };
         self.require(caller, p.workspace_id, action).await?;
         let now = self.now();
-        let audit = self.audit_draft(
-            caller.actor(),
-            Some(p.workspace_id),
-            Some(project),
-            "alert_threshold.deleted",
-            th.id,
-            json!({ "metric": th.metric }),
-            now,
-        );
-        self.commit(ChangeSet {
-            changes: vec![Change::DeleteAlertThreshold(th.id)],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await
+        self.change_in(caller.actor(), now, p.workspace_id, Some(project))
+            .with(Change::DeleteAlertThreshold(th.id))
+            .audit(
+                "alert_threshold.deleted",
+                th.id,
+                json!({ "metric": th.metric }),
+            )
+            .commit()
+            .await
     }
 }

@@ -18,6 +18,7 @@ use crate::pipeline::{Notice, PhaseKind, SandboxAccess, Step, Subscription};
 use crate::plan::{Currency, Plan, SandboxAccessMode, TestDataEntry};
 use crate::project::Environment;
 use crate::values::Notes;
+use crate::webhook::EventType;
 use crate::workspace::{Responsibility, Workspace};
 
 /// The subscription page.
@@ -163,28 +164,19 @@ impl Pipeline {
             created_by: account,
             version: 0,
         };
-        let audit = self.cx.audit_draft(
-            caller.actor(),
-            Some(s.workspace_id),
-            Some(project),
-            "subscription.created",
-            s.id,
-            json!({ "plan": plan.id, "sandbox_access": sandbox_access.as_str() }),
-            now,
-        );
-        let event = self.cx.outbox(
-            s.workspace_id,
-            Some(project),
-            "subscription.created",
-            json!({ "subscription_id": s.id, "plan_id": plan.id }),
-            now,
-        );
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::InsertSubscription(s.clone())],
-                audit: vec![audit],
-                outbox: vec![event],
-            })
+            .change_in(caller.actor(), now, s.workspace_id, Some(project))
+            .with(Change::InsertSubscription(s.clone()))
+            .audit(
+                "subscription.created",
+                s.id,
+                json!({ "plan": plan.id, "sandbox_access": sandbox_access.as_str() }),
+            )
+            .event(
+                EventType::SubscriptionCreated,
+                json!({ "subscription_id": s.id, "plan_id": plan.id }),
+            )
+            .commit()
             .await?;
         Ok(s)
     }
@@ -293,10 +285,10 @@ impl Pipeline {
         };
         let now = self.cx.now();
         let next = s.submit(account, now, active, valid)?;
-        let (audit, event) = self
+        let draft = self
             .cx
-            .pipeline_event(&next, "subscription.submitted", None, now);
-        self.cx.store_transition(&s, next, audit, Some(event)).await
+            .pipeline_event(&next, EventType::SubscriptionSubmitted, None, now);
+        self.cx.store_transition(&s, next, draft).await
     }
 
     /// Withdraw: the submitter takes the submission back before a decision.
@@ -314,10 +306,10 @@ impl Pipeline {
         Context::check_version(&s, expected_version)?;
         let now = self.cx.now();
         let next = s.withdraw(account, now)?;
-        let (audit, event) = self
+        let draft = self
             .cx
-            .pipeline_event(&next, "subscription.withdrawn", None, now);
-        self.cx.store_transition(&s, next, audit, Some(event)).await
+            .pipeline_event(&next, EventType::SubscriptionWithdrawn, None, now);
+        self.cx.store_transition(&s, next, draft).await
     }
 
     /// Approve: only when every applicable gate has passed.
@@ -350,10 +342,10 @@ impl Pipeline {
                     }
                     _ => e.into(),
                 })?;
-        let (audit, event) = self
+        let draft = self
             .cx
-            .pipeline_event(&next, "subscription.approved", None, now);
-        self.cx.store_transition(&s, next, audit, Some(event)).await
+            .pipeline_event(&next, EventType::SubscriptionApproved, None, now);
+        self.cx.store_transition(&s, next, draft).await
     }
 
     /// Rejects a submission (reviewers), with optional notes; `expected_version` guards against a
@@ -373,10 +365,10 @@ impl Pipeline {
         Context::check_version(&s, expected_version)?;
         let now = self.cx.now();
         let next = s.reject(notes.clone(), staff, now)?;
-        let (audit, event) =
+        let draft =
             self.cx
-                .pipeline_event(&next, "subscription.rejected", notes.as_ref(), now);
-        self.cx.store_transition(&s, next, audit, Some(event)).await
+                .pipeline_event(&next, EventType::SubscriptionRejected, notes.as_ref(), now);
+        self.cx.store_transition(&s, next, draft).await
     }
 
     /// Request changes: notes are required (blank after trimming is refused).
@@ -395,10 +387,10 @@ impl Pipeline {
         Context::check_version(&s, expected_version)?;
         let now = self.cx.now();
         let next = s.request_changes(notes.clone(), staff, now)?;
-        let (audit, event) =
-            self.cx
-                .pipeline_event(&next, "subscription.changes_requested", Some(&notes), now);
-        self.cx.store_transition(&s, next, audit, Some(event)).await
+        let draft = self
+            .cx
+            .pipeline_event(&next, EventType::ChangesRequested, Some(&notes), now);
+        self.cx.store_transition(&s, next, draft).await
     }
 
     /// Reopen a rejected subscription to sandbox (admins only).
@@ -415,10 +407,10 @@ impl Pipeline {
         Context::check_version(&s, expected_version)?;
         let now = self.cx.now();
         let next = s.reopen(staff, now)?;
-        let (audit, event) = self
+        let draft = self
             .cx
-            .pipeline_event(&next, "subscription.reopened", None, now);
-        self.cx.store_transition(&s, next, audit, Some(event)).await
+            .pipeline_event(&next, EventType::SubscriptionReopened, None, now);
+        self.cx.store_transition(&s, next, draft).await
     }
 
     /// Grants (`grant`) or declines requested sandbox access (reviewers); declining ends the
@@ -439,16 +431,16 @@ impl Pipeline {
         let (next, kind) = if grant {
             (
                 s.grant_sandbox_access(staff, now)?,
-                "subscription.sandbox_access_granted",
+                EventType::SandboxAccessGranted,
             )
         } else {
             (
                 s.decline_sandbox_access(notes.clone(), staff, now)?,
-                "subscription.sandbox_access_declined",
+                EventType::SandboxAccessDeclined,
             )
         };
-        let (audit, event) = self.cx.pipeline_event(&next, kind, notes.as_ref(), now);
-        self.cx.store_transition(&s, next, audit, Some(event)).await
+        let draft = self.cx.pipeline_event(&next, kind, notes.as_ref(), now);
+        self.cx.store_transition(&s, next, draft).await
     }
 
     /// A reviewer signs off a manual gate (consent handling) of a submission under review.
@@ -465,16 +457,11 @@ impl Pipeline {
         let plan = self.cx.catalog().plan(s.plan_id).await?;
         let now = self.cx.now();
         let next = s.sign_off(gate, plan.applies(gate), staff, now)?;
-        let audit = self.cx.audit_draft(
-            Actor::Staff(staff),
-            Some(s.workspace_id),
-            Some(s.project_id),
-            "gate.signed_off",
-            s.id,
-            json!({ "gate": gate }),
-            now,
-        );
-        self.cx.store_transition(&s, next, audit, None).await
+        let draft = self
+            .cx
+            .change_in(Actor::Staff(staff), now, s.workspace_id, Some(s.project_id))
+            .audit("gate.signed_off", s.id, json!({ "gate": gate }));
+        self.cx.store_transition(&s, next, draft).await
     }
 
     /// The go-live queue: every `in_review` subscription, oldest first, with gate summary,
@@ -579,20 +566,16 @@ impl Billing {
             confirmed_by: staff,
             at: now,
         };
-        let audit = self.cx.audit_draft(Actor::Staff(staff), Some(s.workspace_id), Some(s.project_id), "payment.confirmed", payment.id, json!({ "amount": amount.to_string(), "currency": payment.currency, "subscription": id }), now);
-        let event = self.cx.outbox(
-            s.workspace_id,
-            Some(s.project_id),
-            "payment.confirmed",
-            json!({ "subscription_id": id, "payment_id": payment.id }),
-            now,
-        );
+        let details = json!({ "amount": amount.to_string(), "currency": payment.currency, "subscription": id });
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::RecordPayment(payment.clone())],
-                audit: vec![audit],
-                outbox: vec![event],
-            })
+            .change_in(Actor::Staff(staff), now, s.workspace_id, Some(s.project_id))
+            .with(Change::RecordPayment(payment.clone()))
+            .audit("payment.confirmed", payment.id, details)
+            .event(
+                EventType::PaymentConfirmed,
+                json!({ "subscription_id": id, "payment_id": payment.id }),
+            )
+            .commit()
             .await?;
         Ok(payment)
     }
@@ -689,23 +672,15 @@ impl Context {
         }
     }
 
-    /// Stores a transition. A lost race (the version moved) is reported with the current phase.
+    /// Stores a transition with the audit event (and webhook event) drafted for it. A lost
+    /// race (the version moved) is reported with the current phase.
     pub(super) async fn store_transition(
         &self,
         before: &Subscription,
         mut after: Subscription,
-        audit: AuditDraft,
-        event: Option<OutboxMessage>,
+        draft: Draft<'_>,
     ) -> ServiceResult<Subscription> {
-        after.version = before.version + 1;
-        let set = ChangeSet {
-            changes: vec![Change::UpdateSubscription {
-                value: after.clone(),
-                expected_version: before.version,
-            }],
-            audit: vec![audit],
-            outbox: event.into_iter().collect(),
-        };
+        let set = draft.update(&mut after).into_set()?;
         match self.p.uow.commit(set).await {
             Ok(()) => Ok(after),
             Err(StoreError::Conflict(_)) => {
@@ -722,28 +697,20 @@ impl Context {
         }
     }
 
+    /// The audit event and webhook event of a transition, by whoever made it; `s` is the
+    /// transition's result, not stored yet (the payload names the version it will have).
     pub(super) fn pipeline_event(
         &self,
         s: &Subscription,
-        event_type: &str,
+        event: EventType,
         notes: Option<&Notes>,
         at: DateTime<Utc>,
-    ) -> (AuditDraft, OutboxMessage) {
+    ) -> Draft<'_> {
         let details = json!({ "phase": s.phase.kind(), "notes": notes });
         let actor = s.history.last().map_or(Actor::System, |d| d.by);
-        let audit = self.audit_draft(
-            actor,
-            Some(s.workspace_id),
-            Some(s.project_id),
-            event_type,
-            s.id,
-            details.clone(),
-            at,
-        );
         let payload = json!({ "subscription_id": s.id, "phase": s.phase.kind(), "notes": notes, "version": s.version + 1 });
-        (
-            audit,
-            self.outbox(s.workspace_id, Some(s.project_id), event_type, payload, at),
-        )
+        self.change_in(actor, at, s.workspace_id, Some(s.project_id))
+            .audit(event.as_str(), s.id, details)
+            .event(event, payload)
     }
 }

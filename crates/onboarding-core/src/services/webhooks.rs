@@ -17,9 +17,9 @@ use super::*;
 use crate::project::Project;
 use crate::webhook::{
     AttemptRecord, DEFAULT_SECRET_OVERLAP, DISABLE_AFTER_FAILING, Delivery, DeliveryAttempt,
-    DeliveryStatus, EVENT_ENDPOINT_DISABLED, EVENT_TEST, EVENT_VERIFICATION, EndpointHealth,
-    EndpointStatus, HEALTH_WINDOW, MAX_SECRET_OVERLAP, WebhookEndpoint, challenge_echoed, fan_out,
-    is_interactive_event, validate_endpoint_url, validate_event_filter,
+    DeliveryStatus, EVENT_VERIFICATION, EndpointHealth, EndpointStatus, EventType, HEALTH_WINDOW,
+    MAX_SECRET_OVERLAP, WebhookEndpoint, challenge_echoed, fan_out, is_interactive_event,
+    validate_endpoint_url, validate_event_filter,
 };
 
 /// A new endpoint and its signing secret: the only time the secret is shown.
@@ -164,20 +164,20 @@ impl Endpoints {
             created_at: now,
             version: 0,
         };
-        let audit = self.cx.endpoint_audit(
-            caller.actor(),
-            &ep,
-            "webhook_endpoint.created",
-            json!({ "url": ep.url, "events": ep.events }),
-            now,
-        );
-        let verify = self.cx.verification_message(&ep);
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::InsertWebhookEndpoint(ep.clone())],
-                audit: vec![audit],
-                outbox: vec![verify],
-            })
+            .change_in(caller.actor(), now, ep.workspace_id, Some(ep.project_id))
+            .with(Change::InsertWebhookEndpoint(ep.clone()))
+            .audit(
+                "webhook_endpoint.created",
+                ep.id,
+                json!({ "url": ep.url, "events": ep.events }),
+            )
+            .event_to(
+                ep.id,
+                EventType::EndpointVerification,
+                self.cx.verification_payload(&ep),
+            )
+            .commit()
             .await?;
         Ok(CreatedEndpoint {
             endpoint: ep,
@@ -232,29 +232,23 @@ impl Endpoints {
         if ep.is_enabled() {
             next.status = EndpointStatus::Pending;
         }
-        next.version = ep.version + 1;
-        let audit = self.cx.endpoint_audit(
-            caller.actor(),
-            &next,
-            "webhook_endpoint.updated",
-            json!({ "url": next.url, "events": next.events, "previous_url": ep.url }),
-            now,
-        );
-        let outbox = if next.is_enabled() {
-            vec![self.cx.verification_message(&next)]
-        } else {
-            vec![]
-        };
-        self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::UpdateWebhookEndpoint {
-                    value: next.clone(),
-                    expected_version: ep.version,
-                }],
-                audit: vec![audit],
-                outbox,
-            })
-            .await?;
+        let mut draft = self
+            .cx
+            .change_in(caller.actor(), now, ep.workspace_id, Some(ep.project_id))
+            .update(&mut next)
+            .audit(
+                "webhook_endpoint.updated",
+                ep.id,
+                json!({ "url": next.url, "events": next.events, "previous_url": ep.url }),
+            );
+        if next.is_enabled() {
+            draft = draft.event_to(
+                ep.id,
+                EventType::EndpointVerification,
+                self.cx.verification_payload(&next),
+            );
+        }
+        draft.commit().await?;
         Ok(next)
     }
 
@@ -272,33 +266,30 @@ impl Endpoints {
         }
         let now = self.cx.now();
         let mut next = ep.clone();
-        next.version = ep.version + 1;
-        let (action, outbox) = if enabled {
+        let mut draft =
+            self.cx
+                .change_in(caller.actor(), now, ep.workspace_id, Some(ep.project_id));
+        // The challenge is raised before the audit event is drafted: its id sorts first.
+        let action = if enabled {
             next.status = EndpointStatus::Pending;
             next.failing_since = None;
-            (
-                "webhook_endpoint.enabled",
-                vec![self.cx.verification_message(&next)],
-            )
+            draft = draft.event_to(
+                ep.id,
+                EventType::EndpointVerification,
+                self.cx.verification_payload(&next),
+            );
+            "webhook_endpoint.enabled"
         } else {
             next.status = EndpointStatus::Disabled {
                 at: now,
                 reason: "disabled by a member".into(),
             };
-            ("webhook_endpoint.disabled", vec![])
+            "webhook_endpoint.disabled"
         };
-        let audit = self
-            .cx
-            .endpoint_audit(caller.actor(), &next, action, json!({}), now);
-        self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::UpdateWebhookEndpoint {
-                    value: next.clone(),
-                    expected_version: ep.version,
-                }],
-                audit: vec![audit],
-                outbox,
-            })
+        draft
+            .update(&mut next)
+            .audit(action, ep.id, json!({}))
+            .commit()
             .await?;
         Ok(next)
     }
@@ -333,23 +324,12 @@ impl Endpoints {
         next.signing_secrets = std::iter::once(sealed)
             .chain(previous.filter(|p| p.expires_at.is_some_and(|e| e > now)))
             .collect();
-        next.version = ep.version + 1;
-        let audit = self.cx.endpoint_audit(
-            caller.actor(),
-            &next,
-            "webhook_endpoint.secret_rotated",
-            json!({ "previous_expires_at": next.signing_secrets.get(1).and_then(|s| s.expires_at) }),
-            now,
-        );
+        let details = json!({ "previous_expires_at": next.signing_secrets.get(1).and_then(|s| s.expires_at) });
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::UpdateWebhookEndpoint {
-                    value: next.clone(),
-                    expected_version: ep.version,
-                }],
-                audit: vec![audit],
-                outbox: vec![],
-            })
+            .change_in(caller.actor(), now, ep.workspace_id, Some(ep.project_id))
+            .update(&mut next)
+            .audit("webhook_endpoint.secret_rotated", ep.id, details)
+            .commit()
             .await?;
         Ok(RotatedSecret {
             endpoint: next,
@@ -364,7 +344,9 @@ impl Endpoints {
         id: WebhookEndpointId,
     ) -> ServiceResult<MessageId> {
         let ep = self.cx.managed_endpoint(caller, id).await?;
-        self.cx.send_targeted(caller, &ep, EVENT_VERIFICATION).await
+        self.cx
+            .send_targeted(caller, &ep, EventType::EndpointVerification)
+            .await
     }
 
     /// "Send test event": a signed `test` delivery to this endpoint; the webhook gate reads
@@ -375,7 +357,7 @@ impl Endpoints {
         id: WebhookEndpointId,
     ) -> ServiceResult<MessageId> {
         let ep = self.cx.managed_endpoint(caller, id).await?;
-        self.cx.send_targeted(caller, &ep, EVENT_TEST).await
+        self.cx.send_targeted(caller, &ep, EventType::Test).await
     }
 }
 
@@ -405,58 +387,17 @@ impl Context {
         Ok(ep)
     }
 
-    /// A targeted outbox message (verification or test) for one endpoint.
-    pub(super) fn targeted(
-        &self,
-        ep: &WebhookEndpoint,
-        event_type: &str,
-        payload: Value,
-    ) -> OutboxMessage {
-        let mut m = self.outbox(
-            ep.workspace_id,
-            Some(ep.project_id),
-            event_type,
-            payload,
-            self.now(),
-        );
-        m.target_endpoint = Some(ep.id);
-        m
-    }
-
-    /// The `endpoint.verification` message carrying a fresh random challenge.
-    pub(super) fn verification_message(&self, ep: &WebhookEndpoint) -> OutboxMessage {
+    /// The payload of an `endpoint.verification` message: a fresh random challenge.
+    pub(super) fn verification_payload(&self, ep: &WebhookEndpoint) -> Value {
         let challenge = self.p.secrets.base62(32);
-        self.targeted(
-            ep,
-            EVENT_VERIFICATION,
-            json!({ "endpoint_id": ep.id, "challenge": challenge }),
-        )
-    }
-
-    pub(super) fn endpoint_audit(
-        &self,
-        actor: Actor,
-        ep: &WebhookEndpoint,
-        action: &str,
-        details: Value,
-        at: DateTime<Utc>,
-    ) -> AuditDraft {
-        self.audit_draft(
-            actor,
-            Some(ep.workspace_id),
-            Some(ep.project_id),
-            action,
-            ep.id,
-            details,
-            at,
-        )
+        json!({ "endpoint_id": ep.id, "challenge": challenge })
     }
 
     pub(super) async fn send_targeted(
         &self,
         caller: Caller,
         ep: &WebhookEndpoint,
-        event_type: &str,
+        event: EventType,
     ) -> ServiceResult<MessageId> {
         if !ep.is_enabled() {
             return Err(ServiceError::Conflict {
@@ -465,29 +406,27 @@ impl Context {
             });
         }
         let now = self.now();
-        let message = if event_type == EVENT_VERIFICATION {
-            self.verification_message(ep)
+        let (event, payload, action) = if event == EventType::EndpointVerification {
+            (
+                event,
+                self.verification_payload(ep),
+                "webhook_endpoint.verification_sent",
+            )
         } else {
-            self.targeted(
-                ep,
-                EVENT_TEST,
+            (
+                EventType::Test,
                 json!({ "endpoint_id": ep.id, "message": "A test event from the onboarding portal." }),
+                "webhook_endpoint.test_sent",
             )
         };
-        let id = message.id;
-        let action = if event_type == EVENT_VERIFICATION {
-            "webhook_endpoint.verification_sent"
-        } else {
-            "webhook_endpoint.test_sent"
-        };
-        let audit =
-            self.endpoint_audit(caller.actor(), ep, action, json!({ "message_id": id }), now);
-        self.commit(ChangeSet {
-            changes: vec![],
-            audit: vec![audit],
-            outbox: vec![message],
-        })
-        .await?;
+        let draft = self
+            .change_in(caller.actor(), now, ep.workspace_id, Some(ep.project_id))
+            .event_to(ep.id, event, payload);
+        let id = draft.last_message_id().expect("raised in a workspace");
+        draft
+            .audit(action, ep.id, json!({ "message_id": id }))
+            .commit()
+            .await?;
         Ok(id)
     }
 }
@@ -637,7 +576,7 @@ impl Webhooks {
         loop {
             tries += 1;
             let ep = self.portal.cx.p.webhooks.endpoint(d.endpoint_id).await?;
-            let (record, also) = self.settle(d, lease_owner, &result, ep.as_ref());
+            let (record, also) = self.settle(d, lease_owner, &result, ep.as_ref())?;
             let status = record.status;
             match self.deliveries.complete_attempts(vec![record], also).await {
                 Ok(()) => return Ok(status),
@@ -672,7 +611,7 @@ impl Webhooks {
             let record = match o {
                 Outcome::Sent(r) => {
                     let ep = endpoints.get_mut(&d.endpoint_id).expect("read above");
-                    let (record, more) = self.settle(d, lease_owner, r, ep.as_ref());
+                    let (record, more) = self.settle(d, lease_owner, r, ep.as_ref())?;
                     if let Some(Change::UpdateWebhookEndpoint { value, .. }) = more.changes.last() {
                         *ep = Some(value.clone());
                     }
@@ -717,7 +656,7 @@ impl Webhooks {
         lease_owner: &str,
         r: &AttemptResult,
         ep: Option<&WebhookEndpoint>,
-    ) -> (AttemptRecord, ChangeSet) {
+    ) -> ServiceResult<(AttemptRecord, ChangeSet)> {
         let ok_status = r.response_status.is_some_and(|s| (200..300).contains(&s));
         let mut error = r.error.clone();
         let is_verification = d.event_type == EVENT_VERIFICATION;
@@ -761,22 +700,23 @@ impl Webhooks {
             status,
             next_attempt_at,
         };
-        let mut also = ChangeSet::default();
         let Some(ep) = ep.filter(|e| e.is_enabled()) else {
-            return (record, also);
+            return Ok((record, ChangeSet::default()));
         };
+        let mut also =
+            self.portal
+                .cx
+                .change_in(Actor::System, r.at, ep.workspace_id, Some(ep.project_id));
         let mut next = ep.clone();
         if succeeded {
             next.failing_since = None;
             if is_verification && r.url == ep.url && !ep.is_verified() {
                 next.status = EndpointStatus::Verified { at: r.at };
-                also.audit.push(self.portal.cx.endpoint_audit(
-                    Actor::System,
-                    ep,
+                also = also.audit(
                     "webhook_endpoint.verified",
+                    ep.id,
                     json!({ "url": ep.url, "message_id": d.message_id }),
-                    r.at,
-                ));
+                );
             }
         } else {
             let since = ep.failing_since.unwrap_or(r.at);
@@ -796,20 +736,16 @@ impl Webhooks {
                     at: r.at,
                     reason: reason.clone(),
                 };
-                also.audit.push(self.portal.cx.endpoint_audit(
-                    Actor::System,
-                    ep,
-                    "webhook_endpoint.disabled",
-                    json!({ "reason": reason, "failing_since": since }),
-                    r.at,
-                ));
-                also.outbox.push(self.portal.cx.outbox(
-                    ep.workspace_id,
-                    Some(ep.project_id),
-                    EVENT_ENDPOINT_DISABLED,
-                    json!({ "endpoint_id": ep.id, "url": ep.url, "reason": reason, "failing_since": since }),
-                    r.at,
-                ));
+                also = also
+                    .audit(
+                        "webhook_endpoint.disabled",
+                        ep.id,
+                        json!({ "reason": reason, "failing_since": since }),
+                    )
+                    .event(
+                        EventType::EndpointDisabled,
+                        json!({ "endpoint_id": ep.id, "url": ep.url, "reason": reason, "failing_since": since }),
+                    );
             }
         }
         if !next.is_enabled() {
@@ -818,13 +754,9 @@ impl Webhooks {
             record.next_attempt_at = None;
         }
         if next != *ep {
-            next.version = ep.version + 1;
-            also.changes.push(Change::UpdateWebhookEndpoint {
-                value: next,
-                expected_version: ep.version,
-            });
+            also = also.update(&mut next);
         }
-        (record, also)
+        Ok((record, also.into_set()?))
     }
 
     async fn read_endpoint(
@@ -901,26 +833,17 @@ impl Webhooks {
             });
         }
         let now = self.portal.cx.now();
-        let audit = self.portal.cx.endpoint_audit(
-            caller.actor(),
-            &ep,
-            "webhook_delivery.retried",
-            json!({ "delivery_id": d.id, "message_id": d.message_id }),
-            now,
-        );
-        match self
-            .deliveries
-            .requeue_failed(
-                id,
-                now,
-                ChangeSet {
-                    changes: vec![],
-                    audit: vec![audit],
-                    outbox: vec![],
-                },
+        let set = self
+            .portal
+            .cx
+            .change_in(caller.actor(), now, ep.workspace_id, Some(ep.project_id))
+            .audit(
+                "webhook_delivery.retried",
+                ep.id,
+                json!({ "delivery_id": d.id, "message_id": d.message_id }),
             )
-            .await
-        {
+            .into_set()?;
+        match self.deliveries.requeue_failed(id, now, set).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 return Err(ServiceError::Conflict {

@@ -91,24 +91,12 @@ impl Workspaces {
             roles: RoleSet::of(&[Role::Owner]),
             joined_at: now,
         };
-        let audit = self.cx.audit_draft(
-            caller.actor(),
-            Some(ws.id),
-            None,
-            "workspace.created",
-            ws.id,
-            json!({ "name": ws.name }),
-            now,
-        );
         self.cx
-            .commit(ChangeSet {
-                changes: vec![
-                    Change::InsertWorkspace(ws.clone()),
-                    Change::PutMembership(m),
-                ],
-                audit: vec![audit],
-                outbox: vec![],
-            })
+            .change_in(caller.actor(), now, ws.id, None)
+            .with(Change::InsertWorkspace(ws.clone()))
+            .with(Change::PutMembership(m))
+            .audit("workspace.created", ws.id, json!({ "name": ws.name }))
+            .commit()
             .await?;
         Ok(ws)
     }
@@ -239,21 +227,15 @@ impl Workspaces {
             status: InvitationStatus::Pending,
             version: 0,
         };
-        let audit = self.cx.audit_draft(
-            caller.actor(),
-            Some(ws),
-            None,
-            "invitation.created",
-            inv.id,
-            json!({ "email": inv.email, "roles": roles }),
-            now,
-        );
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::InsertInvitation(inv.clone())],
-                audit: vec![audit],
-                outbox: vec![],
-            })
+            .change_in(caller.actor(), now, ws, None)
+            .with(Change::InsertInvitation(inv.clone()))
+            .audit(
+                "invitation.created",
+                inv.id,
+                json!({ "email": inv.email, "roles": roles }),
+            )
+            .commit()
             .await?;
         Ok(inv)
     }
@@ -278,25 +260,11 @@ impl Workspaces {
             .await?;
         let now = self.cx.now();
         let mut next = inv.revoke(now).map_err(invitation_error)?;
-        next.version = inv.version + 1;
-        let audit = self.cx.audit_draft(
-            caller.actor(),
-            Some(inv.workspace_id),
-            None,
-            "invitation.revoked",
-            id,
-            json!({}),
-            now,
-        );
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::UpdateInvitation {
-                    value: next.clone(),
-                    expected_version: inv.version,
-                }],
-                audit: vec![audit],
-                outbox: vec![],
-            })
+            .change_in(caller.actor(), now, inv.workspace_id, None)
+            .update(&mut next)
+            .audit("invitation.revoked", id, json!({}))
+            .commit()
             .await?;
         Ok(next)
     }
@@ -324,7 +292,6 @@ impl Workspaces {
             })?;
         let now = self.cx.now();
         let mut next = inv.accept(&account.email, now).map_err(invitation_error)?;
-        next.version = inv.version + 1;
         let existing = self
             .cx
             .p
@@ -342,27 +309,12 @@ impl Workspaces {
             roles,
             joined_at: existing.map_or(now, |e| e.joined_at),
         };
-        let audit = self.cx.audit_draft(
-            caller.actor(),
-            Some(inv.workspace_id),
-            None,
-            "invitation.accepted",
-            id,
-            json!({ "roles": roles }),
-            now,
-        );
         self.cx
-            .commit(ChangeSet {
-                changes: vec![
-                    Change::UpdateInvitation {
-                        value: next,
-                        expected_version: inv.version,
-                    },
-                    Change::PutMembership(m.clone()),
-                ],
-                audit: vec![audit],
-                outbox: vec![],
-            })
+            .change_in(caller.actor(), now, inv.workspace_id, None)
+            .update(&mut next)
+            .with(Change::PutMembership(m.clone()))
+            .audit("invitation.accepted", id, json!({ "roles": roles }))
+            .commit()
             .await?;
         Ok(m)
     }
@@ -423,21 +375,11 @@ impl Workspaces {
             decided_at: None,
             version: 0,
         };
-        let audit = self.cx.audit_draft(
-            caller.actor(),
-            Some(ws),
-            None,
-            "join_request.created",
-            jr.id,
-            json!({}),
-            now,
-        );
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::InsertJoinRequest(jr.clone())],
-                audit: vec![audit],
-                outbox: vec![],
-            })
+            .change_in(caller.actor(), now, ws, None)
+            .with(Change::InsertJoinRequest(jr.clone()))
+            .audit("join_request.created", jr.id, json!({}))
+            .commit()
             .await?;
         Ok(jr)
     }
@@ -470,14 +412,13 @@ impl Workspaces {
                 message: "this request was already decided".into(),
                 current: Some(format!("{:?}", jr.status).to_lowercase()),
             })?;
-        next.version = jr.version + 1;
-        let mut changes = vec![Change::UpdateJoinRequest {
-            value: next.clone(),
-            expected_version: jr.version,
-        }];
+        let mut draft = self
+            .cx
+            .change_in(caller.actor(), now, jr.workspace_id, None)
+            .update(&mut next);
         let roles = roles.unwrap_or(RoleSet::of(&[Role::Developer]));
         if approve {
-            changes.push(Change::PutMembership(Membership {
+            draft = draft.with(Change::PutMembership(Membership {
                 workspace_id: jr.workspace_id,
                 account_id: jr.account_id,
                 roles,
@@ -489,21 +430,9 @@ impl Workspaces {
         } else {
             "join_request.declined"
         };
-        let audit = self.cx.audit_draft(
-            caller.actor(),
-            Some(jr.workspace_id),
-            None,
-            action,
-            id,
-            json!({ "roles": approve.then_some(roles) }),
-            now,
-        );
-        self.cx
-            .commit(ChangeSet {
-                changes,
-                audit: vec![audit],
-                outbox: vec![],
-            })
+        draft
+            .audit(action, id, json!({ "roles": approve.then_some(roles) }))
+            .commit()
             .await?;
         Ok(next)
     }
@@ -542,21 +471,15 @@ impl Workspaces {
             return Ok(m.clone());
         }
         let next = Membership { roles, ..m.clone() };
-        let audit = self.cx.audit_draft(
-            caller.actor(),
-            Some(ws),
-            None,
-            "member.roles_changed",
-            account,
-            json!({ "from": m.roles, "to": roles }),
-            now,
-        );
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::PutMembership(next.clone())],
-                audit: vec![audit],
-                outbox: vec![],
-            })
+            .change_in(caller.actor(), now, ws, None)
+            .with(Change::PutMembership(next.clone()))
+            .audit(
+                "member.roles_changed",
+                account,
+                json!({ "from": m.roles, "to": roles }),
+            )
+            .commit()
             .await?;
         Ok(next)
     }
@@ -598,32 +521,19 @@ impl Workspaces {
             }
         }
         let now = self.cx.now();
-        let mut changes = vec![Change::RemoveMembership {
-            workspace_id: ws,
-            account_id: account,
-        }];
+        let mut draft =
+            self.cx
+                .change_in(caller.actor(), now, ws, None)
+                .with(Change::RemoveMembership {
+                    workspace_id: ws,
+                    account_id: account,
+                });
         if next != workspace {
-            next.version = workspace.version + 1;
-            changes.push(Change::UpdateWorkspace {
-                value: next,
-                expected_version: workspace.version,
-            });
+            draft = draft.update(&mut next);
         }
-        let audit = self.cx.audit_draft(
-            caller.actor(),
-            Some(ws),
-            None,
-            "member.removed",
-            account,
-            json!({}),
-            now,
-        );
-        self.cx
-            .commit(ChangeSet {
-                changes,
-                audit: vec![audit],
-                outbox: vec![],
-            })
+        draft
+            .audit("member.removed", account, json!({}))
+            .commit()
             .await
     }
 
@@ -661,26 +571,16 @@ impl Workspaces {
         let workspace = self.cx.load_workspace(ws).await?;
         let mut next = workspace.clone();
         next.set_responsible(what, who);
-        next.version = workspace.version + 1;
         let now = self.cx.now();
-        let audit = self.cx.audit_draft(
-            caller.actor(),
-            Some(ws),
-            None,
-            &format!("workspace.{}_named", what.as_str()),
-            ws,
-            json!({ "account_id": who }),
-            now,
-        );
         self.cx
-            .commit(ChangeSet {
-                changes: vec![Change::UpdateWorkspace {
-                    value: next.clone(),
-                    expected_version: workspace.version,
-                }],
-                audit: vec![audit],
-                outbox: vec![],
-            })
+            .change_in(caller.actor(), now, ws, None)
+            .update(&mut next)
+            .audit(
+                &format!("workspace.{}_named", what.as_str()),
+                ws,
+                json!({ "account_id": who }),
+            )
+            .commit()
             .await?;
         Ok(next)
     }
