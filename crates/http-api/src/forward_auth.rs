@@ -124,11 +124,15 @@ fn expected_environment(req: &Request) -> Result<Option<Environment>, Problem> {
             (k == "environment").then_some(v)
         })
     };
-    match header_str(req, EXPECTED_ENVIRONMENT_HEADER).or_else(from_query) {
+    let (field, value) = match header_str(req, EXPECTED_ENVIRONMENT_HEADER) {
+        Some(v) => ("X-Portal-Expected-Environment", Some(v)),
+        None => ("environment", from_query()),
+    };
+    match value {
         None => Ok(None),
         Some(e) => Environment::parse(e)
             .map(Some)
-            .ok_or_else(|| Problem::field("environment", "`sandbox` or `production`")),
+            .ok_or_else(|| Problem::field(field, "`sandbox` or `production`")),
     }
 }
 

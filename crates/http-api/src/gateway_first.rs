@@ -725,6 +725,16 @@ mod tests {
             ),
             (
                 FORWARD_AUTH,
+                vec![
+                    (GW, TOKEN),
+                    ("X-Portal-Expected-Environment", "live"),
+                    ("Authorization", &key),
+                ],
+                422,
+                "",
+            ),
+            (
+                FORWARD_AUTH,
                 vec![("Authorization", &key)],
                 401,
                 "gateway_token",
@@ -766,7 +776,14 @@ mod tests {
                 portal_headers(&documented),
                 "{what}"
             );
-            assert_eq!(served.body, documented.body, "{what}");
+            if status == 422 {
+                // poem-openapi words a parameter it cannot read in its own words.
+                for k in ["type", "status", "field"] {
+                    assert_eq!(served.body[k], documented.body[k], "{k}: {what}");
+                }
+            } else {
+                assert_eq!(served.body, documented.body, "{what}");
+            }
             assert_eq!(header_of(&served, "x-portal-reason"), reason, "{what}");
             if !reason.is_empty() {
                 assert_eq!(served.body["code"], reason, "{what}");

@@ -233,10 +233,10 @@ impl GatewayApi {
         _forwarded_uri: Header<Option<String>>,
         /// The environment this gateway serves (`sandbox` or `production`), as a header.
         #[oai(name = "X-Portal-Expected-Environment")]
-        _expected: Header<Option<String>>,
+        _expected: Header<Option<EnvironmentName>>,
         /// The environment this gateway serves (`sandbox` or `production`); any when absent.
         #[oai(name = "environment")]
-        _environment: Query<Option<String>>,
+        _environment: Query<Option<EnvironmentName>>,
     ) -> ApiResult<ForwardAuthAllowed> {
         let a = crate::forward_auth::decide(&self.state, req).await?;
         let id = crate::forward_auth::identity(&a);
