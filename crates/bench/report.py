@@ -19,8 +19,9 @@ for line in open(res):
     else:
         rows[parts[0]] = {"value": vals[0]}
 
-# A partial run (BENCH_ONLY) keeps the previous figures of the scenarios it did not run, so
-# that one scenario can be re-measured without losing the others; the header says so.
+# A partial run (BENCH_ONLY) keeps the previous figures of the scenarios it did not run (and
+# the previous run's load, build and total), so that one scenario can be re-measured without
+# losing the others; the header says so.
 RUN_WIDE = {"total_s", "build_s", "load_avg_1m_at_start", "load_avg_1m_at_end"}
 only = os.environ.get("BENCH_ONLY", "").split()
 kept_from = None
@@ -28,10 +29,13 @@ if only and os.path.exists(out_json):
     prev = json.load(open(out_json))
     ran = tuple(f"{s}_" for s in only)
     kept = {k: v for k, v in prev.get("figures", {}).items()
-            if k not in rows and k not in RUN_WIDE and not k.startswith(ran)}
+            if (k in RUN_WIDE or k not in rows) and not k.startswith(ran)}
     if kept:
         kept_from = prev.get("machine", {}).get("date")
-        rows = {**kept, **rows}
+        # This run's load, build and total under its own names beside the kept run's.
+        tag = "".join(only)
+        mine = {(f"{tag}_run_{k}" if k in RUN_WIDE else k): v for k, v in rows.items()}
+        rows = {**kept, **mine}
 
 cpu = "unknown"
 for l in open("/proc/cpuinfo"):
