@@ -19,6 +19,24 @@ for line in open(res):
     else:
         rows[parts[0]] = {"value": vals[0]}
 
+# A partial run (BENCH_ONLY) keeps the previous figures of the scenarios it did not run (and
+# the previous run's load, build and total), so that one scenario can be re-measured without
+# losing the others; the header says so.
+RUN_WIDE = {"total_s", "build_s", "load_avg_1m_at_start", "load_avg_1m_at_end"}
+only = os.environ.get("BENCH_ONLY", "").split()
+kept_from = None
+if only and os.path.exists(out_json):
+    prev = json.load(open(out_json))
+    ran = tuple(f"{s}_" for s in only)
+    kept = {k: v for k, v in prev.get("figures", {}).items()
+            if (k in RUN_WIDE or k not in rows) and not k.startswith(ran)}
+    if kept:
+        kept_from = prev.get("machine", {}).get("date")
+        # This run's load, build and total under its own names beside the kept run's.
+        tag = "".join(only)
+        mine = {(f"{tag}_run_{k}" if k in RUN_WIDE else k): v for k, v in rows.items()}
+        rows = {**kept, **mine}
+
 cpu = "unknown"
 for l in open("/proc/cpuinfo"):
     if l.startswith("model name"):
@@ -122,6 +140,14 @@ if "F_pg_webhook_deliveries" in rows:
           rps("F_receiver_ceiling"), 0.8)
 absolute("G revocation seen by replica 2, p50 (ms)", value("G_revocation_p50_ms"), 1000)
 absolute("G revocation seen by replica 2, p99 (ms)", value("G_revocation_p99_ms"), 1000)
+ratio("I nginx -> portal forward auth -> upstream / nginx -> upstream alone (req/s)",
+      rps("I_nginx_forward_auth"), rps("I_nginx_alone"))
+for who in ("nginx", "portal", "upstream"):
+    for path in ("alone", "forward_auth"):
+        v = value(f"I_nginx_{path}_{who}_cpu_us_per_req")
+        if v is not None:
+            ratios.append({"name": f"I {who} CPU µs per request, nginx {path.replace('_', ' ')}",
+                           "ratio": v, "target": None, "met": None})
 absolute("H cold start to ready (ms)", value("H_cold_start_ms"), 300)
 rss = value("H_idle_rss_kb")
 # MiB, as ps and top show it; the same figure in 10^6 bytes and its two parts for context.
@@ -147,7 +173,9 @@ with open(out_json, "w") as f:
 md = [f"Measured {machine['date']} on {machine['nproc']} × {machine['cpu']}, {machine['memory_gb']} GB "
       f"(kernel {machine['kernel']}); load average (1 min) {machine['load_avg_1m_at_start']} at the start, "
       f"{machine['load_avg_1m_at_end']} at the end; total run {int(value('total_s') or 0)} s "
-      f"(build {int(value('build_s') or 0)} s).", "",
+      f"(build {int(value('build_s') or 0)} s)."
+      + (f" Partial run (`BENCH_ONLY={' '.join(only)}`): the other scenarios' figures are kept from the run of {kept_from}."
+         if kept_from else ""), "",
       "| ratio | value | target | met |", "|---|---:|---|---|"]
 for r in ratios:
     met = {True: "yes", False: "**no**", None: "n/a"}[r["met"]]

@@ -7,8 +7,9 @@
 # Knobs: BENCH_SIZES ("1000 100000 1000000"), BENCH_RUNS (3), BENCH_DURATION (3),
 # BENCH_CONNECTIONS (32), BENCH_QUEUE_ROWS (1000000: E's subscriptions), BENCH_QUEUE_REPS (200: requests per page), BENCH_WEBHOOKS (5000:
 # F's deliveries), BENCH_REVOCATIONS (50: G's rounds), BENCH_PG (postgres://postgres@127.0.0.1:5432:
-# the server E and G create their databases on), BENCH_ONLY ("A B C D E F G H": the scenarios
-# to run), BENCH_SKIP_BUILD (set: use the binaries already built).
+# the server E and G create their databases on), BENCH_ONLY ("A B C D E F G H I": the scenarios
+# to run; the report keeps the previous figures of the others), BENCH_SKIP_BUILD (set: use the
+# binaries already built).
 # Binaries come from ${CARGO_TARGET_DIR:-target}/release; work files go to target/bench/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,7 +24,7 @@ QUEUE_REPS=${BENCH_QUEUE_REPS:-200}
 WEBHOOKS=${BENCH_WEBHOOKS:-5000}
 REVOCATIONS=${BENCH_REVOCATIONS:-50}
 PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
-ONLY=${BENCH_ONLY:-"A B C D E F G H"}
+ONLY=${BENCH_ONLY:-"A B C D E F G H I"}
 SRV_CPU=0
 GEN_CPU=1
 TOKEN=bench-gateway-token
@@ -268,6 +269,110 @@ if on G && [ "$HAVE_PG" = 1 ]; then
   R=$WORK/revocation; rm -rf "$R"
   taskset -c $GEN_CPU python3 "$ROOT/crates/bench/revocation.py" "$BIN/portal-server" "$PG/bench_revocation" "$R" "$REVOCATIONS" "$RESULTS"
   pgdb drop bench_revocation
+fi
+
+# --- I: nginx -> portal forward auth -> upstream, against nginx -> upstream alone -----------
+# nginx (one worker), the portal and the upstream (bench-ceiling) share core 0, wrk has core 1:
+# the same layout for both paths, in the same run. Beside the req/s, each process's CPU time per
+# request (utime + stime from /proc/<pid>/stat over one more run of $BENCH_DURATION seconds).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_per_request() { # name url keys-file mode pid-name=pid...
+  local name=$1 url=$2 keys=$3 mode=$4; shift 4
+  local before=() p
+  for p in "$@"; do before+=("$(cpu_ticks "${p#*=}")"); done
+  local r; r=$(wrk_once "$url" "$keys" "$mode" "$DUR")
+  local reqs; reqs=$(awk -v r="${r%% *}" -v d="$DUR" 'BEGIN{printf "%d", r * d}')
+  local hz; hz=$(getconf CLK_TCK)
+  local i=0
+  for p in "$@"; do
+    local after; after=$(cpu_ticks "${p#*=}")
+    awk -v n="${name}_${p%%=*}_cpu_us_per_req" -v t=$((after - before[i])) -v hz="$hz" -v q="$reqs" \
+      'BEGIN{printf "%s %.2f\n", n, t * 1e6 / hz / q}' | tee -a "$RESULTS"
+    i=$((i + 1))
+  done
+}
+if on I; then
+  I=$WORK/forward-auth; rm -rf "$I"; mkdir -p "$I/nginx/tmp"
+  serve "$I" 7600; wait_http http://127.0.0.1:7600/readyz
+  OWNER=$(python3 "$ROOT/crates/bench/owner.py" http://127.0.0.1:7600 "$I/server.log")
+  stop_server
+  # shellcheck disable=SC2086 # three ids
+  "$BIN/bench-seed" 1000 "$I" $OWNER
+  { echo "PRAGMA synchronous = OFF;"; cat "$I/keys.sql"; } | sqlite3 "$I/portal.db"
+  rm -f "$I/keys.sql"
+  head -n 1000 "$I/hit.txt" >"$I/hot.txt"
+  BENCH_BIND=127.0.0.1:7610 taskset -c $SRV_CPU "$BIN/bench-ceiling" & PIDS+=($!)
+  UPSTREAM=${PIDS[-1]}
+  wait_http http://127.0.0.1:7610/up
+  serve "$I" 7600; wait_http http://127.0.0.1:7600/readyz
+  NI=$I/nginx
+  # The nginx recipe of docs/gateways.md (7620), and the same server without auth_request (7621).
+  cat >"$NI/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+master_process off;
+error_log $NI/error.log warn;
+pid $NI/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $NI/tmp/body; proxy_temp_path $NI/tmp/proxy;
+  fastcgi_temp_path $NI/tmp/fastcgi; uwsgi_temp_path $NI/tmp/uwsgi; scgi_temp_path $NI/tmp/scgi;
+  upstream portal { server 127.0.0.1:7600; keepalive 64; }
+  upstream app { server 127.0.0.1:7610; keepalive 64; }
+  server {
+    listen 127.0.0.1:7620;
+    location = /_portal_auth {
+      internal;
+      proxy_pass http://portal/api/v1/forward-auth?environment=sandbox;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-Method \$request_method;
+      proxy_set_header X-Original-URI \$request_uri;
+      proxy_set_header X-Portal-Gateway-Token "$TOKEN";
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+    location / {
+      auth_request /_portal_auth;
+      auth_request_set \$portal_workspace \$upstream_http_x_portal_workspace;
+      auth_request_set \$portal_project \$upstream_http_x_portal_project;
+      auth_request_set \$portal_credential \$upstream_http_x_portal_credential;
+      auth_request_set \$portal_environment \$upstream_http_x_portal_environment;
+      auth_request_set \$portal_plan \$upstream_http_x_portal_plan;
+      proxy_set_header X-Portal-Workspace \$portal_workspace;
+      proxy_set_header X-Portal-Project \$portal_project;
+      proxy_set_header X-Portal-Credential \$portal_credential;
+      proxy_set_header X-Portal-Environment \$portal_environment;
+      proxy_set_header X-Portal-Plan \$portal_plan;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://app;
+    }
+  }
+  server {
+    listen 127.0.0.1:7621;
+    location / {
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://app;
+    }
+  }
+}
+NGINX
+  taskset -c $SRV_CPU nginx -p "$NI" -c "$NI/nginx.conf" -e "$NI/error.log" & PIDS+=($!)
+  NGINX_PID=${PIDS[-1]}
+  wait_http http://127.0.0.1:7621/accounts
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(head -n1 "$I/hot.txt")" http://127.0.0.1:7620/accounts)
+  [ "$code" = 200 ] || { echo "I: a seeded key through nginx answered $code" >&2; exit 1; }
+  measure I_nginx_alone http://127.0.0.1:7621/accounts "$I/hot.txt" gateway
+  measure I_nginx_forward_auth http://127.0.0.1:7620/accounts "$I/hot.txt" gateway
+  cpu_per_request I_nginx_alone http://127.0.0.1:7621/accounts "$I/hot.txt" gateway \
+    nginx="$NGINX_PID" upstream="$UPSTREAM"
+  cpu_per_request I_nginx_forward_auth http://127.0.0.1:7620/accounts "$I/hot.txt" gateway \
+    nginx="$NGINX_PID" portal="$SERVER" upstream="$UPSTREAM"
+  kill "$NGINX_PID" "$UPSTREAM"; wait "$NGINX_PID" "$UPSTREAM" 2>/dev/null || true
+  stop_server
 fi
 
 TOTAL=$(($(date +%s) - START))

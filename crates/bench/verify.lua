@@ -1,5 +1,5 @@
 -- wrk script: POST /api/v1/verify (or a header check for nginx, usage events, a webhook
--- delivery: $BENCH_MODE) cycling through the lines of $BENCH_KEYS (secrets, or credential ids
+-- delivery, a keyed call through a gateway: $BENCH_MODE) cycling through the lines of $BENCH_KEYS (secrets, or credential ids
 -- for usage), starting at a random offset per thread.
 local keys = {}
 local i = 1
@@ -15,6 +15,9 @@ function request()
   local k = keys[i]
   if mode == "nginx" then
     return wrk.format("GET", "/check", { ["X-Secret"] = k })
+  elseif mode == "gateway" then
+    -- A caller of the API behind a gateway (I): the key as a bearer token.
+    return wrk.format("GET", "/accounts", { ["Authorization"] = "Bearer " .. k })
   elseif mode == "usage_batch" then
     -- 50 events per request, each for the next credential of the list.
     local ev = {}

@@ -58,6 +58,7 @@ const TABLE: &[(&str, Class)] = &[
     ("POST /api/v1/credentials/{id}/regenerate", Tenant),
     ("POST /api/v1/credentials/{id}/revoke", Tenant),
     ("POST /api/v1/credentials/{id}/rotate", Tenant),
+    ("GET /api/v1/forward-auth", Gateway),
     ("POST /api/v1/invitations/{id}/accept", Tenant),
     ("POST /api/v1/invitations/{id}/revoke", TenantRole),
     ("POST /api/v1/join-requests/{id}/approve", TenantRole),

@@ -10,6 +10,8 @@ use portal_server::{Config, RunningServer, Secret};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
+#[path = "e2e/gateway_nginx.rs"]
+mod gateway_nginx;
 #[path = "e2e/metering.rs"]
 mod metering;
 #[path = "e2e/webhooks.rs"]

@@ -1,5 +1,6 @@
-//! The gateways' two hot paths as plain poem handlers: `POST /api/v1/verify` (once per call a
-//! gateway forwards) and `POST /api/v1/usage/events` (the outcomes it reports). poem-openapi's
+//! The gateways' hot paths as plain poem handlers: `POST /api/v1/verify` (once per call a
+//! gateway forwards), `POST /api/v1/usage/events` (the outcomes it reports) and forward auth
+//! (`/api/v1/forward-auth`, any method: [`crate::forward_auth`]). poem-openapi's
 //! extractors and response machinery, and the layers in front of the router, cost 15–27 % per
 //! request (see the architecture notes and issue 7's profile); these handlers read the same
 //! bodies with `serde_json`, apply the same checks in the same order and write the same
@@ -159,6 +160,10 @@ impl<E: Endpoint<Output = Response>> Endpoint for GatewayFirst<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        // Any method: gateways send the caller's (Envoy) or their own (nginx, Traefik).
+        if crate::forward_auth::is_forward_auth(req.uri().path()) {
+            return Ok(crate::forward_auth::answer(&self.state, &req).await);
+        }
         if req.method() == Method::POST {
             let path = req.uri().path();
             let answer = if path == VERIFY_PATH {
@@ -215,6 +220,10 @@ mod tests {
     }
 
     async fn apps() -> Apps {
+        apps_with(Default::default()).await
+    }
+
+    async fn apps_with(forward_auth_key: crate::forward_auth::KeyHeader) -> Apps {
         let (portal, store, _clock) =
             in_memory_portal(Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap());
         let prov = test_support::provider(&portal, false).await.unwrap();
@@ -251,6 +260,7 @@ mod tests {
             .unwrap();
         let config = ApiConfig {
             gateway_token_hash: Some(SecretHash::of(TOKEN)),
+            forward_auth_key,
             ..ApiConfig::default()
         };
         let state =
@@ -630,5 +640,227 @@ mod tests {
                 documented.headers.get(header::ALLOW)
             );
         }
+    }
+
+    const FORWARD_AUTH: &str = crate::forward_auth::PATH;
+    const GW: &str = "X-Portal-Gateway-Token";
+
+    fn bare(method: Method, path: &str, headers: &[(&str, &str)]) -> Request {
+        let mut b = Request::builder().method(method).uri_str(path);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.finish()
+    }
+
+    fn portal_headers(a: &Answer) -> Vec<(String, String)> {
+        let mut h: Vec<(String, String)> = a
+            .headers
+            .iter()
+            .filter(|(k, _)| k.as_str().starts_with("x-portal-") || *k == header::WWW_AUTHENTICATE)
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+            .collect();
+        h.sort();
+        h
+    }
+
+    fn header_of<'a>(a: &'a Answer, name: &str) -> &'a str {
+        a.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn forward_auth_answers_exactly_as_the_documented_operation() {
+        let apps = apps().await;
+        let key = format!("Bearer {}", apps.secret);
+        let revoked = format!("Bearer {}", apps.revoked);
+        let sandbox = format!("{FORWARD_AUTH}?environment=sandbox");
+        let production = format!("{FORWARD_AUTH}?environment=production");
+        let staging = format!("{FORWARD_AUTH}?environment=staging");
+        let nginx = [
+            ("X-Original-Method", "GET"),
+            ("X-Original-URI", "/accounts?page=2"),
+        ];
+        // (path, headers, status, reason)
+        type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
+        let cases: Vec<Case> = vec![
+            (
+                FORWARD_AUTH,
+                vec![(GW, TOKEN), ("Authorization", &key)],
+                200,
+                "",
+            ),
+            (
+                &sandbox,
+                vec![(GW, TOKEN), ("Authorization", &key), nginx[0], nginx[1]],
+                200,
+                "",
+            ),
+            (
+                FORWARD_AUTH,
+                vec![(GW, TOKEN), ("X-Api-Key", &apps.secret)],
+                200,
+                "",
+            ),
+            (
+                &production,
+                vec![(GW, TOKEN), ("Authorization", &key)],
+                403,
+                "wrong_environment",
+            ),
+            (
+                FORWARD_AUTH,
+                vec![
+                    (GW, TOKEN),
+                    ("X-Portal-Expected-Environment", "production"),
+                    ("Authorization", &key),
+                ],
+                403,
+                "wrong_environment",
+            ),
+            (
+                &staging,
+                vec![(GW, TOKEN), ("Authorization", &key)],
+                422,
+                "",
+            ),
+            (
+                FORWARD_AUTH,
+                vec![
+                    (GW, TOKEN),
+                    ("X-Portal-Expected-Environment", "live"),
+                    ("Authorization", &key),
+                ],
+                422,
+                "",
+            ),
+            (
+                FORWARD_AUTH,
+                vec![("Authorization", &key)],
+                401,
+                "gateway_token",
+            ),
+            (
+                FORWARD_AUTH,
+                vec![(GW, "wrong"), ("Authorization", &key)],
+                401,
+                "gateway_token",
+            ),
+            (FORWARD_AUTH, vec![(GW, TOKEN)], 401, "missing"),
+            (
+                FORWARD_AUTH,
+                vec![(GW, TOKEN), ("Authorization", "Bearer ")],
+                401,
+                "missing",
+            ),
+            (
+                FORWARD_AUTH,
+                vec![(GW, TOKEN), ("Authorization", &revoked)],
+                401,
+                "revoked",
+            ),
+            (
+                FORWARD_AUTH,
+                vec![(GW, TOKEN), ("Authorization", "Bearer nope")],
+                401,
+                "malformed",
+            ),
+        ];
+        for (path, headers, status, reason) in cases {
+            let served = send(&apps.served, bare(Method::GET, path, &headers)).await;
+            let documented = send(&apps.documented, bare(Method::GET, path, &headers)).await;
+            let what = format!("{path} {headers:?}: {}", served.body);
+            assert_eq!(served.status.as_u16(), status, "{what}");
+            assert_eq!(served.status, documented.status, "{what}");
+            assert_eq!(
+                portal_headers(&served),
+                portal_headers(&documented),
+                "{what}"
+            );
+            if status == 422 {
+                // poem-openapi words a parameter it cannot read in its own words.
+                for k in ["type", "status", "field"] {
+                    assert_eq!(served.body[k], documented.body[k], "{k}: {what}");
+                }
+            } else {
+                assert_eq!(served.body, documented.body, "{what}");
+            }
+            assert_eq!(header_of(&served, "x-portal-reason"), reason, "{what}");
+            if !reason.is_empty() {
+                assert_eq!(served.body["code"], reason, "{what}");
+            }
+            if status == 200 {
+                assert_eq!(header_of(&served, "x-portal-credential"), apps.credential);
+                assert_eq!(header_of(&served, "x-portal-environment"), "sandbox");
+                assert_eq!(header_of(&served, "x-portal-phase"), "sandbox");
+                for h in ["x-portal-workspace", "x-portal-project", "x-portal-plan"] {
+                    assert!(!header_of(&served, h).is_empty(), "{h}: {what}");
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn forward_auth_takes_any_method_and_envoys_appended_path() {
+        let apps = apps().await;
+        let key = format!("Bearer {}", apps.secret);
+        let h = [(GW, TOKEN), ("Authorization", key.as_str())];
+        for method in [Method::GET, Method::POST, Method::DELETE, Method::PATCH] {
+            for path in [
+                FORWARD_AUTH.to_owned(),
+                format!("{FORWARD_AUTH}/accounts/42"),
+                // Envoy appends the caller's query: it does not name this gateway's environment.
+                format!("{FORWARD_AUTH}/accounts?environment=production"),
+            ] {
+                let a = send(&apps.served, bare(method.clone(), &path, &h)).await;
+                assert_eq!(a.status, StatusCode::OK, "{method} {path}: {}", a.body);
+            }
+        }
+        // Envoy names its environment in a header.
+        let a = send(
+            &apps.served,
+            bare(
+                Method::POST,
+                &format!("{FORWARD_AUTH}/accounts"),
+                &[h[0], h[1], ("X-Portal-Expected-Environment", "production")],
+            ),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+        // A neighbouring path is not forward auth.
+        let a = send(&apps.served, bare(Method::GET, "/api/v1/forward-authz", &h)).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn forward_auth_reads_the_key_from_the_configured_header_only() {
+        use crate::forward_auth::KeyHeader;
+        let apps = apps_with(KeyHeader::parse("ApiKey").unwrap()).await;
+        let bearer = format!("Bearer {}", apps.secret);
+        let ask = |headers: Vec<(&'static str, String)>| {
+            let served = &apps.served;
+            async move {
+                let mut all = vec![(GW, TOKEN.to_owned())];
+                all.extend(headers);
+                let h: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                send(served, bare(Method::GET, FORWARD_AUTH, &h)).await
+            }
+        };
+        let a = ask(vec![("apikey", apps.secret.clone())]).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        for other in [
+            ("Authorization", bearer.clone()),
+            ("X-Api-Key", apps.secret.clone()),
+        ] {
+            let a = ask(vec![other]).await;
+            assert_eq!(header_of(&a, "x-portal-reason"), "missing");
+        }
+        assert_eq!(
+            KeyHeader::parse("authorization").unwrap(),
+            KeyHeader::Bearer
+        );
+        assert!(KeyHeader::parse("not a header").is_err());
     }
 }

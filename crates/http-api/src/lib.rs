@@ -12,6 +12,7 @@ pub mod body;
 pub mod dto;
 pub mod explorer;
 pub mod export;
+pub mod forward_auth;
 pub mod gateway_first;
 pub mod idempotency;
 pub mod observability;

@@ -151,14 +151,16 @@ impl Metrics {
 
 /// The route label: the pattern poem's router matched (`/api/v1/projects/:id/usage`), so the
 /// series stay as few as the routes whatever paths clients send; a request no route matched is
-/// `unmatched`. The gateways' two paths are answered ahead of the router
-/// ([`crate::gateway_first`]), so they are named here.
+/// `unmatched`. The gateways' paths are answered ahead of the router
+/// ([`crate::gateway_first`]), so they are named here (forward auth's with whatever original
+/// path Envoy appends to it as one).
 pub fn route_label<'a>(path: &str, matched: Option<&'a PathPattern>) -> &'a str {
     match matched {
         // The API's catch-all nest (`/`) matches every path under it with an empty pattern.
         Some(p) if !p.0.is_empty() => &p.0,
         _ if path == crate::gateway_first::VERIFY_PATH => crate::gateway_first::VERIFY_PATH,
         _ if path == crate::gateway_first::USAGE_PATH => crate::gateway_first::USAGE_PATH,
+        _ if crate::forward_auth::is_forward_auth(path) => crate::forward_auth::PATH,
         _ => "unmatched",
     }
 }

@@ -20,6 +20,8 @@ pub struct ApiConfig {
     pub gateway_token_hash: Option<SecretHash>,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Where forward auth reads the API key from.
+    pub forward_auth_key: crate::forward_auth::KeyHeader,
 }
 
 impl Default for ApiConfig {
@@ -29,6 +31,7 @@ impl Default for ApiConfig {
             session_ttl: TimeDelta::hours(12),
             gateway_token_hash: None,
             body_limit: 1024 * 1024,
+            forward_auth_key: Default::default(),
         }
     }
 }

@@ -368,10 +368,62 @@ impl Plan {
     }
 }
 
+/// The plan endpoint (`METHOD /path`) a call to `method` and `path` is counted on: the same
+/// method and path, where a `{name}` segment of the endpoint matches any one non-empty segment
+/// (`GET /accounts/{id}` matches `GET /accounts/42`). A query string on `path` is ignored; the
+/// first endpoint in the plan's order that matches wins.
+pub fn matching_endpoint<'a>(endpoints: &'a [String], method: &str, path: &str) -> Option<&'a str> {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    endpoints
+        .iter()
+        .find(|e| {
+            e.split_once(' ').is_some_and(|(m, pattern)| {
+                m.eq_ignore_ascii_case(method) && path_matches(pattern.trim(), path)
+            })
+        })
+        .map(String::as_str)
+}
+
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let mut want = pattern.split('/');
+    let mut got = path.split('/');
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return true,
+            (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') && !g.is_empty() => {}
+            (Some(w), Some(g)) if w == g => {}
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_fixtures::standard_plan;
+
+    #[test]
+    fn a_call_is_matched_to_the_plan_endpoint_it_names() {
+        let eps: Vec<String> = ["GET /accounts", "GET /accounts/{id}", "POST /payments"]
+            .map(String::from)
+            .to_vec();
+        let m = |method, path| matching_endpoint(&eps, method, path);
+        assert_eq!(m("GET", "/accounts"), Some("GET /accounts"));
+        assert_eq!(m("GET", "/accounts?page=2"), Some("GET /accounts"));
+        assert_eq!(m("get", "/accounts/42"), Some("GET /accounts/{id}"));
+        assert_eq!(m("POST", "/payments"), Some("POST /payments"));
+        for (method, path) in [
+            ("POST", "/accounts"),
+            ("GET", "/accounts/"),
+            ("GET", "/accounts/42/balances"),
+            ("GET", "/account"),
+            ("GET", "/"),
+            ("GET", ""),
+            ("DELETE", "/payments"),
+        ] {
+            assert_eq!(m(method, path), None, "{method} {path}");
+        }
+    }
 
     #[test]
     fn the_demo_plan_is_valid() {

@@ -6,6 +6,8 @@
 //! [`UnitOfWork::commit`]: the change, its audit events and its outbox messages are one
 //! [`ChangeSet`], which the adapter applies in one transaction or not at all.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -123,6 +125,12 @@ pub trait PlanStore: Send + Sync {
     async fn plan(&self, id: PlanId) -> StoreResult<Option<Plan>>;
     /// Every plan of every product.
     async fn plans(&self) -> StoreResult<Vec<Plan>>;
+    /// The plan's endpoints, for the forward-auth hot path only: it names the endpoint a call
+    /// is counted on and decides nothing, so an adapter may answer from a cache that lags a
+    /// change made on another replica by a moment (the bundled server: at most a second).
+    async fn plan_endpoints(&self, id: PlanId) -> StoreResult<Option<Arc<[String]>>> {
+        Ok(self.plan(id).await?.map(|p| p.endpoints.into()))
+    }
 }
 
 /// Projects (sandbox and production workloads).

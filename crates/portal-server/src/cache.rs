@@ -28,6 +28,10 @@
 //! other replicas the entry lives [`CacheConfig::phase_ttl`] (one second). The verify answer
 //! only reports the phase (the port's contract), so a phase a second old is acceptable
 //! there; nothing else reads this cache.
+//!
+//! A plan's endpoints (forward auth names the endpoint a call is counted on by them): the same
+//! rule, a committed `UpdatePlan` here drops the entry, other replicas' entries live
+//! [`CacheConfig::phase_ttl`]; nothing but forward auth reads them.
 
 use std::collections::HashSet;
 use std::hash::Hash;
@@ -36,10 +40,14 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use onboarding_core::credential::{Credential, SecretHash, SecretMatch};
-use onboarding_core::ids::{CredentialId, PlanId, ProjectId, SubscriptionId, WorkspaceId};
+use onboarding_core::ids::{
+    CredentialId, PlanId, ProductId, ProjectId, SubscriptionId, WorkspaceId,
+};
 use onboarding_core::pipeline::{PhaseKind, Subscription};
+use onboarding_core::plan::{ApiProduct, Plan};
 use onboarding_core::ports::{
-    Change, ChangeSet, CredentialStore, QueueCursor, StoreResult, SubscriptionStore, UnitOfWork,
+    Change, ChangeSet, CredentialStore, PlanStore, QueueCursor, StoreResult, SubscriptionStore,
+    UnitOfWork,
 };
 use onboarding_core::project::Environment;
 
@@ -129,14 +137,17 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     }
 }
 
-/// The caching decorator of [`CredentialStore`], [`SubscriptionStore`] and [`UnitOfWork`].
+/// The caching decorator of [`CredentialStore`], [`SubscriptionStore`], [`PlanStore`] and
+/// [`UnitOfWork`].
 pub struct VerifyCache {
     store: Arc<dyn CredentialStore>,
     subscriptions: Arc<dyn SubscriptionStore>,
+    plans: Arc<dyn PlanStore>,
     uow: Arc<dyn UnitOfWork>,
     positive: TtlCache<String, Found>,
     negative: TtlCache<String, ()>,
     phases: TtlCache<SubscriptionId, Option<(PlanId, PhaseKind)>>,
+    endpoints: TtlCache<PlanId, Option<Arc<[String]>>>,
     scopes: TtlCache<CredentialId, (ProjectId, Environment)>,
     /// Bumped by every invalidation; inserts happen under the read side.
     generation: RwLock<u64>,
@@ -146,16 +157,19 @@ impl VerifyCache {
     pub fn new(
         store: Arc<dyn CredentialStore>,
         subscriptions: Arc<dyn SubscriptionStore>,
+        plans: Arc<dyn PlanStore>,
         uow: Arc<dyn UnitOfWork>,
         config: CacheConfig,
     ) -> Self {
         Self {
             store,
             subscriptions,
+            plans,
             uow,
             positive: TtlCache::new(config.capacity, Some(config.positive_ttl)),
             negative: TtlCache::new(config.capacity, Some(config.negative_ttl)),
             phases: TtlCache::new(config.capacity, Some(config.phase_ttl)),
+            endpoints: TtlCache::new(config.capacity, Some(config.phase_ttl)),
             scopes: TtlCache::new(config.capacity, None),
             generation: RwLock::new(0),
         }
@@ -190,6 +204,7 @@ impl VerifyCache {
         self.positive.invalidate_all();
         self.negative.invalidate_all();
         self.phases.invalidate_all();
+        self.endpoints.invalidate_all();
     }
 
     fn forget_unknown(&self, hashes: &[String]) {
@@ -296,11 +311,41 @@ impl SubscriptionStore for VerifyCache {
 }
 
 #[async_trait]
+impl PlanStore for VerifyCache {
+    async fn product(&self, id: ProductId) -> StoreResult<Option<ApiProduct>> {
+        self.plans.product(id).await
+    }
+    async fn products(&self) -> StoreResult<Vec<ApiProduct>> {
+        self.plans.products().await
+    }
+    async fn plan(&self, id: PlanId) -> StoreResult<Option<Plan>> {
+        self.plans.plan(id).await
+    }
+    async fn plans(&self) -> StoreResult<Vec<Plan>> {
+        self.plans.plans().await
+    }
+    async fn plan_endpoints(&self, id: PlanId) -> StoreResult<Option<Arc<[String]>>> {
+        if let Some(answer) = self.endpoints.get(&id) {
+            return Ok(answer);
+        }
+        let before = self.generation();
+        let answer = self.plans.plan_endpoints(id).await?;
+        let g = self.generation.read().expect("cache generation lock");
+        if *g == before {
+            self.endpoints.insert(id, answer.clone());
+        }
+        drop(g);
+        Ok(answer)
+    }
+}
+
+#[async_trait]
 impl UnitOfWork for VerifyCache {
     async fn commit(&self, changes: ChangeSet) -> StoreResult<()> {
         let mut changed = Vec::new();
         let mut new_hashes = Vec::new();
         let mut phases_changed = Vec::new();
+        let mut plans_changed = Vec::new();
         for c in &changes.changes {
             match c {
                 Change::UpdateCredential { value, .. } => {
@@ -312,6 +357,7 @@ impl UnitOfWork for VerifyCache {
                 }
                 Change::InsertAccessToken(t) => new_hashes.push(t.hash.as_str().to_owned()),
                 Change::UpdateSubscription { value, .. } => phases_changed.push(value.id),
+                Change::UpdatePlan { value, .. } => plans_changed.push(value.id),
                 _ => {}
             }
         }
@@ -324,6 +370,13 @@ impl UnitOfWork for VerifyCache {
             *g += 1;
             for id in phases_changed {
                 self.phases.invalidate(&id);
+            }
+        }
+        if !plans_changed.is_empty() {
+            let mut g = self.generation.write().expect("cache generation lock");
+            *g += 1;
+            for id in plans_changed {
+                self.endpoints.invalidate(&id);
             }
         }
         result
@@ -494,6 +547,41 @@ mod tests {
         }
     }
 
+    /// Counts `plan` reads and answers the demo catalog's first plan under any id.
+    #[async_trait]
+    impl PlanStore for Unknown {
+        async fn product(&self, _: ProductId) -> StoreResult<Option<ApiProduct>> {
+            Ok(None)
+        }
+        async fn products(&self) -> StoreResult<Vec<ApiProduct>> {
+            Ok(vec![])
+        }
+        async fn plan(&self, id: PlanId) -> StoreResult<Option<Plan>> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let input = onboarding_core::demo::demo_catalog().1.remove(0);
+            Ok(Some(Plan {
+                id,
+                product_id: ProductId::from_ulid(ulid::Ulid::nil()),
+                name: onboarding_core::values::Label::new("Demo").unwrap(),
+                has_sandbox: true,
+                sandbox_access: input.sandbox_access,
+                endpoints: input.endpoints,
+                events: vec![],
+                test_data: vec![],
+                form: None,
+                pricing: input.pricing,
+                gates: vec![],
+                integration_min_calls: 0,
+                waive_separation_of_duties: false,
+                created_at: chrono::Utc::now(),
+                version: 1,
+            }))
+        }
+        async fn plans(&self) -> StoreResult<Vec<Plan>> {
+            Ok(vec![])
+        }
+    }
+
     #[async_trait]
     impl UnitOfWork for Unknown {
         async fn commit(&self, _: ChangeSet) -> StoreResult<()> {
@@ -529,6 +617,7 @@ mod tests {
 
     fn cache_over(store: &Arc<Unknown>) -> VerifyCache {
         VerifyCache::new(
+            store.clone(),
             store.clone(),
             store.clone(),
             store.clone(),
@@ -593,6 +682,39 @@ mod tests {
         );
         cache.plan_and_phase(other).await.unwrap();
         assert_eq!(calls(), 3, "other subscriptions keep theirs");
+    }
+
+    #[tokio::test]
+    async fn plan_endpoints_are_read_once_until_this_replica_changes_the_plan() {
+        let store = Arc::new(Unknown(Default::default()));
+        let cache = cache_over(&store);
+        let calls = || store.0.load(std::sync::atomic::Ordering::SeqCst);
+        let id = PlanId::from_ulid(ulid::Ulid::from_parts(2, 1));
+        let first = cache.plan_endpoints(id).await.unwrap().unwrap();
+        assert!(!first.is_empty());
+        for _ in 0..3 {
+            assert_eq!(cache.plan_endpoints(id).await.unwrap(), Some(first.clone()));
+        }
+        assert_eq!(calls(), 1, "hits read no store");
+        let mut changed = cache.plan(id).await.unwrap().unwrap();
+        changed.endpoints = vec!["GET /changed".into()];
+        cache
+            .commit(ChangeSet {
+                changes: vec![Change::UpdatePlan {
+                    value: changed,
+                    expected_version: 0,
+                }],
+                audit: vec![],
+                outbox: vec![],
+            })
+            .await
+            .unwrap();
+        cache.plan_endpoints(id).await.unwrap();
+        assert_eq!(
+            calls(),
+            3,
+            "a committed change drops the entry before commit returns"
+        );
     }
 
     #[tokio::test]

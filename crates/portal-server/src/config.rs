@@ -68,6 +68,10 @@ pub struct Config {
     /// CIDR blocks (or addresses) webhook deliveries may always reach, e.g. `10.20.0.0/16`.
     /// `PORTAL_WEBHOOK_ALLOWED_CIDRS`, comma-separated.
     pub webhook_allowed_cidrs: Vec<String>,
+    /// The header forward auth reads the API key from (`x-api-key`; `authorization` reads a
+    /// `Bearer` token). Unset: `Authorization: Bearer`, else `X-Api-Key`.
+    /// `PORTAL_FORWARD_AUTH_KEY_HEADER`.
+    pub forward_auth_key_header: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -84,6 +88,7 @@ impl std::fmt::Debug for Config {
             .field("usage_flush_seconds", &self.usage_flush_seconds)
             .field("webhook_allow_private", &self.webhook_allow_private)
             .field("webhook_allowed_cidrs", &self.webhook_allowed_cidrs)
+            .field("forward_auth_key_header", &self.forward_auth_key_header)
             .finish_non_exhaustive()
     }
 }
@@ -109,6 +114,7 @@ impl Default for Config {
             print_banner: true,
             webhook_allow_private: false,
             webhook_allowed_cidrs: Vec::new(),
+            forward_auth_key_header: None,
         }
     }
 }
@@ -128,6 +134,7 @@ struct FileConfig {
     usage_flush_seconds: Option<u64>,
     webhook_allow_private: Option<bool>,
     webhook_allowed_cidrs: Option<Vec<String>>,
+    forward_auth_key_header: Option<String>,
 }
 
 impl Config {
@@ -188,6 +195,9 @@ impl Config {
             }
             if let Some(v) = f.webhook_allowed_cidrs {
                 c.webhook_allowed_cidrs = v;
+            }
+            if f.forward_auth_key_header.is_some() {
+                c.forward_auth_key_header = f.forward_auth_key_header;
             }
         }
         if let Some(v) = env("PORTAL_BIND") {
@@ -253,6 +263,13 @@ impl Config {
                 .map(str::to_owned)
                 .collect();
         }
+        if let Some(v) = env("PORTAL_FORWARD_AUTH_KEY_HEADER") {
+            c.forward_auth_key_header = Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+        }
+        if let Some(h) = &c.forward_auth_key_header {
+            http_api::forward_auth::KeyHeader::parse(h)
+                .map_err(|e| format!("forward_auth_key_header: {e}"))?;
+        }
         // Refuse a bad block at start-up rather than at the first delivery.
         webhooks::AddressPolicy::allowing(&c.webhook_allowed_cidrs)
             .map_err(|e| format!("webhook_allowed_cidrs: {e}"))?;
@@ -316,5 +333,29 @@ mod tests {
                 .unwrap_err()
                 .contains("1-60")
         );
+    }
+
+    #[test]
+    fn the_forward_auth_key_header_is_checked_at_start_up() {
+        let with = |v: &'static str| {
+            move |k: &str| (k == "PORTAL_FORWARD_AUTH_KEY_HEADER").then(|| v.to_owned())
+        };
+        assert_eq!(
+            Config::load(None, |_| None)
+                .unwrap()
+                .forward_auth_key_header,
+            None
+        );
+        assert_eq!(
+            Config::load(None, with(" X-Api-Key "))
+                .unwrap()
+                .forward_auth_key_header
+                .as_deref(),
+            Some("X-Api-Key")
+        );
+        for bad in ["X Api Key", "x-api-key:", "ключ"] {
+            let e = Config::load(None, with(bad)).unwrap_err();
+            assert!(e.contains("forward_auth_key_header"), "{bad}: {e}");
+        }
     }
 }

@@ -97,6 +97,7 @@ fn wire<S: Store>(
         store.clone(),
         store.clone(),
         store.clone(),
+        store.clone(),
         cache::CacheConfig::default(),
     ));
     let mut ports = Ports::over_store(
@@ -112,6 +113,7 @@ fn wire<S: Store>(
     );
     // The verification cache stands in for the ports it decorates.
     ports.subscriptions = verify_cache.clone();
+    ports.plans = verify_cache.clone();
     ports.credentials = verify_cache.clone();
     ports.uow = verify_cache.clone();
     Wiring {
@@ -300,6 +302,13 @@ pub async fn start(
         ApiConfig {
             secure_cookies: config.secure_cookies,
             gateway_token_hash: Some(gateway_hash),
+            forward_auth_key: config
+                .forward_auth_key_header
+                .as_deref()
+                .map(http_api::forward_auth::KeyHeader::parse)
+                .transpose()
+                .map_err(|e| format!("forward_auth_key_header: {e}"))?
+                .unwrap_or_default(),
             ..ApiConfig::default()
         },
     )

@@ -5,7 +5,7 @@
 use base64::Engine;
 use onboarding_core::project::Environment;
 use onboarding_core::services::VerifyAnswer;
-use poem_openapi::param::Header;
+use poem_openapi::param::{Header, Query};
 use poem_openapi::payload::{Form, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
@@ -45,6 +45,37 @@ pub struct OAuthError {
     /// `invalid_request`, `invalid_client`, `unsupported_grant_type`, ...
     pub error: String,
     pub error_description: Option<String>,
+}
+
+/// Forward auth's answer to an accepted key: no body, the caller's identity as headers (the
+/// gateway forwards them upstream).
+#[derive(ApiResponse)]
+pub enum ForwardAuthAllowed {
+    /// The key is valid (for this gateway's environment, when it names one).
+    #[oai(status = 200)]
+    Allowed(
+        /// The credential's workspace.
+        #[oai(header = "X-Portal-Workspace")]
+        String,
+        /// The credential's project.
+        #[oai(header = "X-Portal-Project")]
+        String,
+        /// The credential.
+        #[oai(header = "X-Portal-Credential")]
+        String,
+        /// `sandbox` or `production`.
+        #[oai(header = "X-Portal-Environment")]
+        String,
+        /// The subscription the credential was created under.
+        #[oai(header = "X-Portal-Subscription")]
+        String,
+        /// The subscription's plan.
+        #[oai(header = "X-Portal-Plan")]
+        Option<String>,
+        /// The subscription's phase.
+        #[oai(header = "X-Portal-Phase")]
+        Option<String>,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -159,6 +190,66 @@ impl GatewayApi {
         )
         .await?;
         ok((&a).into())
+    }
+
+    /// Forward auth for API gateways (nginx `auth_request`, Envoy `ext_authz`, Traefik
+    /// `ForwardAuth`): any method is accepted, and Envoy's path-prefix style (the original path
+    /// appended to this one) too. The gateway presents its token in `X-Portal-Gateway-Token`
+    /// and passes the caller's headers; the API key is read from `Authorization: Bearer`, else
+    /// `X-Api-Key` (the server's `forward_auth_key_header` setting names another header). The
+    /// original call is `X-Original-Method`/`X-Original-URI` (nginx), else
+    /// `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik), else this request's method and
+    /// appended path (Envoy). `environment` (or `X-Portal-Expected-Environment`) is the
+    /// environment this gateway serves: a key of the other one gets 403 `wrong_environment`.
+    /// 200 carries the identity in `X-Portal-*` headers and counts a successful call on the
+    /// plan endpoint the original call matches (`METHOD *` when none); 401 and 403 carry the
+    /// reason code in `X-Portal-Reason` and the problem's `code` (`missing`, `unknown`,
+    /// `revoked`, `expired`, `malformed`, `bad_checksum`, `wrong_kind`, `gateway_token`,
+    /// `wrong_environment`). See docs/gateways.md.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/api/v1/forward-auth", method = "get")]
+    async fn forward_auth(
+        &self,
+        req: &poem::Request,
+        /// The operator's gateway token.
+        #[oai(name = "X-Portal-Gateway-Token")]
+        _gateway_token: Header<Option<String>>,
+        /// The caller's API key as `Bearer <key>`.
+        #[oai(name = "Authorization")]
+        _authorization: Header<Option<String>>,
+        /// The caller's API key (when there is no `Authorization: Bearer`).
+        #[oai(name = "X-Api-Key")]
+        _api_key: Header<Option<String>>,
+        /// nginx: the original method.
+        #[oai(name = "X-Original-Method")]
+        _original_method: Header<Option<String>>,
+        /// nginx: the original URI (path and query).
+        #[oai(name = "X-Original-URI")]
+        _original_uri: Header<Option<String>>,
+        /// Traefik: the original method.
+        #[oai(name = "X-Forwarded-Method")]
+        _forwarded_method: Header<Option<String>>,
+        /// Traefik: the original URI.
+        #[oai(name = "X-Forwarded-Uri")]
+        _forwarded_uri: Header<Option<String>>,
+        /// The environment this gateway serves (`sandbox` or `production`), as a header.
+        #[oai(name = "X-Portal-Expected-Environment")]
+        _expected: Header<Option<EnvironmentName>>,
+        /// The environment this gateway serves (`sandbox` or `production`); any when absent.
+        #[oai(name = "environment")]
+        _environment: Query<Option<EnvironmentName>>,
+    ) -> ApiResult<ForwardAuthAllowed> {
+        let a = crate::forward_auth::decide(&self.state, req).await?;
+        let id = crate::forward_auth::identity(&a);
+        Ok(ForwardAuthAllowed::Allowed(
+            id.workspace,
+            id.project,
+            id.credential,
+            id.environment,
+            id.subscription,
+            id.plan,
+            id.phase,
+        ))
     }
 
     /// OAuth 2.0 client-credentials grant: a short-lived bearer token for an OAuth client.

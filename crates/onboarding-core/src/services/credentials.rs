@@ -74,6 +74,22 @@ impl VerifyAnswer {
     }
 }
 
+/// What a verification is counted on.
+enum Metered<'a> {
+    /// The endpoint a gateway names (`verify` when it names none).
+    Named(Option<&'a str>),
+    /// The method and path of the call a gateway forwards, matched to the plan's endpoints.
+    Call { method: &'a str, path: &'a str },
+}
+
+/// The method as counted: one of the methods a plan endpoint may name, `OTHER` otherwise.
+fn known_method(method: &str) -> &'static str {
+    ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+        .into_iter()
+        .find(|m| m.eq_ignore_ascii_case(method))
+        .unwrap_or("OTHER")
+}
+
 /// An access token from the client-credentials grant.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
@@ -258,6 +274,32 @@ impl Credentials {
         endpoint: Option<&str>,
         success: bool,
     ) -> ServiceResult<VerifyAnswer> {
+        self.verify_metered(presented, expected, Metered::Named(endpoint), success)
+            .await
+    }
+
+    /// The verification decision for a call a gateway is about to forward (forward auth): as
+    /// [`verify_secret`](Self::verify_secret), counted as a successful call on the plan
+    /// endpoint that `method` and `path` match ([`crate::plan::matching_endpoint`]), or on
+    /// `METHOD *` when none does (so a key cannot grow the usage table with made-up paths).
+    pub async fn verify_call(
+        &self,
+        presented: &str,
+        expected: Option<Environment>,
+        method: &str,
+        path: &str,
+    ) -> ServiceResult<VerifyAnswer> {
+        self.verify_metered(presented, expected, Metered::Call { method, path }, true)
+            .await
+    }
+
+    async fn verify_metered(
+        &self,
+        presented: &str,
+        expected: Option<Environment>,
+        metered: Metered<'_>,
+        success: bool,
+    ) -> ServiceResult<VerifyAnswer> {
         let parsed = match precheck(presented, expected) {
             Ok(p) => p,
             Err(r) => return Ok(VerifyAnswer::refused(r)),
@@ -281,15 +323,31 @@ impl Credentials {
             .subscriptions
             .plan_and_phase(c.subscription_id)
             .await?;
-        let endpoint = endpoint
-            .map(str::trim)
-            .filter(|e| !e.is_empty() && e.len() <= 200)
-            .unwrap_or("verify");
+        let endpoint = match metered {
+            Metered::Named(endpoint) => endpoint
+                .map(str::trim)
+                .filter(|e| !e.is_empty() && e.len() <= 200)
+                .unwrap_or("verify")
+                .to_owned(),
+            Metered::Call { method, path } => {
+                let endpoints = match s {
+                    Some((plan, _)) => self.cx.p.plans.plan_endpoints(plan).await?,
+                    None => None,
+                };
+                let matched = endpoints
+                    .as_deref()
+                    .and_then(|e| crate::plan::matching_endpoint(e, method, path));
+                match matched {
+                    Some(e) => e.to_owned(),
+                    None => format!("{} *", known_method(method)),
+                }
+            }
+        };
         self.cx.p.meter.record(UsageEvent {
             credential_id: c.id,
             project_id: c.project_id,
             environment: c.environment,
-            endpoint: endpoint.to_owned(),
+            endpoint,
             at: now,
             success,
         });
