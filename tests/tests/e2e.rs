@@ -960,3 +960,105 @@ async fn oauth_client_credentials_grant() {
     );
     app.stop().await;
 }
+
+/// Issue 19, defect 4: every answer that carries a secret or a token says `Cache-Control:
+/// no-store` (no browser or proxy cache may keep it); an answer without one leaves caching to
+/// the client (no `no-store` forced on it).
+#[tokio::test]
+async fn every_answer_that_carries_a_secret_is_no_store() {
+    fn no_store(what: &str, r: &Resp) {
+        assert!(r.status.is_success(), "{what}: {} {}", r.status, r.body);
+        assert_eq!(
+            r.headers.get("cache-control").map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{what}"
+        );
+    }
+    let app = spawn_app_with(|c| c.webhook_allowed_cidrs = vec!["127.0.0.1/32".into()]).await;
+    let plan = app.plan(json!(["declared_use_case"]), false, 0).await;
+    let (o, _) = onboard(&app, "cache@acme.example", &plan).await;
+
+    let sign_in = User::new(&app.base)
+        .post(
+            "/api/v1/auth/sign-in",
+            json!({"email": "cache@acme.example", "password": "correct horse battery"}),
+        )
+        .await;
+    no_store("sign in", &sign_in);
+    let (email, password) = app.server.admin.clone().unwrap();
+    let staff = User::new(&app.base)
+        .post(
+            "/api/v1/staff/sign-in",
+            json!({"email": email, "password": password}),
+        )
+        .await;
+    no_store("staff sign in", &staff);
+
+    let pat = o
+        .dev
+        .post("/api/v1/tokens", json!({"name": "CI deploy"}))
+        .await;
+    no_store("personal access token", &pat);
+
+    let subs = format!("/api/v1/subscriptions/{}/credentials", o.sub);
+    let key = o
+        .dev
+        .post(&subs, json!({"environment": "sandbox", "name": "k"}))
+        .await;
+    no_store("create an API key", &key);
+    let id = key.body["credential"]["id"].as_str().unwrap().to_owned();
+    let client = o
+        .dev
+        .post(
+            &subs,
+            json!({"environment": "sandbox", "kind": "oauth_client", "name": "svc"}),
+        )
+        .await;
+    no_store("create an OAuth client", &client);
+    let rotate = o
+        .dev
+        .post(&format!("/api/v1/credentials/{id}/rotate"), json!({}))
+        .await;
+    no_store("rotate a credential", &rotate);
+    let regen = o
+        .dev
+        .post(&format!("/api/v1/credentials/{id}/regenerate"), json!({}))
+        .await;
+    no_store("regenerate a credential", &regen);
+
+    let project = key.body["credential"]["project_id"].as_str().unwrap();
+    let endpoint = o
+        .dev
+        .post(
+            &format!("/api/v1/projects/{project}/webhook-endpoints"),
+            json!({"url": "http://127.0.0.1:9/hooks", "events": []}),
+        )
+        .await;
+    no_store("create a webhook endpoint", &endpoint);
+    let ep = endpoint.body["endpoint"]["id"].as_str().unwrap();
+    let rotated = o
+        .dev
+        .post(
+            &format!("/api/v1/webhook-endpoints/{ep}/rotate-secret"),
+            json!({}),
+        )
+        .await;
+    no_store("rotate a webhook signing secret", &rotated);
+
+    // Answers without a secret are not forced to no-store.
+    for path in [
+        format!("/api/v1/credentials/{id}"),
+        format!("/api/v1/webhook-endpoints/{ep}"),
+        "/api/v1/me".to_owned(),
+    ] {
+        let r = o.dev.get(&path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+        assert!(!r.body.to_string().contains("\"secret\""), "{path}");
+        assert_ne!(
+            r.headers.get("cache-control").map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{path}"
+        );
+    }
+    app.stop().await;
+}
