@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 
 #[path = "e2e/metering.rs"]
 mod metering;
+#[path = "e2e/seed_walk.rs"]
+mod seed_walk;
 #[path = "e2e/webhooks.rs"]
 mod webhooks;
 
@@ -365,124 +367,6 @@ fn problem(r: &Resp, slug: &str, status: u16) {
         "{}",
         r.body
     );
-}
-
-#[tokio::test]
-async fn happy_path_to_production_credentials_on_a_paid_plan() {
-    let app = spawn_app().await;
-    let gates = json!([
-        "declared_use_case",
-        "consent_handling",
-        "integration_verification",
-        "billing_ownership",
-        "audit_readiness",
-        "internal_access_controls"
-    ]);
-    let plan = app.plan(gates, true, 2).await;
-    let (o, secret) = onboard(&app, "ada@acme.example", &plan).await;
-
-    // Test data shows once sandbox access is granted (open plan: at once).
-    let view = o.dev.get(&format!("/api/v1/subscriptions/{}", o.sub)).await;
-    assert_eq!(view.body["test_data"][0]["name"], "iban");
-    assert!(view.headers.contains_key("etag"));
-
-    // Integration verification: successful calls on the plan's endpoint.
-    for _ in 0..2 {
-        assert_eq!(verify(&app, &secret, "GET /accounts").await["valid"], true);
-    }
-    app.server.flush_usage().await;
-
-    // A colleague for separation of duties, named security owner and audit contact.
-    name_responsibles(&app, &o, "sec@acme.example").await;
-
-    let s = submit(&o).await;
-    assert_eq!(s["phase"], "in_review");
-
-    // The go-live queue names the remaining gate: consent handling needs a sign-off.
-    let q = app.admin.get("/api/v1/review-queue").await.body;
-    assert_eq!(q["items"][0]["subscription_id"], o.sub.as_str());
-    assert_eq!(q["items"][0]["gates"]["remaining_gate"], "consent_handling");
-    app.admin
-        .ok(
-            &format!(
-                "/api/v1/subscriptions/{}/gates/consent_handling/sign-off",
-                o.sub
-            ),
-            json!({}),
-        )
-        .await;
-    let approved = app
-        .admin
-        .ok(
-            &format!("/api/v1/subscriptions/{}/approve", o.sub),
-            json!({}),
-        )
-        .await;
-    assert_eq!(approved["phase"], "production");
-
-    // Paid plan: production credentials wait for payment (and a production project).
-    app.dev_clone_and_expect_lock(&o).await;
-    let pay = app
-        .admin
-        .post(
-            &format!("/api/v1/subscriptions/{}/payments", o.sub),
-            json!({"amount": "499.00", "currency": "EUR", "reference": "INV-1"}),
-        )
-        .await;
-    assert_eq!(pay.status, StatusCode::CREATED, "{}", pay.body);
-    let prod = o
-        .dev
-        .post(
-            &format!("/api/v1/subscriptions/{}/credentials", o.sub),
-            json!({"environment": "production", "name": "Live"}),
-        )
-        .await;
-    assert_eq!(prod.status, StatusCode::CREATED, "{}", prod.body);
-    assert!(
-        prod.headers["location"]
-            .to_str()
-            .unwrap()
-            .starts_with("/api/v1/credentials/cred_")
-    );
-    let live = prod.body["secret"].as_str().unwrap();
-    assert!(live.starts_with("sk_prod_"));
-    let v = verify(&app, live, "GET /accounts").await;
-    assert_eq!(
-        (v["valid"].clone(), v["environment"].clone()),
-        (json!(true), json!("production"))
-    );
-    // Listings never show the secret.
-    let list = o
-        .dev
-        .get(&format!(
-            "/api/v1/credentials/{}",
-            prod.body["credential"]["id"].as_str().unwrap()
-        ))
-        .await;
-    assert!(!list.body.to_string().contains(live));
-    app.stop().await;
-}
-
-impl TestApp {
-    async fn dev_clone_and_expect_lock(&self, o: &Onboarded) {
-        let clone = o
-            .dev
-            .post(
-                &format!("/api/v1/subscriptions/{}/clone-to-production", o.sub),
-                json!({}),
-            )
-            .await;
-        assert_eq!(clone.status, StatusCode::CREATED, "{}", clone.body);
-        let r = o
-            .dev
-            .post(
-                &format!("/api/v1/subscriptions/{}/credentials", o.sub),
-                json!({"environment": "production", "name": "Live"}),
-            )
-            .await;
-        problem(&r, "locked", 409);
-        assert_eq!(r.body["code"], "payment_required");
-    }
 }
 
 #[tokio::test]
