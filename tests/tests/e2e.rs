@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 mod gateway_nginx;
 #[path = "e2e/metering.rs"]
 mod metering;
+#[path = "e2e/seed_walk.rs"]
+mod seed_walk;
 #[path = "e2e/webhooks.rs"]
 mod webhooks;
 
@@ -367,124 +369,6 @@ fn problem(r: &Resp, slug: &str, status: u16) {
         "{}",
         r.body
     );
-}
-
-#[tokio::test]
-async fn happy_path_to_production_credentials_on_a_paid_plan() {
-    let app = spawn_app().await;
-    let gates = json!([
-        "declared_use_case",
-        "consent_handling",
-        "integration_verification",
-        "billing_ownership",
-        "audit_readiness",
-        "internal_access_controls"
-    ]);
-    let plan = app.plan(gates, true, 2).await;
-    let (o, secret) = onboard(&app, "ada@acme.example", &plan).await;
-
-    // Test data shows once sandbox access is granted (open plan: at once).
-    let view = o.dev.get(&format!("/api/v1/subscriptions/{}", o.sub)).await;
-    assert_eq!(view.body["test_data"][0]["name"], "iban");
-    assert!(view.headers.contains_key("etag"));
-
-    // Integration verification: successful calls on the plan's endpoint.
-    for _ in 0..2 {
-        assert_eq!(verify(&app, &secret, "GET /accounts").await["valid"], true);
-    }
-    app.server.flush_usage().await;
-
-    // A colleague for separation of duties, named security owner and audit contact.
-    name_responsibles(&app, &o, "sec@acme.example").await;
-
-    let s = submit(&o).await;
-    assert_eq!(s["phase"], "in_review");
-
-    // The go-live queue names the remaining gate: consent handling needs a sign-off.
-    let q = app.admin.get("/api/v1/review-queue").await.body;
-    assert_eq!(q["items"][0]["subscription_id"], o.sub.as_str());
-    assert_eq!(q["items"][0]["gates"]["remaining_gate"], "consent_handling");
-    app.admin
-        .ok(
-            &format!(
-                "/api/v1/subscriptions/{}/gates/consent_handling/sign-off",
-                o.sub
-            ),
-            json!({}),
-        )
-        .await;
-    let approved = app
-        .admin
-        .ok(
-            &format!("/api/v1/subscriptions/{}/approve", o.sub),
-            json!({}),
-        )
-        .await;
-    assert_eq!(approved["phase"], "production");
-
-    // Paid plan: production credentials wait for payment (and a production project).
-    app.dev_clone_and_expect_lock(&o).await;
-    let pay = app
-        .admin
-        .post(
-            &format!("/api/v1/subscriptions/{}/payments", o.sub),
-            json!({"amount": "499.00", "currency": "EUR", "reference": "INV-1"}),
-        )
-        .await;
-    assert_eq!(pay.status, StatusCode::CREATED, "{}", pay.body);
-    let prod = o
-        .dev
-        .post(
-            &format!("/api/v1/subscriptions/{}/credentials", o.sub),
-            json!({"environment": "production", "name": "Live"}),
-        )
-        .await;
-    assert_eq!(prod.status, StatusCode::CREATED, "{}", prod.body);
-    assert!(
-        prod.headers["location"]
-            .to_str()
-            .unwrap()
-            .starts_with("/api/v1/credentials/cred_")
-    );
-    let live = prod.body["secret"].as_str().unwrap();
-    assert!(live.starts_with("sk_prod_"));
-    let v = verify(&app, live, "GET /accounts").await;
-    assert_eq!(
-        (v["valid"].clone(), v["environment"].clone()),
-        (json!(true), json!("production"))
-    );
-    // Listings never show the secret.
-    let list = o
-        .dev
-        .get(&format!(
-            "/api/v1/credentials/{}",
-            prod.body["credential"]["id"].as_str().unwrap()
-        ))
-        .await;
-    assert!(!list.body.to_string().contains(live));
-    app.stop().await;
-}
-
-impl TestApp {
-    async fn dev_clone_and_expect_lock(&self, o: &Onboarded) {
-        let clone = o
-            .dev
-            .post(
-                &format!("/api/v1/subscriptions/{}/clone-to-production", o.sub),
-                json!({}),
-            )
-            .await;
-        assert_eq!(clone.status, StatusCode::CREATED, "{}", clone.body);
-        let r = o
-            .dev
-            .post(
-                &format!("/api/v1/subscriptions/{}/credentials", o.sub),
-                json!({"environment": "production", "name": "Live"}),
-            )
-            .await;
-        problem(&r, "locked", 409);
-        assert_eq!(r.body["code"], "payment_required");
-    }
 }
 
 #[tokio::test]
@@ -960,5 +844,107 @@ async fn oauth_client_credentials_grant() {
         r.json::<Value>().await.unwrap()["error"],
         "unsupported_grant_type"
     );
+    app.stop().await;
+}
+
+/// Issue 19, defect 4: every answer that carries a secret or a token says `Cache-Control:
+/// no-store` (no browser or proxy cache may keep it); an answer without one leaves caching to
+/// the client (no `no-store` forced on it).
+#[tokio::test]
+async fn every_answer_that_carries_a_secret_is_no_store() {
+    fn no_store(what: &str, r: &Resp) {
+        assert!(r.status.is_success(), "{what}: {} {}", r.status, r.body);
+        assert_eq!(
+            r.headers.get("cache-control").map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{what}"
+        );
+    }
+    let app = spawn_app_with(|c| c.webhook_allowed_cidrs = vec!["127.0.0.1/32".into()]).await;
+    let plan = app.plan(json!(["declared_use_case"]), false, 0).await;
+    let (o, _) = onboard(&app, "cache@acme.example", &plan).await;
+
+    let sign_in = User::new(&app.base)
+        .post(
+            "/api/v1/auth/sign-in",
+            json!({"email": "cache@acme.example", "password": "correct horse battery"}),
+        )
+        .await;
+    no_store("sign in", &sign_in);
+    let (email, password) = app.server.admin.clone().unwrap();
+    let staff = User::new(&app.base)
+        .post(
+            "/api/v1/staff/sign-in",
+            json!({"email": email, "password": password}),
+        )
+        .await;
+    no_store("staff sign in", &staff);
+
+    let pat = o
+        .dev
+        .post("/api/v1/tokens", json!({"name": "CI deploy"}))
+        .await;
+    no_store("personal access token", &pat);
+
+    let subs = format!("/api/v1/subscriptions/{}/credentials", o.sub);
+    let key = o
+        .dev
+        .post(&subs, json!({"environment": "sandbox", "name": "k"}))
+        .await;
+    no_store("create an API key", &key);
+    let id = key.body["credential"]["id"].as_str().unwrap().to_owned();
+    let client = o
+        .dev
+        .post(
+            &subs,
+            json!({"environment": "sandbox", "kind": "oauth_client", "name": "svc"}),
+        )
+        .await;
+    no_store("create an OAuth client", &client);
+    let rotate = o
+        .dev
+        .post(&format!("/api/v1/credentials/{id}/rotate"), json!({}))
+        .await;
+    no_store("rotate a credential", &rotate);
+    let regen = o
+        .dev
+        .post(&format!("/api/v1/credentials/{id}/regenerate"), json!({}))
+        .await;
+    no_store("regenerate a credential", &regen);
+
+    let project = key.body["credential"]["project_id"].as_str().unwrap();
+    let endpoint = o
+        .dev
+        .post(
+            &format!("/api/v1/projects/{project}/webhook-endpoints"),
+            json!({"url": "http://127.0.0.1:9/hooks", "events": []}),
+        )
+        .await;
+    no_store("create a webhook endpoint", &endpoint);
+    let ep = endpoint.body["endpoint"]["id"].as_str().unwrap();
+    let rotated = o
+        .dev
+        .post(
+            &format!("/api/v1/webhook-endpoints/{ep}/rotate-secret"),
+            json!({}),
+        )
+        .await;
+    no_store("rotate a webhook signing secret", &rotated);
+
+    // Answers without a secret are not forced to no-store.
+    for path in [
+        format!("/api/v1/credentials/{id}"),
+        format!("/api/v1/webhook-endpoints/{ep}"),
+        "/api/v1/me".to_owned(),
+    ] {
+        let r = o.dev.get(&path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+        assert!(!r.body.to_string().contains("\"secret\""), "{path}");
+        assert_ne!(
+            r.headers.get("cache-control").map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{path}"
+        );
+    }
     app.stop().await;
 }

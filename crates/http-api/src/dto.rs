@@ -54,6 +54,7 @@ fn roles(r: RoleSet) -> Vec<String> {
 // ---------------------------------------------------------------- accounts
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct AccountDto {
     pub id: String,
     pub email: String,
@@ -175,6 +176,7 @@ impl MeDto {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct SignUpRequest {
     pub email: EmailAddress,
     pub name: Name,
@@ -263,6 +265,7 @@ pub struct CreateStaffRequest {
 // ---------------------------------------------------------------- workspaces
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct WorkspaceDto {
     pub id: String,
     pub name: String,
@@ -424,6 +427,7 @@ impl From<&WorkspaceOverview> for WorkspaceOverviewDto {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct CreateWorkspaceRequest {
     pub name: Name,
 }
@@ -645,6 +649,7 @@ fn yes() -> bool {
 // ---------------------------------------------------------------- projects
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct ProjectDto {
     pub id: String,
     pub workspace_id: String,
@@ -681,6 +686,7 @@ impl From<&Project> for ProjectDto {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct CreateProjectRequest {
     pub name: Name,
     /// What the workload is for ("Nightly statement sync").
@@ -835,6 +841,7 @@ pub struct SignOffDto {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct SubscriptionDto {
     pub id: String,
     pub workspace_id: String,
@@ -1029,12 +1036,14 @@ impl From<&SubscriptionView> for SubscriptionViewDto {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct SubscribeRequest {
     pub plan_id: PlanRef,
 }
 
 /// A transition's body; every field is optional (send `{}`).
 #[derive(Object, Debug, Clone, Default)]
+#[oai(example)]
 pub struct TransitionRequest {
     /// The version you expect (or send `If-Match: "<version>"`).
     #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
@@ -1044,6 +1053,7 @@ pub struct TransitionRequest {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct SubmitRequest {
     /// Answers to the plan's form, keyed by field key.
     pub answers: Option<std::collections::BTreeMap<String, Value>>,
@@ -1130,6 +1140,7 @@ pub struct RetiringSecretDto {
 
 /// A credential as listings show it: prefix and last four characters, never the secret.
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct CredentialDto {
     pub id: String,
     pub workspace_id: String,
@@ -1190,6 +1201,7 @@ impl From<&Credential> for CredentialDto {
 
 /// A created or re-keyed credential: `secret` is shown here once and never again.
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct CreatedCredentialDto {
     pub credential: CredentialDto,
     pub secret: String,
@@ -1221,6 +1233,7 @@ pub enum CredentialKindName {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct CreateCredentialRequest {
     pub environment: EnvironmentName,
     /// `api_key` (default) or `oauth_client`.

@@ -10,6 +10,7 @@ pub mod api;
 pub mod auth;
 pub mod body;
 pub mod dto;
+pub mod examples;
 pub mod explorer;
 pub mod export;
 pub mod forward_auth;
@@ -85,6 +86,10 @@ pub fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
         env!("CARGO_PKG_VERSION"),
     )
     .description(DESCRIPTION)
+    .license(
+        poem_openapi::LicenseObject::new("Apache-2.0")
+            .url("https://www.apache.org/licenses/LICENSE-2.0"),
+    )
 }
 
 /// The OpenAPI document, as exported to `docs/openapi.json`. It does not depend on the state,
@@ -132,12 +137,105 @@ pub fn harden_spec(spec: &str) -> String {
                 if let Some(r) = prop.get("$ref").cloned() {
                     *prop = serde_json::json!({"allOf": [{"$ref": r}], "nullable": true});
                 } else if let Some(o) = prop.as_object_mut() {
-                    o.insert("nullable".into(), serde_json::Value::Bool(true));
+                    // A schema without a type already takes any value, null included
+                    // (`nullable` means nothing without `type`, OpenAPI 3.0.3).
+                    if o.contains_key("type") || o.contains_key("allOf") {
+                        o.insert("nullable".into(), serde_json::Value::Bool(true));
+                    }
                 }
             }
         }
     }
+    type_nullable_refs(&mut doc);
+    mark_public_operations(&mut doc);
+    // Each deployment serves the document at its own origin: the server is that origin
+    // (poem-openapi writes an empty list, which OpenAPI does not allow).
+    if doc
+        .get("servers")
+        .and_then(|s| s.as_array())
+        .is_none_or(Vec::is_empty)
+    {
+        doc["servers"] = serde_json::json!([
+            {"url": "/", "description": "the origin that serves this document"}
+        ]);
+    }
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_owned())
+}
+
+/// A nullable `allOf: [$ref]` gets the referenced schema's `type` beside `nullable`: OpenAPI
+/// 3.0.3 gives `nullable` effect only next to a `type`, and linters and client generators
+/// read it so.
+fn type_nullable_refs(doc: &mut serde_json::Value) {
+    let types: std::collections::HashMap<String, serde_json::Value> = doc
+        .pointer("/components/schemas")
+        .and_then(|v| v.as_object())
+        .map(|schemas| {
+            schemas
+                .iter()
+                .filter_map(|(name, s)| {
+                    let t = s
+                        .get("type")
+                        .cloned()
+                        .or_else(|| s.get("properties").map(|_| serde_json::json!("object")))?;
+                    Some((format!("#/components/schemas/{name}"), t))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(|v| v.as_object_mut())
+    else {
+        return;
+    };
+    for schema in schemas.values_mut() {
+        let Some(props) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) else {
+            continue;
+        };
+        for prop in props.values_mut() {
+            let Some(o) = prop.as_object_mut() else {
+                continue;
+            };
+            if o.get("nullable") != Some(&serde_json::Value::Bool(true)) || o.contains_key("type") {
+                continue;
+            }
+            let referenced = o
+                .get("allOf")
+                .and_then(|a| a.as_array())
+                .and_then(|a| a.iter().find_map(|s| s.get("$ref")?.as_str()))
+                .and_then(|r| types.get(r))
+                .cloned();
+            match referenced {
+                Some(t) => {
+                    o.insert("type".into(), t);
+                }
+                None => {
+                    o.remove("nullable");
+                }
+            }
+        }
+    }
+}
+
+/// Operations that take no credentials (sign-up and sign-in, the public catalog, the OAuth
+/// token endpoint, whose client authenticates in its own way) say so with `security: []`,
+/// rather than leaving a reader to guess.
+fn mark_public_operations(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(ops) = item.as_object_mut() else {
+            continue;
+        };
+        for op in ops.values_mut() {
+            if let Some(o) = op.as_object_mut()
+                && !o.contains_key("security")
+            {
+                o.insert("security".into(), serde_json::json!([]));
+            }
+        }
+    }
 }
 
 /// `(path template segments, methods)` of every documented operation: a request to a

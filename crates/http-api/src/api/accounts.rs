@@ -20,9 +20,13 @@ pub struct AccountsApi {
 
 #[derive(ApiResponse)]
 pub enum SignedIn {
-    /// Signed in: the session cookie is set.
+    /// Signed in: the session cookie is set (the answer carries it and the CSRF token: no-store).
     #[oai(status = 200)]
-    Ok(Json<SessionDto>, #[oai(header = "Set-Cookie")] String),
+    Ok(
+        Json<SessionDto>,
+        #[oai(header = "Set-Cookie")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -95,6 +99,7 @@ impl AccountsApi {
                 csrf_token: record.csrf_token.unwrap_or_default(),
             }),
             auth::session_cookie(&self.state, &token, max_age),
+            NO_STORE.into(),
         ))
     }
 }
@@ -102,7 +107,7 @@ impl AccountsApi {
 #[OpenApi(prefix_path = "/api/v1", tag = "Tag::Accounts")]
 impl AccountsApi {
     /// Create an account.
-    #[oai(path = "/auth/sign-up", method = "post")]
+    #[oai(path = "/auth/sign-up", method = "post", operation_id = "sign_up")]
     async fn sign_up(&self, body: Json<SignUpRequest>) -> ApiResult<Created<AccountDto>> {
         let a = self
             .state
@@ -117,14 +122,18 @@ impl AccountsApi {
     ///
     /// Failed attempts are throttled per e-mail and per client address (429 with
     /// `Retry-After`), the same way whether the account exists or not.
-    #[oai(path = "/auth/sign-in", method = "post")]
+    #[oai(path = "/auth/sign-in", method = "post", operation_id = "sign_in")]
     async fn sign_in(&self, body: Json<SignInRequest>, addr: &RemoteAddr) -> ApiResult<SignedIn> {
         self.sign_in_as(&body.email, &body.password, addr, false)
             .await
     }
 
     /// Sign in as provider staff (a separate directory from accounts).
-    #[oai(path = "/staff/sign-in", method = "post")]
+    #[oai(
+        path = "/staff/sign-in",
+        method = "post",
+        operation_id = "staff_sign_in"
+    )]
     async fn staff_sign_in(
         &self,
         body: Json<SignInRequest>,
@@ -135,7 +144,7 @@ impl AccountsApi {
     }
 
     /// Sign out: deletes the session (or the personal access token used) and clears the cookie.
-    #[oai(path = "/auth/sign-out", method = "post")]
+    #[oai(path = "/auth/sign-out", method = "post", operation_id = "sign_out")]
     async fn sign_out(&self, auth: Auth) -> ApiResult<SignedOut> {
         self.state
             .tokens()
@@ -146,7 +155,7 @@ impl AccountsApi {
     }
 
     /// The access page: who you are, your access state and the exact next step.
-    #[oai(path = "/me", method = "get")]
+    #[oai(path = "/me", method = "get", operation_id = "get_me")]
     async fn me(&self, auth: Auth) -> ApiResult<Ok200<MeDto>> {
         let portal = self.state.portal();
         match auth.caller() {
@@ -169,12 +178,16 @@ impl AccountsApi {
     }
 
     /// Create a personal access token for API access; the token is shown once.
-    #[oai(path = "/tokens", method = "post")]
+    #[oai(
+        path = "/tokens",
+        method = "post",
+        operation_id = "create_personal_access_token"
+    )]
     async fn create_token(
         &self,
         auth: Auth,
         body: Json<CreateTokenRequest>,
-    ) -> ApiResult<Created<CreatedTokenDto>> {
+    ) -> ApiResult<CreatedSecret<CreatedTokenDto>> {
         let days = body.expires_in_days.unwrap_or(90);
         if !(1..=365).contains(&days) {
             return Err(Problem::field(
@@ -204,7 +217,7 @@ impl AccountsApi {
             .insert_token(record.clone())
             .await
             .map_err(Problem::internal)?;
-        created(
+        created_secret(
             CreatedTokenDto {
                 name: record.name,
                 token,
@@ -216,7 +229,11 @@ impl AccountsApi {
     }
 
     /// Add a staff member (admins).
-    #[oai(path = "/staff", method = "post")]
+    #[oai(
+        path = "/staff",
+        method = "post",
+        operation_id = "create_staff_account"
+    )]
     async fn create_staff(
         &self,
         auth: Auth,

@@ -19,7 +19,11 @@ pub struct AuditApi {
 impl AuditApi {
     /// A workspace's audit events in chain order (security owner, compliance, owners, staff).
     /// The cursor is the `seq` of the last event seen.
-    #[oai(path = "/workspaces/:id/audit-events", method = "get")]
+    #[oai(
+        path = "/workspaces/:id/audit-events",
+        method = "get",
+        operation_id = "list_audit_events"
+    )]
     async fn events(
         &self,
         auth: Auth,
@@ -55,7 +59,11 @@ impl AuditApi {
     }
 
     /// Verify every hash chain of the audit log (admins).
-    #[oai(path = "/admin/audit/verify", method = "post")]
+    #[oai(
+        path = "/admin/audit/verify",
+        method = "post",
+        operation_id = "verify_audit_chains"
+    )]
     async fn verify(&self, auth: Auth) -> ApiResult<Ok200<Vec<ChainReportDto>>> {
         // The core's verification use case is the operator's command and takes no caller;
         // the HTTP door to it is closed by the core's own staff permission table.

@@ -36,7 +36,7 @@ fn plan_input(dto: &PlanInputDto) -> ApiResult<PlanInput> {
 #[OpenApi(prefix_path = "/api/v1", tag = "Tag::Catalog")]
 impl CatalogApi {
     /// Create an API product (admins).
-    #[oai(path = "/products", method = "post")]
+    #[oai(path = "/products", method = "post", operation_id = "create_product")]
     async fn create_product(
         &self,
         auth: Auth,
@@ -52,7 +52,7 @@ impl CatalogApi {
     }
 
     /// The API products.
-    #[oai(path = "/products", method = "get")]
+    #[oai(path = "/products", method = "get", operation_id = "list_products")]
     async fn products(
         &self,
         cursor: Query<Option<String>>,
@@ -67,7 +67,11 @@ impl CatalogApi {
     }
 
     /// Create a plan of a product, with test data, submission form, pricing and gates (admins).
-    #[oai(path = "/products/:id/plans", method = "post")]
+    #[oai(
+        path = "/products/:id/plans",
+        method = "post",
+        operation_id = "create_plan"
+    )]
     async fn create_plan(
         &self,
         auth: Auth,
@@ -89,7 +93,7 @@ impl CatalogApi {
     }
 
     /// Replace a plan's configuration (admins). Send the version you loaded as `If-Match`.
-    #[oai(path = "/plans/:id", method = "put")]
+    #[oai(path = "/plans/:id", method = "put", operation_id = "update_plan")]
     async fn update_plan(
         &self,
         auth: Auth,
@@ -114,7 +118,7 @@ impl CatalogApi {
     }
 
     /// Every plan.
-    #[oai(path = "/plans", method = "get")]
+    #[oai(path = "/plans", method = "get", operation_id = "list_plans")]
     async fn plans(
         &self,
         cursor: Query<Option<String>>,
@@ -129,7 +133,7 @@ impl CatalogApi {
     }
 
     /// One plan.
-    #[oai(path = "/plans/:id", method = "get")]
+    #[oai(path = "/plans/:id", method = "get", operation_id = "get_plan")]
     async fn plan(&self, id: Path<String>) -> ApiResult<Tagged<PlanDto>> {
         let id: PlanId = path_id(&id, "plan")?;
         let p = self.state.portal().catalog().plan(id).await?;

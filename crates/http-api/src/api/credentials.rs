@@ -28,13 +28,17 @@ fn shown_once(c: &CreatedCredential) -> CreatedCredentialDto {
 impl CredentialsApi {
     /// Create a sandbox or production credential for a subscription. Production ones stay
     /// locked until the subscription is approved (and paid, on a paid plan) and cloned.
-    #[oai(path = "/subscriptions/:id/credentials", method = "post")]
+    #[oai(
+        path = "/subscriptions/:id/credentials",
+        method = "post",
+        operation_id = "create_credential"
+    )]
     async fn create(
         &self,
         auth: Auth,
         id: Path<String>,
         body: Json<CreateCredentialRequest>,
-    ) -> ApiResult<Created<CreatedCredentialDto>> {
+    ) -> ApiResult<CreatedSecret<CreatedCredentialDto>> {
         let sub: SubscriptionId = path_id(&id, "subscription")?;
         let env = body.environment.into();
         let kind = match body.kind.unwrap_or(CredentialKindName::ApiKey) {
@@ -48,11 +52,15 @@ impl CredentialsApi {
             .create_credential(auth.caller(), sub, env, kind, &body.name)
             .await?;
         let location = format!("/api/v1/credentials/{}", c.credential.id);
-        created(shown_once(&c), location)
+        created_secret(shown_once(&c), location)
     }
 
     /// One credential.
-    #[oai(path = "/credentials/:id", method = "get")]
+    #[oai(
+        path = "/credentials/:id",
+        method = "get",
+        operation_id = "get_credential"
+    )]
     async fn get(&self, auth: Auth, id: Path<String>) -> ApiResult<Tagged<CredentialDto>> {
         let id: CredentialId = path_id(&id, "credential")?;
         let c = self
@@ -65,14 +73,18 @@ impl CredentialsApi {
     }
 
     /// Regenerate: a new secret; the old one stops working at once.
-    #[oai(path = "/credentials/:id/regenerate", method = "post")]
+    #[oai(
+        path = "/credentials/:id/regenerate",
+        method = "post",
+        operation_id = "regenerate_credential"
+    )]
     async fn regenerate(
         &self,
         auth: Auth,
         id: Path<String>,
         #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
         body: Json<TransitionRequest>,
-    ) -> ApiResult<Tagged<CreatedCredentialDto>> {
+    ) -> ApiResult<TaggedSecret<CreatedCredentialDto>> {
         let id: CredentialId = path_id(&id, "credential")?;
         let (v, strict) = expected_version(if_match.0, body.version);
         let c = self
@@ -83,19 +95,23 @@ impl CredentialsApi {
             .await
             .map_err(|e| precondition(e, strict))?;
         let version = c.credential.version;
-        tagged(shown_once(&c), version)
+        tagged_secret(shown_once(&c), version)
     }
 
     /// Rotate Secret: a new secret; the old one keeps working until the grace deadline
     /// (default 24 h, at most 7 days).
-    #[oai(path = "/credentials/:id/rotate", method = "post")]
+    #[oai(
+        path = "/credentials/:id/rotate",
+        method = "post",
+        operation_id = "rotate_credential"
+    )]
     async fn rotate(
         &self,
         auth: Auth,
         id: Path<String>,
         #[oai(name = "If-Match")] if_match: Header<Option<IfMatch>>,
         body: Json<RotateRequest>,
-    ) -> ApiResult<Tagged<CreatedCredentialDto>> {
+    ) -> ApiResult<TaggedSecret<CreatedCredentialDto>> {
         let id: CredentialId = path_id(&id, "credential")?;
         let (v, strict) = expected_version(if_match.0, body.version);
         let grace = match body.grace_period_seconds {
@@ -110,11 +126,15 @@ impl CredentialsApi {
             .await
             .map_err(|e| precondition(e, strict))?;
         let version = c.credential.version;
-        tagged(shown_once(&c), version)
+        tagged_secret(shown_once(&c), version)
     }
 
     /// Revoke: stops at once.
-    #[oai(path = "/credentials/:id/revoke", method = "post")]
+    #[oai(
+        path = "/credentials/:id/revoke",
+        method = "post",
+        operation_id = "revoke_credential"
+    )]
     async fn revoke(&self, auth: Auth, id: Path<String>) -> ApiResult<Tagged<CredentialDto>> {
         let id: CredentialId = path_id(&id, "credential")?;
         let c = self

@@ -328,7 +328,11 @@ impl MeteringApi {
     /// A project's usage view: requests, errors and spend in `[from, to)`, in buckets of
     /// `granularity` (`minute`, `hour` by default, or `day`). The window defaults to the last
     /// 24 hours and spans at most 400 days. Developers, technical leads and billing members.
-    #[oai(path = "/projects/:id/usage", method = "get")]
+    #[oai(
+        path = "/projects/:id/usage",
+        method = "get",
+        operation_id = "get_project_usage"
+    )]
     async fn usage(
         &self,
         auth: Auth,
@@ -365,7 +369,11 @@ impl MeteringApi {
 
     /// The project's recent alerts (the in-portal notice), newest first: each threshold
     /// crossing once per window. The same crossing is sent as an `alert.triggered` webhook.
-    #[oai(path = "/projects/:id/alerts", method = "get")]
+    #[oai(
+        path = "/projects/:id/alerts",
+        method = "get",
+        operation_id = "list_project_alerts"
+    )]
     async fn alerts(
         &self,
         auth: Auth,
@@ -401,7 +409,11 @@ impl MeteringApi {
     /// Report gateway call outcomes (gateway token). Each accepted event counts one request
     /// (an error when `status` ≥ 400) in the credential's minute bucket of `at`; events are
     /// counted in memory and flushed with the usage flush, never written one by one.
-    #[oai(path = "/usage/events", method = "post")]
+    #[oai(
+        path = "/usage/events",
+        method = "post",
+        operation_id = "ingest_usage_events"
+    )]
     async fn ingest(
         &self,
         _gateway: GatewayToken,
@@ -417,6 +429,7 @@ impl MeteringApi {
     #[oai(
         path = "/workspaces/:id/invoices/:period",
         method = "get",
+        operation_id = "get_invoice",
         tag = "Tag::Billing"
     )]
     async fn invoice(
@@ -451,7 +464,11 @@ impl MeteringApi {
 
     /// The project's report history: every export of its usage, newest first (who, when,
     /// what, format, period, rows).
-    #[oai(path = "/projects/:id/reports", method = "get")]
+    #[oai(
+        path = "/projects/:id/reports",
+        method = "get",
+        operation_id = "list_project_reports"
+    )]
     async fn reports(
         &self,
         auth: Auth,
@@ -471,7 +488,11 @@ impl MeteringApi {
 
     /// The workspace's report history: every export of its projects' usage and of its audit
     /// log, newest first.
-    #[oai(path = "/workspaces/:id/reports", method = "get")]
+    #[oai(
+        path = "/workspaces/:id/reports",
+        method = "get",
+        operation_id = "list_workspace_reports"
+    )]
     async fn workspace_reports(
         &self,
         auth: Auth,
@@ -492,7 +513,11 @@ impl MeteringApi {
     /// Export a project's usage for a period (`YYYY-MM`) as `csv` (default) or `jsonl`,
     /// streamed: one row per credential, endpoint and minute. Billing and compliance members.
     /// The export is recorded in the project's report history.
-    #[oai(path = "/projects/:id/exports/usage", method = "get")]
+    #[oai(
+        path = "/projects/:id/exports/usage",
+        method = "get",
+        operation_id = "export_project_usage"
+    )]
     async fn export_usage(
         &self,
         auth: Auth,
@@ -513,6 +538,7 @@ impl MeteringApi {
     #[oai(
         path = "/workspaces/:id/exports/audit",
         method = "get",
+        operation_id = "export_audit_events",
         tag = "Tag::Audit"
     )]
     async fn export_audit(

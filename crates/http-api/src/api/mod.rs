@@ -75,6 +75,33 @@ pub enum Created<T: ToJSON + ParseFromJSON + Send + Sync> {
     Created(Json<T>, #[oai(header = "Location")] String),
 }
 
+/// `Cache-Control` on every answer that carries a secret or a token (issue 19): no cache, the
+/// browser's or a proxy's, may keep what is shown once. Other answers leave caching alone.
+pub const NO_STORE: &str = "no-store";
+
+/// 201 with a created resource holding a secret shown this once, never stored by a cache.
+#[derive(ApiResponse)]
+pub enum CreatedSecret<T: ToJSON + ParseFromJSON + Send + Sync> {
+    #[oai(status = 201)]
+    Created(
+        Json<T>,
+        #[oai(header = "Location")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
+}
+
+/// 200 with a resource holding a new secret shown this once, its version as `ETag`, never
+/// stored by a cache.
+#[derive(ApiResponse)]
+pub enum TaggedSecret<T: ToJSON + ParseFromJSON + Send + Sync> {
+    #[oai(status = 200)]
+    Ok(
+        Json<T>,
+        #[oai(header = "ETag")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
+}
+
 #[derive(ApiResponse)]
 pub enum NoContent {
     #[oai(status = 204)]
@@ -94,6 +121,20 @@ pub fn created<T: ToJSON + ParseFromJSON + Send + Sync>(
     location: String,
 ) -> ApiResult<Created<T>> {
     Ok(Created::Created(Json(v), location))
+}
+
+pub fn created_secret<T: ToJSON + ParseFromJSON + Send + Sync>(
+    v: T,
+    location: String,
+) -> ApiResult<CreatedSecret<T>> {
+    Ok(CreatedSecret::Created(Json(v), location, NO_STORE.into()))
+}
+
+pub fn tagged_secret<T: ToJSON + ParseFromJSON + Send + Sync>(
+    v: T,
+    version: i64,
+) -> ApiResult<TaggedSecret<T>> {
+    Ok(TaggedSecret::Ok(Json(v), etag(version), NO_STORE.into()))
 }
 
 pub fn etag(version: i64) -> String {

@@ -175,7 +175,11 @@ pub(crate) async fn verify_request(
 impl GatewayApi {
     /// Verify a presented secret (API gateways). Authenticated by the provider's gateway
     /// token; every verification of a known credential counts as usage.
-    #[oai(path = "/api/v1/verify", method = "post")]
+    #[oai(
+        path = "/api/v1/verify",
+        method = "post",
+        operation_id = "verify_credential"
+    )]
     async fn verify(
         &self,
         _gateway: GatewayToken,
@@ -254,7 +258,11 @@ impl GatewayApi {
 
     /// OAuth 2.0 client-credentials grant: a short-lived bearer token for an OAuth client.
     /// Client authentication by HTTP Basic or by `client_id`/`client_secret` in the body.
-    #[oai(path = "/oauth/token", method = "post")]
+    #[oai(
+        path = "/oauth/token",
+        method = "post",
+        operation_id = "issue_oauth_token"
+    )]
     async fn token(
         &self,
         #[oai(name = "Authorization")] authorization: Header<Option<String>>,

@@ -34,7 +34,11 @@ pub fn decimal(field: &str, s: &str) -> ApiResult<rust_decimal::Decimal> {
 #[OpenApi(prefix_path = "/api/v1", tag = "Tag::Projects")]
 impl ProjectsApi {
     /// Create a sandbox project with a clear purpose and the endpoints and events it uses.
-    #[oai(path = "/workspaces/:id/projects", method = "post")]
+    #[oai(
+        path = "/workspaces/:id/projects",
+        method = "post",
+        operation_id = "create_project"
+    )]
     async fn create(
         &self,
         auth: Auth,
@@ -59,7 +63,11 @@ impl ProjectsApi {
     }
 
     /// The workspace's projects.
-    #[oai(path = "/workspaces/:id/projects", method = "get")]
+    #[oai(
+        path = "/workspaces/:id/projects",
+        method = "get",
+        operation_id = "list_projects"
+    )]
     async fn list(
         &self,
         auth: Auth,
@@ -82,7 +90,7 @@ impl ProjectsApi {
     }
 
     /// The project page.
-    #[oai(path = "/projects/:id", method = "get")]
+    #[oai(path = "/projects/:id", method = "get", operation_id = "get_project")]
     async fn get(&self, auth: Auth, id: Path<String>) -> ApiResult<Tagged<ProjectOverviewDto>> {
         let id: ProjectId = path_id(&id, "project")?;
         let o = self
@@ -95,7 +103,11 @@ impl ProjectsApi {
     }
 
     /// The project's credentials (prefix and last four characters only).
-    #[oai(path = "/projects/:id/credentials", method = "get")]
+    #[oai(
+        path = "/projects/:id/credentials",
+        method = "get",
+        operation_id = "list_project_credentials"
+    )]
     async fn credentials(
         &self,
         auth: Auth,
@@ -118,7 +130,11 @@ impl ProjectsApi {
     }
 
     /// Clone an approved subscription's sandbox project into a new production project.
-    #[oai(path = "/subscriptions/:id/clone-to-production", method = "post")]
+    #[oai(
+        path = "/subscriptions/:id/clone-to-production",
+        method = "post",
+        operation_id = "clone_to_production"
+    )]
     async fn clone_to_production(
         &self,
         auth: Auth,
@@ -136,7 +152,11 @@ impl ProjectsApi {
 
     /// Set an alert threshold: `requests_per_day`, `error_rate_percent` or `spend_per_month`
     /// (setting it again replaces the limit).
-    #[oai(path = "/projects/:id/alert-thresholds/:metric", method = "put")]
+    #[oai(
+        path = "/projects/:id/alert-thresholds/:metric",
+        method = "put",
+        operation_id = "set_alert_threshold"
+    )]
     async fn set_threshold(
         &self,
         auth: Auth,
@@ -157,7 +177,11 @@ impl ProjectsApi {
     }
 
     /// Delete the project's alert threshold on this metric.
-    #[oai(path = "/projects/:id/alert-thresholds/:metric", method = "delete")]
+    #[oai(
+        path = "/projects/:id/alert-thresholds/:metric",
+        method = "delete",
+        operation_id = "delete_alert_threshold"
+    )]
     async fn delete_threshold(
         &self,
         auth: Auth,
@@ -175,7 +199,11 @@ impl ProjectsApi {
     }
 
     /// Tick "review the first live audit entries" on a production project's operating pass.
-    #[oai(path = "/projects/:id/live-audit-reviewed", method = "post")]
+    #[oai(
+        path = "/projects/:id/live-audit-reviewed",
+        method = "post",
+        operation_id = "mark_live_audit_reviewed"
+    )]
     async fn live_audit_reviewed(
         &self,
         auth: Auth,

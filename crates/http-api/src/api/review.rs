@@ -35,7 +35,11 @@ fn cursor_of(at: DateTime<Utc>, id: SubscriptionId) -> String {
 impl ReviewApi {
     /// The go-live queue: every submission in review, oldest first, with its gate summary,
     /// remaining gate and age.
-    #[oai(path = "/review-queue", method = "get")]
+    #[oai(
+        path = "/review-queue",
+        method = "get",
+        operation_id = "list_review_queue"
+    )]
     async fn queue(
         &self,
         auth: Auth,
@@ -62,7 +66,11 @@ impl ReviewApi {
     }
 
     /// Sign off a manual gate (`consent_handling`) of a submission in review.
-    #[oai(path = "/subscriptions/:id/gates/:gate/sign-off", method = "post")]
+    #[oai(
+        path = "/subscriptions/:id/gates/:gate/sign-off",
+        method = "post",
+        operation_id = "sign_off_gate"
+    )]
     async fn sign_off(
         &self,
         auth: Auth,

@@ -47,7 +47,11 @@ async fn transition(
 impl SubscriptionsApi {
     /// Subscribe a sandbox project to a plan (requests sandbox access on
     /// `approval_required` plans).
-    #[oai(path = "/projects/:id/subscriptions", method = "post")]
+    #[oai(
+        path = "/projects/:id/subscriptions",
+        method = "post",
+        operation_id = "create_subscription"
+    )]
     async fn subscribe(
         &self,
         auth: Auth,
@@ -66,7 +70,11 @@ impl SubscriptionsApi {
     }
 
     /// The workspace's subscriptions.
-    #[oai(path = "/workspaces/:id/subscriptions", method = "get")]
+    #[oai(
+        path = "/workspaces/:id/subscriptions",
+        method = "get",
+        operation_id = "list_subscriptions"
+    )]
     async fn list(
         &self,
         auth: Auth,
@@ -90,7 +98,11 @@ impl SubscriptionsApi {
 
     /// The subscription page: phase, stepper, notice, form, test data, credentials, the
     /// production lock, gates and the next step.
-    #[oai(path = "/subscriptions/:id", method = "get")]
+    #[oai(
+        path = "/subscriptions/:id",
+        method = "get",
+        operation_id = "get_subscription"
+    )]
     async fn get(&self, auth: Auth, id: Path<String>) -> ApiResult<Tagged<SubscriptionViewDto>> {
         let id: SubscriptionId = path_id(&id, "subscription")?;
         let v = self
@@ -103,7 +115,11 @@ impl SubscriptionsApi {
     }
 
     /// Submit for Review with the answers to the plan's form (technical lead or owner).
-    #[oai(path = "/subscriptions/:id/submit", method = "post")]
+    #[oai(
+        path = "/subscriptions/:id/submit",
+        method = "post",
+        operation_id = "submit_subscription"
+    )]
     async fn submit(
         &self,
         auth: Auth,
@@ -123,7 +139,11 @@ impl SubscriptionsApi {
     }
 
     /// Withdraw a submission before a decision (the submitter).
-    #[oai(path = "/subscriptions/:id/withdraw", method = "post")]
+    #[oai(
+        path = "/subscriptions/:id/withdraw",
+        method = "post",
+        operation_id = "withdraw_subscription"
+    )]
     async fn withdraw(
         &self,
         auth: Auth,
@@ -139,7 +159,11 @@ impl SubscriptionsApi {
     }
 
     /// Approve (reviewers): only when every applicable gate has passed.
-    #[oai(path = "/subscriptions/:id/approve", method = "post")]
+    #[oai(
+        path = "/subscriptions/:id/approve",
+        method = "post",
+        operation_id = "approve_subscription"
+    )]
     async fn approve(
         &self,
         auth: Auth,
@@ -155,7 +179,11 @@ impl SubscriptionsApi {
     }
 
     /// Reject (reviewers); notes optional, shown to the developer.
-    #[oai(path = "/subscriptions/:id/reject", method = "post")]
+    #[oai(
+        path = "/subscriptions/:id/reject",
+        method = "post",
+        operation_id = "reject_subscription"
+    )]
     async fn reject(
         &self,
         auth: Auth,
@@ -174,7 +202,11 @@ impl SubscriptionsApi {
     }
 
     /// Request changes (reviewers); notes are required.
-    #[oai(path = "/subscriptions/:id/request-changes", method = "post")]
+    #[oai(
+        path = "/subscriptions/:id/request-changes",
+        method = "post",
+        operation_id = "request_subscription_changes"
+    )]
     async fn request_changes(
         &self,
         auth: Auth,
@@ -193,7 +225,11 @@ impl SubscriptionsApi {
     }
 
     /// Reopen a rejected subscription to sandbox (admins).
-    #[oai(path = "/subscriptions/:id/reopen", method = "post")]
+    #[oai(
+        path = "/subscriptions/:id/reopen",
+        method = "post",
+        operation_id = "reopen_subscription"
+    )]
     async fn reopen(
         &self,
         auth: Auth,
@@ -209,7 +245,11 @@ impl SubscriptionsApi {
     }
 
     /// Grant requested sandbox access (reviewers).
-    #[oai(path = "/subscriptions/:id/sandbox-access/grant", method = "post")]
+    #[oai(
+        path = "/subscriptions/:id/sandbox-access/grant",
+        method = "post",
+        operation_id = "grant_sandbox_access"
+    )]
     async fn grant_sandbox(&self, auth: Auth, id: Path<String>) -> Transition {
         let id: SubscriptionId = path_id(&id, "subscription")?;
         let s = self
@@ -222,7 +262,11 @@ impl SubscriptionsApi {
     }
 
     /// Decline requested sandbox access (reviewers): the subscription ends as `rejected`.
-    #[oai(path = "/subscriptions/:id/sandbox-access/decline", method = "post")]
+    #[oai(
+        path = "/subscriptions/:id/sandbox-access/decline",
+        method = "post",
+        operation_id = "decline_sandbox_access"
+    )]
     async fn decline_sandbox(
         &self,
         auth: Auth,
@@ -240,7 +284,11 @@ impl SubscriptionsApi {
     }
 
     /// Record a payment an admin confirmed (paid plans unlock production credentials).
-    #[oai(path = "/subscriptions/:id/payments", method = "post")]
+    #[oai(
+        path = "/subscriptions/:id/payments",
+        method = "post",
+        operation_id = "confirm_payment"
+    )]
     async fn confirm_payment(
         &self,
         auth: Auth,

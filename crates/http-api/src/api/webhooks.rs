@@ -242,13 +242,17 @@ impl WebhooksApi {
 impl WebhooksApi {
     /// Register an endpoint: it starts `pending` and is sent a verification challenge at
     /// once. The answer holds its signing secret, shown this once only.
-    #[oai(path = "/projects/:id/webhook-endpoints", method = "post")]
+    #[oai(
+        path = "/projects/:id/webhook-endpoints",
+        method = "post",
+        operation_id = "create_webhook_endpoint"
+    )]
     async fn create(
         &self,
         auth: Auth,
         id: Path<String>,
         body: Json<CreateEndpointRequest>,
-    ) -> ApiResult<Created<EndpointWithSecretDto>> {
+    ) -> ApiResult<CreatedSecret<EndpointWithSecretDto>> {
         let project: ProjectId = path_id(&id, "project")?;
         let c = self
             .state
@@ -257,11 +261,15 @@ impl WebhooksApi {
             .create_webhook_endpoint(auth.caller(), project, &body.url, &strings(&body.events))
             .await?;
         let location = format!("/api/v1/webhook-endpoints/{}", c.endpoint.id);
-        created((&c).into(), location)
+        created_secret((&c).into(), location)
     }
 
     /// The project's endpoints (members and reviewing staff).
-    #[oai(path = "/projects/:id/webhook-endpoints", method = "get")]
+    #[oai(
+        path = "/projects/:id/webhook-endpoints",
+        method = "get",
+        operation_id = "list_webhook_endpoints"
+    )]
     async fn list(
         &self,
         auth: Auth,
@@ -284,7 +292,11 @@ impl WebhooksApi {
     }
 
     /// One endpoint.
-    #[oai(path = "/webhook-endpoints/:id", method = "get")]
+    #[oai(
+        path = "/webhook-endpoints/:id",
+        method = "get",
+        operation_id = "get_webhook_endpoint"
+    )]
     async fn get(&self, auth: Auth, id: Path<String>) -> ApiResult<Tagged<WebhookEndpointDto>> {
         let id: WebhookEndpointId = path_id(&id, "webhook endpoint")?;
         let e = self
@@ -298,7 +310,11 @@ impl WebhooksApi {
 
     /// Change the URL and/or the events: the endpoint goes back to `pending` and is sent a
     /// new challenge.
-    #[oai(path = "/webhook-endpoints/:id", method = "patch")]
+    #[oai(
+        path = "/webhook-endpoints/:id",
+        method = "patch",
+        operation_id = "update_webhook_endpoint"
+    )]
     async fn update(
         &self,
         auth: Auth,
@@ -321,26 +337,38 @@ impl WebhooksApi {
     }
 
     /// Disable: the endpoint receives nothing until enabled again.
-    #[oai(path = "/webhook-endpoints/:id/disable", method = "post")]
+    #[oai(
+        path = "/webhook-endpoints/:id/disable",
+        method = "post",
+        operation_id = "disable_webhook_endpoint"
+    )]
     async fn disable(&self, auth: Auth, id: Path<String>) -> ApiResult<Tagged<WebhookEndpointDto>> {
         self.set_enabled(auth, id, false).await
     }
 
     /// Enable: the endpoint is `pending` again and is sent a new challenge.
-    #[oai(path = "/webhook-endpoints/:id/enable", method = "post")]
+    #[oai(
+        path = "/webhook-endpoints/:id/enable",
+        method = "post",
+        operation_id = "enable_webhook_endpoint"
+    )]
     async fn enable(&self, auth: Auth, id: Path<String>) -> ApiResult<Tagged<WebhookEndpointDto>> {
         self.set_enabled(auth, id, true).await
     }
 
     /// A new signing secret (shown once). The previous one keeps signing for the overlap
     /// (default 24 h, at most 168 h): deliveries carry both signatures meanwhile.
-    #[oai(path = "/webhook-endpoints/:id/rotate-secret", method = "post")]
+    #[oai(
+        path = "/webhook-endpoints/:id/rotate-secret",
+        method = "post",
+        operation_id = "rotate_webhook_signing_secret"
+    )]
     async fn rotate_secret(
         &self,
         auth: Auth,
         id: Path<String>,
         body: Json<RotateEndpointSecretRequest>,
-    ) -> ApiResult<Tagged<EndpointWithSecretDto>> {
+    ) -> ApiResult<TaggedSecret<EndpointWithSecretDto>> {
         let id: WebhookEndpointId = path_id(&id, "webhook endpoint")?;
         let overlap = match body.overlap_hours {
             Some(h) if h > 168 => {
@@ -356,11 +384,15 @@ impl WebhooksApi {
             .rotate_webhook_secret(auth.caller(), id, overlap)
             .await?;
         let version = r.endpoint.version;
-        tagged((&r).into(), version)
+        tagged_secret((&r).into(), version)
     }
 
     /// Send a new verification challenge; the endpoint is `verified` once it echoes it.
-    #[oai(path = "/webhook-endpoints/:id/verify", method = "post")]
+    #[oai(
+        path = "/webhook-endpoints/:id/verify",
+        method = "post",
+        operation_id = "verify_webhook_endpoint"
+    )]
     async fn verify(&self, auth: Auth, id: Path<String>) -> ApiResult<Accepted> {
         let id: WebhookEndpointId = path_id(&id, "webhook endpoint")?;
         let m = self
@@ -374,7 +406,11 @@ impl WebhooksApi {
 
     /// Send a signed `test` event. Its outcome (see the deliveries) is what the webhook
     /// verification gate reads.
-    #[oai(path = "/webhook-endpoints/:id/test", method = "post")]
+    #[oai(
+        path = "/webhook-endpoints/:id/test",
+        method = "post",
+        operation_id = "send_test_webhook"
+    )]
     async fn test(&self, auth: Auth, id: Path<String>) -> ApiResult<Accepted> {
         let id: WebhookEndpointId = path_id(&id, "webhook endpoint")?;
         let m = self
@@ -387,7 +423,11 @@ impl WebhooksApi {
     }
 
     /// The endpoint's deliveries, newest first (keyset paging: `before` = a delivery id).
-    #[oai(path = "/webhook-endpoints/:id/deliveries", method = "get")]
+    #[oai(
+        path = "/webhook-endpoints/:id/deliveries",
+        method = "get",
+        operation_id = "list_webhook_deliveries"
+    )]
     async fn deliveries(
         &self,
         auth: Auth,
@@ -417,7 +457,11 @@ impl WebhooksApi {
     }
 
     /// Success rate, last success and failure, latency over the last 7 days.
-    #[oai(path = "/webhook-endpoints/:id/health", method = "get")]
+    #[oai(
+        path = "/webhook-endpoints/:id/health",
+        method = "get",
+        operation_id = "get_webhook_endpoint_health"
+    )]
     async fn health(&self, auth: Auth, id: Path<String>) -> ApiResult<Ok200<EndpointHealthDto>> {
         let id: WebhookEndpointId = path_id(&id, "webhook endpoint")?;
         let h = self.webhooks()?.endpoint_health(auth.caller(), id).await?;
@@ -425,7 +469,11 @@ impl WebhooksApi {
     }
 
     /// One delivery.
-    #[oai(path = "/webhook-deliveries/:id", method = "get")]
+    #[oai(
+        path = "/webhook-deliveries/:id",
+        method = "get",
+        operation_id = "get_webhook_delivery"
+    )]
     async fn delivery(&self, auth: Auth, id: Path<String>) -> ApiResult<Ok200<DeliveryDto>> {
         let id: DeliveryId = path_id(&id, "delivery")?;
         let d = self.webhooks()?.delivery(auth.caller(), id).await?;
@@ -433,7 +481,11 @@ impl WebhooksApi {
     }
 
     /// Retry a `failed` delivery now: one more attempt, the same `webhook-id`.
-    #[oai(path = "/webhook-deliveries/:id/retry", method = "post")]
+    #[oai(
+        path = "/webhook-deliveries/:id/retry",
+        method = "post",
+        operation_id = "retry_webhook_delivery"
+    )]
     async fn retry(&self, auth: Auth, id: Path<String>) -> ApiResult<Ok200<DeliveryDto>> {
         let id: DeliveryId = path_id(&id, "delivery")?;
         let d = self.webhooks()?.retry_delivery(auth.caller(), id).await?;

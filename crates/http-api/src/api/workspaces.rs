@@ -19,7 +19,11 @@ pub struct WorkspacesApi {
 #[OpenApi(prefix_path = "/api/v1", tag = "Tag::Workspaces")]
 impl WorkspacesApi {
     /// Create a workspace; you become its owner.
-    #[oai(path = "/workspaces", method = "post")]
+    #[oai(
+        path = "/workspaces",
+        method = "post",
+        operation_id = "create_workspace"
+    )]
     async fn create(
         &self,
         auth: Auth,
@@ -38,7 +42,7 @@ impl WorkspacesApi {
     }
 
     /// The workspaces you belong to, with your roles.
-    #[oai(path = "/workspaces", method = "get")]
+    #[oai(path = "/workspaces", method = "get", operation_id = "list_workspaces")]
     async fn list(
         &self,
         auth: Auth,
@@ -62,7 +66,11 @@ impl WorkspacesApi {
     }
 
     /// The workspace page: members, invitations, join requests and the next step.
-    #[oai(path = "/workspaces/:id", method = "get")]
+    #[oai(
+        path = "/workspaces/:id",
+        method = "get",
+        operation_id = "get_workspace"
+    )]
     async fn get(&self, auth: Auth, id: Path<String>) -> ApiResult<Tagged<WorkspaceOverviewDto>> {
         let id: WorkspaceId = path_id(&id, "workspace")?;
         let o = self
@@ -75,7 +83,11 @@ impl WorkspacesApi {
     }
 
     /// The workspace's exact next step.
-    #[oai(path = "/workspaces/:id/next-step", method = "get")]
+    #[oai(
+        path = "/workspaces/:id/next-step",
+        method = "get",
+        operation_id = "get_next_step"
+    )]
     async fn next_step(&self, auth: Auth, id: Path<String>) -> ApiResult<Ok200<NextStepDto>> {
         let id: WorkspaceId = path_id(&id, "workspace")?;
         let n = self
@@ -88,7 +100,11 @@ impl WorkspacesApi {
     }
 
     /// Invite an e-mail with a set of roles (owners).
-    #[oai(path = "/workspaces/:id/invitations", method = "post")]
+    #[oai(
+        path = "/workspaces/:id/invitations",
+        method = "post",
+        operation_id = "create_invitation"
+    )]
     async fn invite(
         &self,
         auth: Auth,
@@ -108,7 +124,11 @@ impl WorkspacesApi {
     }
 
     /// Revoke a pending invitation (owners).
-    #[oai(path = "/invitations/:id/revoke", method = "post")]
+    #[oai(
+        path = "/invitations/:id/revoke",
+        method = "post",
+        operation_id = "revoke_invitation"
+    )]
     async fn revoke_invitation(
         &self,
         auth: Auth,
@@ -125,7 +145,11 @@ impl WorkspacesApi {
     }
 
     /// Accept an invitation sent to your e-mail.
-    #[oai(path = "/invitations/:id/accept", method = "post")]
+    #[oai(
+        path = "/invitations/:id/accept",
+        method = "post",
+        operation_id = "accept_invitation"
+    )]
     async fn accept_invitation(
         &self,
         auth: Auth,
@@ -142,7 +166,11 @@ impl WorkspacesApi {
     }
 
     /// Ask to join a workspace (its id shared by a colleague); an owner decides.
-    #[oai(path = "/workspaces/:id/join-requests", method = "post")]
+    #[oai(
+        path = "/workspaces/:id/join-requests",
+        method = "post",
+        operation_id = "create_join_request"
+    )]
     async fn request_to_join(
         &self,
         auth: Auth,
@@ -160,7 +188,11 @@ impl WorkspacesApi {
     }
 
     /// Approve a join request with roles (default `developer`) (owners).
-    #[oai(path = "/join-requests/:id/approve", method = "post")]
+    #[oai(
+        path = "/join-requests/:id/approve",
+        method = "post",
+        operation_id = "approve_join_request"
+    )]
     async fn approve_join(
         &self,
         auth: Auth,
@@ -182,7 +214,11 @@ impl WorkspacesApi {
     }
 
     /// Decline a join request (owners).
-    #[oai(path = "/join-requests/:id/decline", method = "post")]
+    #[oai(
+        path = "/join-requests/:id/decline",
+        method = "post",
+        operation_id = "decline_join_request"
+    )]
     async fn decline_join(&self, auth: Auth, id: Path<String>) -> ApiResult<Ok200<JoinRequestDto>> {
         let id: JoinRequestId = path_id(&id, "join request")?;
         let jr = self
@@ -195,7 +231,11 @@ impl WorkspacesApi {
     }
 
     /// Replace a member's roles (owners; a workspace keeps at least one owner).
-    #[oai(path = "/workspaces/:id/members/:account_id/roles", method = "put")]
+    #[oai(
+        path = "/workspaces/:id/members/:account_id/roles",
+        method = "put",
+        operation_id = "set_member_roles"
+    )]
     async fn set_roles(
         &self,
         auth: Auth,
@@ -216,7 +256,11 @@ impl WorkspacesApi {
     }
 
     /// Remove a member (owners; never the last owner).
-    #[oai(path = "/workspaces/:id/members/:account_id", method = "delete")]
+    #[oai(
+        path = "/workspaces/:id/members/:account_id",
+        method = "delete",
+        operation_id = "remove_member"
+    )]
     async fn remove_member(
         &self,
         auth: Auth,
@@ -235,7 +279,11 @@ impl WorkspacesApi {
 
     /// Name (or clear) the `billing_owner`, `audit_contact` or `security_owner`; the member must
     /// hold the matching role.
-    #[oai(path = "/workspaces/:id/responsibles/:responsibility", method = "put")]
+    #[oai(
+        path = "/workspaces/:id/responsibles/:responsibility",
+        method = "put",
+        operation_id = "name_responsible"
+    )]
     async fn name_responsible(
         &self,
         auth: Auth,
