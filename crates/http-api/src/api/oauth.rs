@@ -211,7 +211,11 @@ impl GatewayApi {
     /// `revoked`, `expired`, `malformed`, `bad_checksum`, `wrong_kind`, `gateway_token`,
     /// `wrong_environment`). See docs/gateways.md.
     #[allow(clippy::too_many_arguments)]
-    #[oai(path = "/api/v1/forward-auth", method = "get")]
+    #[oai(
+        path = "/api/v1/forward-auth",
+        method = "get",
+        operation_id = "authorize_forwarded_call"
+    )]
     async fn forward_auth(
         &self,
         req: &poem::Request,
