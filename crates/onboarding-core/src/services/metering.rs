@@ -230,10 +230,6 @@ impl Portal {
             let Some(window) = th.crossing(observed, now) else {
                 continue;
             };
-            let next = AlertThreshold {
-                last_fired_window: Some(window.clone()),
-                ..th.clone()
-            };
             let details = json!({ "metric": th.metric, "limit": th.limit.to_string(), "observed": observed.to_string(), "window": window });
             let audit = self.audit(
                 Actor::System,
@@ -253,12 +249,24 @@ impl Portal {
                 payload,
                 now,
             );
-            self.commit(ChangeSet {
-                changes: vec![Change::PutAlertThreshold(next)],
-                audit: vec![audit],
-                outbox: vec![event],
-            })
-            .await?;
+            let fired = self
+                .p
+                .uow
+                .commit(ChangeSet {
+                    changes: vec![Change::FireAlert {
+                        threshold: th.id,
+                        window: window.clone(),
+                    }],
+                    audit: vec![audit],
+                    outbox: vec![event],
+                })
+                .await;
+            match fired {
+                Ok(()) => {}
+                // Another replica raised it in this window first: once per window holds.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
             raised.push(RaisedAlert {
                 threshold: th,
                 observed,
