@@ -756,10 +756,19 @@ async fn two_replicas_evaluating_at_once_raise_an_alert_once_per_window() {
     }
     let mut raised = 0;
     while let Some(r) = tasks.join_next().await {
-        raised += r.unwrap().expect("an evaluation never fails on a lost race").len();
+        raised += r
+            .unwrap()
+            .expect("an evaluation never fails on a lost race")
+            .len();
     }
-    assert_eq!(raised, 1, "one alert in the window, whichever replica raised it");
-    let alerts = o.dev.get(&format!("/api/v1/projects/{project}/alerts")).await;
+    assert_eq!(
+        raised, 1,
+        "one alert in the window, whichever replica raised it"
+    );
+    let alerts = o
+        .dev
+        .get(&format!("/api/v1/projects/{project}/alerts"))
+        .await;
     assert_eq!(alerts.body.as_array().unwrap().len(), 1, "{}", alerts.body);
     let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
     let n = sea_orm::ConnectionTrait::query_one_raw(
