@@ -21,12 +21,18 @@ rounds = int(rounds)
 srv_cpu = os.environ.get("SRV_CPU", "0")
 os.makedirs(work, exist_ok=True)
 procs = []
+# Replicas share one vault key (docs/operations.md): each data directory would make its own.
+vault_key = os.path.join(work, "vault.key")
+if not os.path.exists(vault_key):
+    with open(vault_key, "w") as f:
+        f.write(os.urandom(32).hex())
 
 
 def serve(port, name):
     log = os.path.join(work, f"{name}.log")
     env = dict(os.environ, PORTAL_DATA_DIR=os.path.join(work, name), PORTAL_BIND=f"127.0.0.1:{port}",
-               PORTAL_DATABASE_URL=url, PORTAL_GATEWAY_TOKEN=portal.GATEWAY_TOKEN, RUST_LOG="warn")
+               PORTAL_DATABASE_URL=url, PORTAL_GATEWAY_TOKEN=portal.GATEWAY_TOKEN, RUST_LOG="warn",
+               PORTAL_VAULT_KEY_FILE=vault_key)
     os.makedirs(env["PORTAL_DATA_DIR"], exist_ok=True)
     p = subprocess.Popen(["taskset", "-c", srv_cpu, binary, "serve"], env=env,
                          stdout=open(log, "w"), stderr=subprocess.STDOUT)

@@ -75,7 +75,8 @@ if [[ -n "${ST_DATABASE_URL:-}" ]]; then
   echo "schemathesis on PostgreSQL: $DB_NAME"
 fi
 
-# Demo data (product, plans, a developer and their workspace), then the server.
+# The schema, demo data (product, plans, a developer and their workspace), then the server.
+"$PORTAL_BIN" migrate > /dev/null
 "$PORTAL_BIN" demo > "$WORK/demo.out"
 DEV_EMAIL="$(sed -n 's/^demo developer \([^ ]*\) (password, shown once: \([^)]*\)).*/\1/p' "$WORK/demo.out")"
 DEV_PASSWORD="$(sed -n 's/^demo developer \([^ ]*\) (password, shown once: \([^)]*\)).*/\2/p' "$WORK/demo.out")"

@@ -297,6 +297,12 @@ impl MemoryStore {
             Change::PutAlertThreshold(t) => {
                 s.thresholds.insert(t.id, t);
             }
+            Change::FireAlert { threshold, window } => match s.thresholds.get_mut(&threshold) {
+                Some(t) if t.last_fired_window.as_deref() != Some(window.as_str()) => {
+                    t.last_fired_window = Some(window);
+                }
+                _ => return Err(StoreError::Conflict("alert threshold".into())),
+            },
             Change::DeleteAlertThreshold(id) => {
                 s.thresholds.remove(&id);
             }

@@ -393,6 +393,15 @@ pub enum Change {
     },
     /// Insert or replace an alert threshold.
     PutAlertThreshold(AlertThreshold),
+    /// Record that a threshold fired in `window`, only if it has not fired there yet: `Conflict`
+    /// otherwise (another replica raised the alert first), so the change set's alert event and
+    /// webhook event are written once per window across replicas.
+    FireAlert {
+        /// The threshold.
+        threshold: AlertThresholdId,
+        /// The window it fires in (`2026-11-22` or `2026-11`).
+        window: String,
+    },
     /// Delete an alert threshold.
     DeleteAlertThreshold(AlertThresholdId),
     /// Record a confirmed payment.

@@ -192,7 +192,7 @@ pub fn vault_from_data_dir(dir: &std::path::Path) -> Result<webhooks::ChaChaVaul
     }
 }
 
-fn decode_hex32(s: &str) -> Option<[u8; 32]> {
+pub(crate) fn decode_hex32(s: &str) -> Option<[u8; 32]> {
     if s.len() != 64 {
         return None;
     }

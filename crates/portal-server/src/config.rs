@@ -47,6 +47,12 @@ pub struct Config {
     pub database_url: Option<Secret>,
     /// The provider service token gateways present to `/api/v1/verify`.
     pub gateway_token: Option<Secret>,
+    /// The vault key sealing webhook signing secrets (32 bytes as 64 hex characters or
+    /// base64), `PORTAL_VAULT_KEY`. Every replica must use the same key.
+    pub vault_key: Option<Secret>,
+    /// A file holding the vault key, `PORTAL_VAULT_KEY_FILE`; never created. Without either,
+    /// `<data_dir>/vault.key` (created at the first `serve`).
+    pub vault_key_file: Option<PathBuf>,
     pub log_format: LogFormat,
     /// The URL users reach the portal at (printed at start-up); default from `bind`.
     pub public_url: Option<String>,
@@ -81,6 +87,8 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url_redacted())
             .field("gateway_token", &self.gateway_token)
+            .field("vault_key", &self.vault_key)
+            .field("vault_key_file", &self.vault_key_file)
             .field("log_format", &self.log_format)
             .field("public_url", &self.public_url)
             .field("secure_cookies", &self.secure_cookies)
@@ -105,6 +113,8 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             gateway_token: None,
+            vault_key: None,
+            vault_key_file: None,
             log_format: LogFormat::Pretty,
             public_url: None,
             secure_cookies: false,
@@ -127,6 +137,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<Secret>,
     gateway_token: Option<Secret>,
+    vault_key_file: Option<PathBuf>,
     log_format: Option<LogFormat>,
     public_url: Option<String>,
     secure_cookies: Option<bool>,
@@ -175,6 +186,9 @@ impl Config {
             if f.gateway_token.is_some() {
                 c.gateway_token = f.gateway_token;
             }
+            if f.vault_key_file.is_some() {
+                c.vault_key_file = f.vault_key_file;
+            }
             if let Some(v) = f.log_format {
                 c.log_format = v;
             }
@@ -211,6 +225,18 @@ impl Config {
         }
         if let Some(v) = env("PORTAL_GATEWAY_TOKEN") {
             c.gateway_token = Some(Secret::new(v));
+        }
+        if let Some(v) = env("PORTAL_VAULT_KEY").filter(|v| !v.trim().is_empty()) {
+            c.vault_key = Some(Secret::new(v));
+        }
+        if let Some(v) = env("PORTAL_VAULT_KEY_FILE").filter(|v| !v.trim().is_empty()) {
+            c.vault_key_file = Some(v.into());
+        }
+        if c.vault_key.is_some() && c.vault_key_file.is_some() {
+            return Err(
+                "PORTAL_VAULT_KEY and PORTAL_VAULT_KEY_FILE (vault_key_file) are both set: set one"
+                    .into(),
+            );
         }
         if let Some(v) = env("PORTAL_LOG_FORMAT") {
             c.log_format = match v.as_str() {
@@ -299,6 +325,28 @@ mod tests {
         assert!(!debug.contains("hunter2"), "{debug}");
         assert!(c.database_url_redacted().contains("***"));
         assert_eq!(Config::load(None, |_| None).unwrap().bind, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn the_vault_key_comes_from_one_variable_or_the_other_and_never_prints() {
+        let key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let c = Config::load(None, |k| (k == "PORTAL_VAULT_KEY").then(|| key.to_owned())).unwrap();
+        assert_eq!(c.vault_key.as_ref().map(Secret::expose), Some(key));
+        assert!(!format!("{c:?}").contains("aabbcc"));
+        let c = Config::load(None, |k| {
+            (k == "PORTAL_VAULT_KEY_FILE").then(|| "/etc/portal/vault.key".to_owned())
+        })
+        .unwrap();
+        assert_eq!(
+            c.vault_key_file.as_deref(),
+            Some(Path::new("/etc/portal/vault.key"))
+        );
+        let both = |k: &str| match k {
+            "PORTAL_VAULT_KEY" => Some(key.to_owned()),
+            "PORTAL_VAULT_KEY_FILE" => Some("/etc/portal/vault.key".to_owned()),
+            _ => None,
+        };
+        assert!(Config::load(None, both).unwrap_err().contains("both set"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod config;
 pub mod export;
 mod routes;
+pub mod vault;
 pub mod webhook_worker;
 pub mod workers;
 
@@ -127,26 +128,75 @@ fn wire<S: Store>(
     }
 }
 
-/// Opens (and migrates) the configured database and wires the core to it.
+/// What a command may do to the database's schema: only `serve` and `migrate` change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaMode {
+    /// Apply pending migrations (`serve`, `migrate`).
+    Migrate,
+    /// Refuse a database that needs migration (every other command); nothing is changed.
+    Current,
+}
+
+/// Opens (and migrates) the configured database, checks the vault key against what it holds,
+/// and wires the core to it: what `serve` does.
 pub async fn connect(config: &Config) -> Result<Wiring, String> {
+    connect_with(config, SchemaMode::Migrate).await
+}
+
+/// `migrate`: brings the schema up to date and nothing else.
+pub async fn migrate(config: &Config) -> Result<(), String> {
+    let url = config.database_url();
+    if url != "memory:" {
+        storage_seaorm::connect_and_migrate(&url)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// The SQL store of a database already at this binary's schema (operator commands).
+pub async fn current_store(config: &Config) -> Result<storage_seaorm::SeaOrmStore, String> {
+    storage_seaorm::connect_current(&config.database_url())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// [`connect`] for any command: `Current` refuses a database that needs migration, and
+/// neither creates the data directory's vault key nor checks it (those commands seal nothing).
+pub async fn connect_with(config: &Config, mode: SchemaMode) -> Result<Wiring, String> {
     let clock = config
         .clock
         .clone()
         .unwrap_or_else(|| Arc::new(SystemClock));
-    let vault: Arc<dyn SecretVault> = Arc::new(adapters::vault_from_data_dir(&config.data_dir)?);
+    let configured = vault::configured_vault(config, mode == SchemaMode::Migrate)?;
     let url = config.database_url();
-    if url == "memory:" {
-        return Ok(wire(
+    let store = match (url.as_str(), mode) {
+        ("memory:", _) => None,
+        (_, SchemaMode::Migrate) => Some(
+            storage_seaorm::connect_and_migrate(&url)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+        (_, SchemaMode::Current) => Some(current_store(config).await?),
+    };
+    if let (Some(store), Some(v), SchemaMode::Migrate) = (&store, &configured, mode) {
+        vault::check_vault(store, v).await?;
+    }
+    let vault: Arc<dyn SecretVault> = Arc::new(match configured {
+        Some(v) => v.vault,
+        // No key anywhere, and the command seals nothing: a throwaway one, never stored.
+        None => webhooks::ChaChaVault::from_base64(&webhooks::ChaChaVault::generate_key())
+            .map_err(|e| e.to_string())?,
+    });
+    Ok(match store {
+        None => wire(
             Arc::new(onboarding_core::memory::MemoryStore::new()),
             clock,
             vault,
             None,
-        ));
-    }
-    let store = storage_seaorm::connect_and_migrate(&url)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(wire(Arc::new(store.clone()), clock, vault, Some(store)))
+        ),
+        Some(store) => wire(Arc::new(store.clone()), clock, vault, Some(store)),
+    })
 }
 
 /// A running server: where it listens, how to stop it, and what start-up created.

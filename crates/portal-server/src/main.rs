@@ -1,9 +1,10 @@
-//! `portal-server`: serve (default), migrate, create-admin, demo, audit verify.
+//! `portal-server`: serve (default), migrate, create-admin, demo, audit verify, export, vault
+//! rotate-key. Only `serve` and `migrate` change the database's schema.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use portal_server::{Config, LogFormat};
+use portal_server::{Config, LogFormat, SchemaMode};
 
 #[derive(Parser)]
 #[command(
@@ -24,9 +25,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the portal (the default).
+    /// Serve the portal (the default); applies pending migrations first.
     Serve,
-    /// Create or update the database schema, then exit.
+    /// Create or update the database schema, then exit (the other commands refuse a database
+    /// that needs it).
     Migrate,
     /// Add an admin; prints a generated password once.
     CreateAdmin {
@@ -46,6 +48,23 @@ enum Command {
     Export {
         #[command(subcommand)]
         what: ExportCommand,
+    },
+    /// The key sealing webhook signing secrets.
+    Vault {
+        #[command(subcommand)]
+        command: VaultCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum VaultCommand {
+    /// Re-encrypt every stored signing secret under a new key, in one transaction. Stop every
+    /// replica first; restart them all with the new key.
+    RotateKey {
+        /// The new key: read from this file, or generated into it (mode 0600) if it does not
+        /// exist.
+        #[arg(long)]
+        new_key_file: PathBuf,
     },
 }
 
@@ -158,13 +177,13 @@ async fn main() {
             }
         }
         Command::Migrate => {
-            portal_server::connect(&config)
+            portal_server::migrate(&config)
                 .await
                 .unwrap_or_else(|e| fail(e));
             println!("database is up to date: {}", config.database_url_redacted());
         }
         Command::CreateAdmin { email, name } => {
-            let w = portal_server::connect(&config)
+            let w = portal_server::connect_with(&config, SchemaMode::Current)
                 .await
                 .unwrap_or_else(|e| fail(e));
             let password = portal_server::create_admin(&w.portal, &email, &name)
@@ -173,7 +192,7 @@ async fn main() {
             println!("admin {email} created; password (shown once): {password}");
         }
         Command::Demo => {
-            let w = portal_server::connect(&config)
+            let w = portal_server::connect_with(&config, SchemaMode::Current)
                 .await
                 .unwrap_or_else(|e| fail(e));
             let r = portal_server::seed_demo(&w.portal)
@@ -200,7 +219,7 @@ async fn main() {
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
-            let w = portal_server::connect(&config)
+            let w = portal_server::connect_with(&config, SchemaMode::Current)
                 .await
                 .unwrap_or_else(|e| fail(e));
             match portal_server::verify_audit(&w.portal).await {
@@ -211,6 +230,32 @@ async fn main() {
                 }
                 Err(e) => fail(e),
             }
+        }
+        Command::Vault {
+            command: VaultCommand::RotateKey { new_key_file },
+        } => {
+            let store = portal_server::current_store(&config)
+                .await
+                .unwrap_or_else(|e| fail(e));
+            let current = portal_server::vault::configured_vault(&config, false)
+                .unwrap_or_else(|e| fail(e))
+                .unwrap_or_else(|| {
+                    fail("no vault key: set PORTAL_VAULT_KEY_FILE (or PORTAL_VAULT_KEY) to the current key")
+                });
+            let r = portal_server::vault::rotate_key(&store, &current, &new_key_file)
+                .await
+                .unwrap_or_else(|e| fail(e));
+            println!(
+                "re-encrypted {} signing secret(s) of {} endpoint(s) under the {} key in {}",
+                r.secrets,
+                r.endpoints,
+                if r.generated { "new generated" } else { "new" },
+                r.new_key_file.display()
+            );
+            println!(
+                "now start every replica with PORTAL_VAULT_KEY_FILE={} (or PORTAL_VAULT_KEY set to its contents)",
+                r.new_key_file.display()
+            );
         }
         Command::Export { what } => {
             use onboarding_core::services::ExportScope;
@@ -246,7 +291,7 @@ async fn main() {
                     out,
                 ),
             };
-            let w = portal_server::connect(&config)
+            let w = portal_server::connect_with(&config, SchemaMode::Current)
                 .await
                 .unwrap_or_else(|e| fail(e));
             let s = portal_server::export::export_to_file(

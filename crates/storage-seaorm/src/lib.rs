@@ -8,16 +8,18 @@ mod deliveries;
 mod entities;
 mod map;
 mod store;
+mod vault;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
 
 pub use changes::{CREDENTIAL_CHANNEL, CredentialListener, CredentialSignal};
 pub use sea_orm::DbBackend as Backend;
+pub use vault::{ResealError, VAULT_SAMPLE};
 
 /// Every store port over one database connection pool. Cheap to clone.
 #[derive(Clone)]
@@ -38,6 +40,59 @@ pub enum StorageError {
     Connect { url: String, detail: String },
     #[error("cannot migrate the database `{url}`: {detail}")]
     Migrate { url: String, detail: String },
+    #[error(
+        "the database needs migration ({} pending: {}); run `portal-server migrate`",
+        pending.len(),
+        pending.join(", ")
+    )]
+    NeedsMigration { pending: Vec<String> },
+    #[error(
+        "the database `{url}` was migrated by a newer release of portal-server (migration {} \
+         unknown to this one): run that release, or restore the backup taken before the upgrade",
+        unknown.join(", ")
+    )]
+    NewerSchema { url: String, unknown: Vec<String> },
+}
+
+/// Where a database's schema stands against this binary's migrations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaStatus {
+    /// Migrations this binary has that the database lacks, in order.
+    pub pending: Vec<String>,
+    /// Migrations applied to the database that this binary does not know (a newer release's).
+    pub unknown: Vec<String>,
+}
+
+/// Reads the applied migrations without creating anything (not even the migrations table).
+async fn schema_status(db: &DatabaseConnection) -> Result<SchemaStatus, DbErr> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let known: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let applied: Vec<String> = if migration::SchemaManager::new(db)
+        .has_table("seaql_migrations")
+        .await?
+    {
+        db.query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT version FROM seaql_migrations ORDER BY version",
+        ))
+        .await?
+        .iter()
+        .map(|r| r.try_get_by_index::<String>(0))
+        .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    Ok(SchemaStatus {
+        pending: known
+            .iter()
+            .filter(|k| !applied.contains(k))
+            .cloned()
+            .collect(),
+        unknown: applied.into_iter().filter(|a| !known.contains(a)).collect(),
+    })
 }
 
 /// The URL with its password (if any) replaced by `***`, fit for logs and error messages.
@@ -77,8 +132,79 @@ fn sqlite_path(url: &str) -> Option<&str> {
 }
 
 /// Connects to `url` (`sqlite://path?mode=rwc`, `sqlite::memory:` or `postgres://...`) and
-/// brings the schema up to date.
+/// brings the schema up to date (`serve`, `migrate`). A database migrated by a newer release
+/// is refused untouched.
 pub async fn connect_and_migrate(url: &str) -> Result<SeaOrmStore, StorageError> {
+    let redacted = redact_url(url);
+    let db = open(url, true).await?;
+    let migrate_err = |e: DbErr| StorageError::Migrate {
+        url: redacted.clone(),
+        detail: scrub(url, e),
+    };
+    let status = schema_status(&db).await.map_err(migrate_err)?;
+    if !status.unknown.is_empty() {
+        return Err(StorageError::NewerSchema {
+            url: redacted,
+            unknown: status.unknown,
+        });
+    }
+    Migrator::up(&db, None).await.map_err(migrate_err)?;
+    tracing::info!(url = %redacted, "database ready");
+    Ok(SeaOrmStore::new(db))
+}
+
+/// Connects to a database whose schema is exactly this binary's, changing nothing: the
+/// operator commands other than `serve` and `migrate` use it. A database that lacks a
+/// migration (or does not exist yet) answers [`StorageError::NeedsMigration`]; one from a newer
+/// release, [`StorageError::NewerSchema`].
+pub async fn connect_current(url: &str) -> Result<SeaOrmStore, StorageError> {
+    let redacted = redact_url(url);
+    let all_pending = || StorageError::NeedsMigration {
+        pending: Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect(),
+    };
+    // Connecting would create a missing SQLite file (`mode=rwc`): an empty database is one
+    // that needs every migration.
+    if let Some(path) = sqlite_path(url)
+        && !url.contains("mode=memory")
+        && !std::path::Path::new(path).exists()
+    {
+        return Err(all_pending());
+    }
+    let db = open(url, false).await?;
+    let status = schema_status(&db)
+        .await
+        .map_err(|e| StorageError::Connect {
+            url: redacted.clone(),
+            detail: scrub(url, e),
+        })?;
+    if !status.unknown.is_empty() {
+        return Err(StorageError::NewerSchema {
+            url: redacted,
+            unknown: status.unknown,
+        });
+    }
+    if !status.pending.is_empty() {
+        return Err(StorageError::NeedsMigration {
+            pending: status.pending,
+        });
+    }
+    Ok(SeaOrmStore::new(db))
+}
+
+/// Where `url`'s schema stands, without changing it (for tests and diagnostics).
+pub async fn schema_of(url: &str) -> Result<SchemaStatus, StorageError> {
+    let db = open(url, false).await?;
+    schema_status(&db).await.map_err(|e| StorageError::Connect {
+        url: redact_url(url),
+        detail: scrub(url, e),
+    })
+}
+
+/// Opens the pool; `create_dir` makes the SQLite file's directory first.
+async fn open(url: &str, create_dir: bool) -> Result<DatabaseConnection, StorageError> {
     let redacted = redact_url(url);
     let sqlite = url.starts_with("sqlite:");
     if !sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
@@ -89,7 +215,7 @@ pub async fn connect_and_migrate(url: &str) -> Result<SeaOrmStore, StorageError>
     if sqlite {
         let memory = url.contains(":memory:") || url.contains("mode=memory");
         let dir = sqlite_path(url)
-            .filter(|_| !memory)
+            .filter(|_| !memory && create_dir)
             .and_then(|p| std::path::Path::new(p).parent())
             .filter(|d| !d.as_os_str().is_empty());
         if let Some(dir) = dir {
@@ -112,20 +238,12 @@ pub async fn connect_and_migrate(url: &str) -> Result<SeaOrmStore, StorageError>
                 .max_lifetime(None);
         }
     }
-    let db = Database::connect(opts)
+    Database::connect(opts)
         .await
         .map_err(|e| StorageError::Connect {
-            url: redacted.clone(),
+            url: redacted,
             detail: scrub(url, e),
-        })?;
-    Migrator::up(&db, None)
-        .await
-        .map_err(|e| StorageError::Migrate {
-            url: redacted.clone(),
-            detail: scrub(url, e),
-        })?;
-    tracing::info!(url = %redacted, "database ready");
-    Ok(SeaOrmStore::new(db))
+        })
 }
 
 impl SeaOrmStore {

@@ -311,6 +311,29 @@ async fn apply(c: &DatabaseTransaction, change: &Change) -> Result<(), TxErr> {
             *expected_version,
             "webhook endpoint"
         ),
+        Change::FireAlert { threshold, window } => {
+            // Conditional, so of two replicas evaluating at once only the first records the
+            // window: the other's whole change set (audit and outbox included) rolls back.
+            let res = alert_threshold::Entity::update_many()
+                .col_expr(
+                    alert_threshold::Column::LastFiredWindow,
+                    Expr::value(window.clone()),
+                )
+                .filter(alert_threshold::Column::Id.eq(threshold.to_string()))
+                .filter(
+                    Condition::any()
+                        .add(alert_threshold::Column::LastFiredWindow.is_null())
+                        .add(alert_threshold::Column::LastFiredWindow.ne(window.clone())),
+                )
+                .exec(c)
+                .await
+                .map_err(tx_err("alert threshold"))?;
+            if res.rows_affected == 0 {
+                return Err(TxErr::Conflict(
+                    "alert already raised in this window".into(),
+                ));
+            }
+        }
         Change::PutAlertThreshold(t) => {
             alert_threshold::Entity::insert(all_set(map::threshold_model(t).into_active_model()))
                 .on_conflict(
@@ -341,7 +364,7 @@ async fn apply(c: &DatabaseTransaction, change: &Change) -> Result<(), TxErr> {
 }
 
 impl SeaOrmStore {
-    async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+    pub(crate) async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
         let mut options = TransactionOptions::default();
         if self.backend() == DbBackend::Sqlite {
             // Take the write lock up front: a deferred transaction that reads the chain head

@@ -1,5 +1,6 @@
 //! The retry schedule: a pure function of how many attempts were made, a jitter sample and
-//! the receiver's `Retry-After`. Eight attempts over about 28 hours, then `failed`.
+//! the receiver's `Retry-After`. Eight attempts over about 32 hours, then `failed`; the last
+//! comes at least [`MIN_RETRY_WINDOW`] after the first whatever the jitter draws.
 
 use std::time::Duration;
 
@@ -40,6 +41,10 @@ pub struct RetrySchedule {
 const MIN: u64 = 60;
 const HOUR: u64 = 3600;
 
+/// The least time between a delivery's first and last attempt: a receiver down for a day
+/// still gets its events. The default schedule keeps it at the largest negative jitter.
+pub const MIN_RETRY_WINDOW: Duration = Duration::from_secs(24 * HOUR);
+
 impl Default for RetrySchedule {
     fn default() -> Self {
         RetrySchedule {
@@ -50,7 +55,8 @@ impl Default for RetrySchedule {
                 2 * HOUR,
                 5 * HOUR,
                 10 * HOUR,
-                10 * HOUR,
+                // Not 10 h: the delays total 27.6 h, and at -20 % on every draw 22 h.
+                14 * HOUR,
             ]
             .into_iter()
             .map(Duration::from_secs)
@@ -95,11 +101,47 @@ mod tests {
         let mid: Vec<u64> = (1..=7)
             .map(|n| s.next_delay(n, 0.5, None).unwrap().as_secs())
             .collect();
-        assert_eq!(mid, vec![5, 300, 1800, 7200, 18000, 36000, 36000]);
+        assert_eq!(mid, vec![5, 300, 1800, 7200, 18000, 36000, 50400]);
         assert_eq!(s.next_delay(8, 0.5, None), None);
         assert_eq!(s.next_delay(0, 0.5, None), None);
         assert_eq!(s.max_attempts(), 8);
         assert!(mid.iter().sum::<u64>() > 24 * 3600);
+    }
+
+    proptest::proptest! {
+        /// Whatever each retry draws, the last attempt is at least a day after the first
+        /// (and a `Retry-After` only ever lengthens the wait).
+        #[test]
+        fn the_last_attempt_is_a_day_after_the_first_at_any_jitter(
+            draws in proptest::collection::vec(0.0f64..=1.0, 7),
+            retry_after in proptest::option::of(0u64..=20 * HOUR),
+        ) {
+            let s = RetrySchedule::default();
+            let mut plain = Duration::ZERO;
+            let mut honoured = Duration::ZERO;
+            for (n, j) in (1..).zip(&draws) {
+                plain += s.next_delay(n, *j, None).expect("an attempt is left");
+                honoured += s
+                    .next_delay(n, *j, retry_after.map(Duration::from_secs))
+                    .expect("an attempt is left");
+            }
+            proptest::prop_assert_eq!(s.next_delay(8, draws[0], None), None);
+            proptest::prop_assert!(plain >= MIN_RETRY_WINDOW, "{:?}", plain);
+            proptest::prop_assert!(honoured >= plain);
+        }
+    }
+
+    #[test]
+    fn the_retry_window_holds_at_both_ends_of_the_jitter() {
+        let s = RetrySchedule::default();
+        let total =
+            |j: f64| -> Duration { (1..=7).map(|n| s.next_delay(n, j, None).unwrap()).sum() };
+        assert!(total(0.0) >= MIN_RETRY_WINDOW, "{:?}", total(0.0));
+        assert!(
+            total(1.0) < Duration::from_secs(40 * HOUR),
+            "{:?}",
+            total(1.0)
+        );
     }
 
     #[test]

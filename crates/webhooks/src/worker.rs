@@ -141,7 +141,16 @@ impl Worker {
         let mut targets: HashMap<WebhookEndpointId, Arc<Prepared>> = HashMap::new();
         for d in &due {
             if let Entry::Vacant(v) = targets.entry(d.endpoint_id) {
-                v.insert(Arc::new(self.webhooks.prepare(d.endpoint_id).await?));
+                let prepared = self.webhooks.prepare(d.endpoint_id).await?;
+                if let Prepared::Unsealable(reason) = &prepared {
+                    // A misconfigured replica: every delivery it takes to this endpoint fails.
+                    tracing::error!(
+                        endpoint = %d.endpoint_id,
+                        "webhook delivery not sent: {reason}; every replica must use the same \
+                         vault key (PORTAL_VAULT_KEY_FILE or PORTAL_VAULT_KEY)"
+                    );
+                }
+                v.insert(Arc::new(prepared));
             }
         }
         let mut tasks = tokio::task::JoinSet::new();
@@ -186,7 +195,9 @@ impl Worker {
     async fn attempt(&self, d: &Delivery, target: &Prepared, now: DateTime<Utc>) -> Outcome {
         let target = match target {
             Prepared::Send(t) => t,
-            Prepared::Skip(reason) => return Outcome::NotSent(reason.clone()),
+            Prepared::Skip(reason) | Prepared::Unsealable(reason) => {
+                return Outcome::NotSent(reason.clone());
+            }
         };
         let signed = match SignedHeaders::new(
             &target.secrets,

@@ -388,7 +388,7 @@ async fn failures_follow_the_retry_schedule_on_a_stepped_clock_then_fail() {
     let ids = e.raise_events(1).await;
     let r = e.tick(&w).await;
     assert_eq!((r.attempted, r.retrying), (1, 1), "{r:?}");
-    for (i, secs) in [5i64, 300, 1800, 7200, 18000, 36000, 36000]
+    for (i, secs) in [5i64, 300, 1800, 7200, 18000, 36000, 50400]
         .iter()
         .enumerate()
     {

@@ -147,6 +147,8 @@ pub struct ServerSpec {
     pub data_dir: PathBuf,
     /// Extra environment (`PORTAL_LOG_FORMAT`, `RUST_LOG`, ...).
     pub env: Vec<(String, String)>,
+    /// Another `portal-server` binary (a previous release's) instead of this tree's.
+    pub binary: Option<PathBuf>,
 }
 
 impl ServerSpec {
@@ -155,11 +157,15 @@ impl ServerSpec {
             database_url: database_url.to_owned(),
             data_dir: data_dir.to_owned(),
             env: vec![],
+            binary: None,
         }
     }
 
     fn command(&self) -> Command {
-        let mut cmd = Command::new(server_binary());
+        let mut cmd = match &self.binary {
+            Some(b) => Command::new(b),
+            None => Command::new(server_binary()),
+        };
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("PORTAL_DATABASE_URL", &self.database_url)
@@ -198,16 +204,63 @@ impl ServerSpec {
 
     /// `portal-server audit verify` on this database: (exit code, stdout, stderr).
     pub fn audit_verify(&self) -> (i32, String, String) {
+        self.run(&["audit", "verify"])
+    }
+
+    /// Any command on this database and data directory: (exit code, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
         let out = self
             .command()
-            .args(["audit", "verify"])
+            .args(args)
             .output()
-            .expect("run portal-server audit verify");
+            .unwrap_or_else(|e| panic!("run portal-server {args:?}: {e}"));
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
+    }
+
+    /// Starts `portal-server serve` expecting it to refuse: answers (exit code, stderr) once it
+    /// exits; fails the test if it becomes ready instead (bounded polling of `/readyz`).
+    pub async fn start_refused(&self) -> (i32, String) {
+        let port = free_port();
+        let out = self
+            .command()
+            .arg("serve")
+            .env("PORTAL_BIND", format!("127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn portal-server");
+        let mut child = out;
+        portal_server::install_crypto_provider();
+        let http = Client::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+                return (status.code().unwrap_or(-1), err);
+            }
+            if let Ok(r) = http
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await
+                && r.status().is_success()
+            {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("portal-server started and served where it had to refuse");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "portal-server neither refused nor served in 120 s"
+            );
+            // Bounded polling for a child process to exit or become ready (not waiting for time).
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 }
 

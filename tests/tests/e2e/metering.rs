@@ -722,3 +722,68 @@ async fn the_cli_exports_usage_to_a_file_and_records_it() {
     assert_eq!(h[0]["actor"]["kind"], "staff", "{h}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn two_replicas_evaluating_at_once_raise_an_alert_once_per_window() {
+    let app = spawn_app().await;
+    let b = replica(&app, &app.database_url).await;
+    let plan = app.plan(json!(["declared_use_case"]), false, 0).await;
+    let (o, secret) = onboard(&app, "twice@acme.example", &plan).await;
+    let (project, _) = ids_of(&app, &secret).await;
+    for _ in 0..6 {
+        verify(&app, &secret, "GET /accounts").await;
+    }
+    app.server.flush_usage().await;
+    // The threshold comes after the flush: no counter moves again, so no background
+    // evaluation runs, only the ones below, all at once on both replicas.
+    let r = o
+        .dev
+        .put(
+            &format!("/api/v1/projects/{project}/alert-thresholds/requests_per_day"),
+            json!({"limit": "5"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let id: onboarding_core::ids::ProjectId = project.parse().unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let portal = if i % 2 == 0 {
+            app.server.wiring.portal.clone()
+        } else {
+            b.wiring.portal.clone()
+        };
+        tasks.spawn(async move { portal.metering().evaluate_alerts(id).await });
+    }
+    let mut raised = 0;
+    while let Some(r) = tasks.join_next().await {
+        raised += r
+            .unwrap()
+            .expect("an evaluation never fails on a lost race")
+            .len();
+    }
+    assert_eq!(
+        raised, 1,
+        "one alert in the window, whichever replica raised it"
+    );
+    let alerts = o
+        .dev
+        .get(&format!("/api/v1/projects/{project}/alerts"))
+        .await;
+    assert_eq!(alerts.body.as_array().unwrap().len(), 1, "{}", alerts.body);
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let n = sea_orm::ConnectionTrait::query_one_raw(
+        &db,
+        sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT CAST(COUNT(*) AS TEXT) FROM outbox_message WHERE event_type = 'alert.triggered'",
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get_by_index::<String>(0)
+    .unwrap();
+    assert_eq!(n, "1", "one alert.triggered webhook event");
+    b.stop().await.unwrap();
+    app.stop().await;
+}

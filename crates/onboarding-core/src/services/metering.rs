@@ -198,20 +198,25 @@ impl Metering {
             let Some(window) = th.crossing(observed, now) else {
                 continue;
             };
-            let next = AlertThreshold {
-                last_fired_window: Some(window.clone()),
-                ..th.clone()
-            };
             let details = json!({ "metric": th.metric, "limit": th.limit.to_string(), "observed": observed.to_string(), "window": window });
             let mut payload = details.clone();
             payload["project_id"] = json!(project);
-            self.cx
+            let set = self
+                .cx
                 .change_in(Actor::System, now, p.workspace_id, Some(project))
-                .with(Change::PutAlertThreshold(next))
+                .with(Change::FireAlert {
+                    threshold: th.id,
+                    window: window.clone(),
+                })
                 .audit("alert.triggered", th.id, details)
                 .event(EventType::AlertTriggered, payload)
-                .commit()
-                .await?;
+                .into_set()?;
+            match self.cx.p.uow.commit(set).await {
+                Ok(()) => {}
+                // Another replica raised it in this window first: once per window holds.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
             raised.push(RaisedAlert {
                 threshold: th,
                 observed,

@@ -83,8 +83,11 @@ impl fmt::Debug for DeliveryTarget {
 pub enum Prepared {
     /// Send to this target.
     Send(DeliveryTarget),
-    /// The endpoint is gone, disabled, or has no usable secret: settle without sending.
+    /// The endpoint is gone or disabled: settle without sending.
     Skip(String),
+    /// None of the endpoint's signing secrets opens with this server's vault key (a replica
+    /// configured with another key): settle without sending; the worker logs it as an error.
+    Unsealable(String),
 }
 
 /// What a worker did with one leased delivery.
@@ -523,8 +526,8 @@ impl Webhooks {
             .filter_map(|s| p.vault.open(&s.sealed))
             .collect();
         if secrets.is_empty() {
-            return Ok(Prepared::Skip(
-                "no signing secret could be opened (vault key changed?)".into(),
+            return Ok(Prepared::Unsealable(
+                "no signing secret could be opened with this server's vault key".into(),
             ));
         }
         Ok(Prepared::Send(DeliveryTarget {
