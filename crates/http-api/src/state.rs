@@ -20,6 +20,11 @@ pub struct ApiConfig {
     pub gateway_token_hash: Option<SecretHash>,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// This server run's id: it holds the idempotency claims this process makes, and the next
+    /// run on the same data directory releases those it left unanswered.
+    pub server_run: String,
+    /// How long an unanswered idempotency claim holds its key (docs/decisions/0016).
+    pub idempotency_lease: TimeDelta,
 }
 
 impl Default for ApiConfig {
@@ -29,6 +34,8 @@ impl Default for ApiConfig {
             session_ttl: TimeDelta::hours(12),
             gateway_token_hash: None,
             body_limit: 1024 * 1024,
+            server_run: ulid::Ulid::generate().to_string(),
+            idempotency_lease: crate::idempotency::default_lease(),
         }
     }
 }

@@ -63,12 +63,7 @@ impl Portal {
         let email = Email::new(email)?;
         let name = Label::for_field("name", name)?;
         check_password(password)?;
-        if self.p.accounts.account_by_email(&email).await?.is_some() {
-            return Err(ServiceError::Conflict {
-                message: "an account with this e-mail already exists".into(),
-                current: None,
-            });
-        }
+        self.account_email_free(&email).await?;
         let now = self.now();
         let account = Account {
             id: AccountId::from_ulid(self.ulid()),
@@ -86,13 +81,34 @@ impl Portal {
             json!({}),
             now,
         );
-        self.commit(ChangeSet {
+        let set = ChangeSet {
             changes: vec![Change::InsertAccount(account.clone())],
             audit: vec![audit],
             outbox: vec![],
-        })
-        .await?;
+        };
+        self.commit_checked(set, || self.account_email_free(&account.email))
+            .await?;
         Ok(account)
+    }
+
+    async fn account_email_free(&self, email: &Email) -> ServiceResult<()> {
+        if self.p.accounts.account_by_email(email).await?.is_some() {
+            return Err(ServiceError::Conflict {
+                message: "an account with this e-mail already exists".into(),
+                current: None,
+            });
+        }
+        Ok(())
+    }
+
+    async fn staff_email_free(&self, email: &Email) -> ServiceResult<()> {
+        if self.p.accounts.staff_by_email(email).await?.is_some() {
+            return Err(ServiceError::Conflict {
+                message: "a staff member with this e-mail already exists".into(),
+                current: None,
+            });
+        }
+        Ok(())
     }
 
     /// Checks a consumer's e-mail and password. Unknown e-mail and wrong password answer the
@@ -148,12 +164,7 @@ impl Portal {
         let email = Email::new(email)?;
         let name = Label::for_field("name", name)?;
         check_password(password)?;
-        if self.p.accounts.staff_by_email(&email).await?.is_some() {
-            return Err(ServiceError::Conflict {
-                message: "a staff member with this e-mail already exists".into(),
-                current: None,
-            });
-        }
+        self.staff_email_free(&email).await?;
         let now = self.now();
         let staff = Staff {
             id: StaffId::from_ulid(self.ulid()),
@@ -172,12 +183,13 @@ impl Portal {
             json!({ "role": role.as_str() }),
             now,
         );
-        self.commit(ChangeSet {
+        let set = ChangeSet {
             changes: vec![Change::InsertStaff(staff.clone())],
             audit: vec![audit],
             outbox: vec![],
-        })
-        .await?;
+        };
+        self.commit_checked(set, || self.staff_email_free(&staff.email))
+            .await?;
         Ok(staff)
     }
 

@@ -192,18 +192,7 @@ impl Portal {
         let (account, _) = self
             .require(caller, s.workspace_id, Action::CloneToProduction)
             .await?;
-        if s.phase.kind() != PhaseKind::Production {
-            return Err(ServiceError::Conflict {
-                message: "only an approved subscription can be cloned into production".into(),
-                current: Some(s.phase.kind().as_str().into()),
-            });
-        }
-        if let Some(existing) = s.production_project_id {
-            return Err(ServiceError::Conflict {
-                message: format!("already cloned into {existing}"),
-                current: Some("cloned".into()),
-            });
-        }
+        Self::clonable(&s)?;
         let sandbox = self.load_project(s.project_id).await?;
         let now = self.now();
         let production =
@@ -251,13 +240,33 @@ impl Portal {
             json!({ "project_id": production.id, "source_project_id": sandbox.id }),
             now,
         );
-        self.commit(ChangeSet {
+        let set = ChangeSet {
             changes,
             audit: vec![audit],
             outbox: vec![event],
+        };
+        self.commit_checked(set, || async {
+            Self::clonable(&self.load_subscription(sub).await?)
         })
         .await?;
         Ok(production)
+    }
+
+    /// Approved, and not cloned yet: one production project per subscription.
+    fn clonable(s: &Subscription) -> ServiceResult<()> {
+        if s.phase.kind() != PhaseKind::Production {
+            return Err(ServiceError::Conflict {
+                message: "only an approved subscription can be cloned into production".into(),
+                current: Some(s.phase.kind().as_str().into()),
+            });
+        }
+        if let Some(existing) = s.production_project_id {
+            return Err(ServiceError::Conflict {
+                message: format!("already cloned into {existing}"),
+                current: Some("cloned".into()),
+            });
+        }
+        Ok(())
     }
 
     /// Sets an alert threshold (one per metric per project; setting it again replaces the limit).

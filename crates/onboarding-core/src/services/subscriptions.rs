@@ -161,15 +161,8 @@ impl Portal {
                 message: format!("the project uses event `{e}`, which the plan does not grant"),
             });
         }
-        let existing = self.p.subscriptions.subscriptions(p.workspace_id).await?;
-        if existing.iter().any(|s| {
-            s.project_id == project && s.plan_id == plan.id && s.phase.kind() != PhaseKind::Rejected
-        }) {
-            return Err(ServiceError::Conflict {
-                message: "this project is already subscribed to this plan".into(),
-                current: Some("subscribed".into()),
-            });
-        }
+        self.not_subscribed(p.workspace_id, project, plan.id)
+            .await?;
         let now = self.now();
         let sandbox_access = match plan.sandbox_access {
             SandboxAccessMode::Open => SandboxAccess::Granted { at: now, by: None },
@@ -208,13 +201,35 @@ impl Portal {
             json!({ "subscription_id": s.id, "plan_id": plan.id }),
             now,
         );
-        self.commit(ChangeSet {
+        let set = ChangeSet {
             changes: vec![Change::InsertSubscription(s.clone())],
             audit: vec![audit],
             outbox: vec![event],
+        };
+        self.commit_checked(set, || {
+            self.not_subscribed(p.workspace_id, project, plan.id)
         })
         .await?;
         Ok(s)
+    }
+
+    /// At most one live (not rejected) subscription per project and plan.
+    async fn not_subscribed(
+        &self,
+        ws: WorkspaceId,
+        project: ProjectId,
+        plan: PlanId,
+    ) -> ServiceResult<()> {
+        let existing = self.p.subscriptions.subscriptions(ws).await?;
+        if existing.iter().any(|s| {
+            s.project_id == project && s.plan_id == plan && s.phase.kind() != PhaseKind::Rejected
+        }) {
+            return Err(ServiceError::Conflict {
+                message: "this project is already subscribed to this plan".into(),
+                current: Some("subscribed".into()),
+            });
+        }
+        Ok(())
     }
 
     /// Every subscription of the workspace (members and staff).
@@ -536,6 +551,9 @@ impl Portal {
         Self::check_version(&s, expected_version)?;
         let now = self.now();
         let next = s.reopen(staff, now)?;
+        // Reopened, it would be a second live subscription of its project to its plan.
+        self.not_subscribed(s.workspace_id, s.project_id, s.plan_id)
+            .await?;
         let (audit, event) = self.pipeline_event(&next, "subscription.reopened", None, now);
         self.store_transition(&s, next, audit, Some(event)).await
     }

@@ -210,33 +210,7 @@ impl Portal {
             .into());
         }
         let now = self.now();
-        if let Some(existing) = self.p.accounts.account_by_email(&email).await?
-            && self
-                .p
-                .workspaces
-                .members(ws)
-                .await?
-                .iter()
-                .any(|m| m.account_id == existing.id)
-        {
-            return Err(ServiceError::Conflict {
-                message: "this person is already a member".into(),
-                current: Some("member".into()),
-            });
-        }
-        if self
-            .p
-            .workspaces
-            .invitations(ws)
-            .await?
-            .iter()
-            .any(|i| i.email == email && i.usable(now).is_ok())
-        {
-            return Err(ServiceError::Conflict {
-                message: "a pending invitation to this e-mail exists".into(),
-                current: Some("pending".into()),
-            });
-        }
+        self.invitable(ws, &email, now).await?;
         let inv = Invitation {
             id: InvitationId::from_ulid(self.ulid()),
             workspace_id: ws,
@@ -257,13 +231,51 @@ impl Portal {
             json!({ "email": inv.email, "roles": roles }),
             now,
         );
-        self.commit(ChangeSet {
+        let set = ChangeSet {
             changes: vec![Change::InsertInvitation(inv.clone())],
             audit: vec![audit],
             outbox: vec![],
-        })
-        .await?;
+        };
+        self.commit_checked(set, || self.invitable(ws, &inv.email, now))
+            .await?;
         Ok(inv)
+    }
+
+    /// Not a member yet, and at most one usable invitation per address and workspace.
+    async fn invitable(
+        &self,
+        ws: WorkspaceId,
+        email: &Email,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<()> {
+        if let Some(existing) = self.p.accounts.account_by_email(email).await?
+            && self
+                .p
+                .workspaces
+                .members(ws)
+                .await?
+                .iter()
+                .any(|m| m.account_id == existing.id)
+        {
+            return Err(ServiceError::Conflict {
+                message: "this person is already a member".into(),
+                current: Some("member".into()),
+            });
+        }
+        if self
+            .p
+            .workspaces
+            .invitations(ws)
+            .await?
+            .iter()
+            .any(|i| &i.email == email && i.usable(now).is_ok())
+        {
+            return Err(ServiceError::Conflict {
+                message: "a pending invitation to this e-mail exists".into(),
+                current: Some("pending".into()),
+            });
+        }
+        Ok(())
     }
 
     /// Revokes a pending invitation (owners).
@@ -354,7 +366,7 @@ impl Portal {
             json!({ "roles": roles }),
             now,
         );
-        self.commit(ChangeSet {
+        let set = ChangeSet {
             changes: vec![
                 Change::UpdateInvitation {
                     value: next,
@@ -364,6 +376,16 @@ impl Portal {
             ],
             audit: vec![audit],
             outbox: vec![],
+        };
+        // A concurrent twin accepted it first: answer what a later accept would.
+        self.commit_checked(set, || async {
+            match self.p.workspaces.invitation(id).await? {
+                Some(now_inv) => now_inv
+                    .accept(&account.email, now)
+                    .map(|_| ())
+                    .map_err(invitation_error),
+                None => Ok(()),
+            }
         })
         .await?;
         Ok(m)
@@ -382,6 +404,43 @@ impl Portal {
             });
         };
         self.load_workspace(ws).await?;
+        self.may_request_to_join(ws, account).await?;
+        let message = message
+            .map(|m| m.trim().chars().take(1000).collect::<String>())
+            .filter(|m| !m.is_empty());
+        let now = self.now();
+        let jr = JoinRequest {
+            id: JoinRequestId::from_ulid(self.ulid()),
+            workspace_id: ws,
+            account_id: account,
+            message,
+            created_at: now,
+            status: JoinRequestStatus::Pending,
+            decided_by: None,
+            decided_at: None,
+            version: 0,
+        };
+        let audit = self.audit(
+            caller.actor(),
+            Some(ws),
+            None,
+            "join_request.created",
+            jr.id,
+            json!({}),
+            now,
+        );
+        let set = ChangeSet {
+            changes: vec![Change::InsertJoinRequest(jr.clone())],
+            audit: vec![audit],
+            outbox: vec![],
+        };
+        self.commit_checked(set, || self.may_request_to_join(ws, account))
+            .await?;
+        Ok(jr)
+    }
+
+    /// Not a member yet, and at most one pending request per account and workspace.
+    async fn may_request_to_join(&self, ws: WorkspaceId, account: AccountId) -> ServiceResult<()> {
         if self
             .p
             .workspaces
@@ -408,37 +467,7 @@ impl Portal {
                 current: Some("pending".into()),
             });
         }
-        let message = message
-            .map(|m| m.trim().chars().take(1000).collect::<String>())
-            .filter(|m| !m.is_empty());
-        let now = self.now();
-        let jr = JoinRequest {
-            id: JoinRequestId::from_ulid(self.ulid()),
-            workspace_id: ws,
-            account_id: account,
-            message,
-            created_at: now,
-            status: JoinRequestStatus::Pending,
-            decided_by: None,
-            decided_at: None,
-            version: 0,
-        };
-        let audit = self.audit(
-            caller.actor(),
-            Some(ws),
-            None,
-            "join_request.created",
-            jr.id,
-            json!({}),
-            now,
-        );
-        self.commit(ChangeSet {
-            changes: vec![Change::InsertJoinRequest(jr.clone())],
-            audit: vec![audit],
-            outbox: vec![],
-        })
-        .await?;
-        Ok(jr)
+        Ok(())
     }
 
     /// An owner approves (with roles, default `developer`) or declines a join request.
@@ -495,10 +524,20 @@ impl Portal {
             json!({ "roles": approve.then_some(roles) }),
             now,
         );
-        self.commit(ChangeSet {
+        let set = ChangeSet {
             changes,
             audit: vec![audit],
             outbox: vec![],
+        };
+        // A concurrent decision won: answer what a later one would.
+        self.commit_checked(set, || async {
+            match self.p.workspaces.join_request(id).await? {
+                Some(j) if j.status != JoinRequestStatus::Pending => Err(ServiceError::Conflict {
+                    message: "this request was already decided".into(),
+                    current: Some(format!("{:?}", j.status).to_lowercase()),
+                }),
+                _ => Ok(()),
+            }
         })
         .await?;
         Ok(next)
