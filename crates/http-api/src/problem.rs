@@ -116,8 +116,7 @@ pub const DOCUMENTED: &[(u16, &str)] = &[
     ),
     (
         409,
-        "`conflict`, `refused`, `gate-not-passed`, `locked`, `idempotency-key-in-use` or \
-         `idempotency-key-answer-lost` (`resource`).",
+        "`conflict`, `refused`, `gate-not-passed`, `locked` or `idempotency-key-in-use`.",
     ),
     (
         412,

@@ -159,7 +159,8 @@ struct State {
 struct IdempotencyRecord {
     request_hash: String,
     run: String,
-    token: String,
+    /// `None` once its run was released: nobody holds it any more.
+    token: Option<String>,
     claimed_at: DateTime<Utc>,
     committed: Option<CommittedRequest>,
     response: Option<StoredResponse>,
@@ -1067,7 +1068,7 @@ impl IdempotencyStore for MemoryStore {
         let fresh = IdempotencyRecord {
             request_hash: request_hash.to_owned(),
             run: hold.run.clone(),
-            token: hold.token.clone(),
+            token: Some(hold.token.clone()),
             claimed_at: now,
             committed: None,
             response: None,
@@ -1076,17 +1077,18 @@ impl IdempotencyStore for MemoryStore {
             s.idempotency.insert(id, fresh);
             return Ok(IdempotencyClaim::Claimed);
         };
+        let abandoned = r.token.is_none() || r.claimed_at + lease <= now;
         Ok(if r.request_hash != request_hash {
             IdempotencyClaim::Mismatch
         } else if let Some(resp) = &r.response {
             IdempotencyClaim::Replay(resp.clone())
+        } else if !abandoned {
+            IdempotencyClaim::InProgress
         } else if let Some(c) = &r.committed {
             IdempotencyClaim::Committed(c.clone())
-        } else if r.claimed_at + lease <= now {
+        } else {
             s.idempotency.insert(id, fresh);
             IdempotencyClaim::Claimed
-        } else {
-            IdempotencyClaim::InProgress
         })
     }
     async fn commit_claimed(
@@ -1098,7 +1100,8 @@ impl IdempotencyStore for MemoryStore {
     ) -> StoreResult<()> {
         let mut s = self.state.lock().unwrap();
         let id = (hold.scope.clone(), hold.key.clone());
-        if s.idempotency.get(&id).is_none_or(|r| r.token != hold.token) {
+        let mine = |r: &IdempotencyRecord| r.token.as_ref() == Some(&hold.token);
+        if !s.idempotency.get(&id).is_some_and(mine) {
             return Err(conflict("idempotency key claimed by another request"));
         }
         Self::commit_locked(&mut s, changes)?;
@@ -1111,7 +1114,7 @@ impl IdempotencyStore for MemoryStore {
         if let Some(r) = s
             .idempotency
             .get_mut(&(hold.scope.clone(), hold.key.clone()))
-            .filter(|r| r.token == hold.token)
+            .filter(|r| r.token.as_ref() == Some(&hold.token))
         {
             r.response = Some(response);
         }
@@ -1122,7 +1125,7 @@ impl IdempotencyStore for MemoryStore {
         let id = (hold.scope.clone(), hold.key.clone());
         if s.idempotency
             .get(&id)
-            .is_some_and(|r| r.token == hold.token && r.committed.is_none())
+            .is_some_and(|r| r.token.as_ref() == Some(&hold.token) && r.committed.is_none())
         {
             s.idempotency.remove(&id);
         }
@@ -1133,7 +1136,14 @@ impl IdempotencyStore for MemoryStore {
         let before = s.idempotency.len();
         s.idempotency
             .retain(|_, r| r.run != run || r.committed.is_some() || r.response.is_some());
-        Ok((before - s.idempotency.len()) as u64)
+        let mut released = (before - s.idempotency.len()) as u64;
+        // Committed but unanswered: kept, with nobody holding it (its answer is lost).
+        for r in s.idempotency.values_mut() {
+            if r.run == run && r.response.is_none() && r.token.take().is_some() {
+                released += 1;
+            }
+        }
+        Ok(released)
     }
 }
 

@@ -536,10 +536,11 @@ pub enum IdempotencyClaim {
     Claimed,
     /// Same key, same request, already answered: replay this.
     Replay(StoredResponse),
-    /// Same key, same request, still being processed by another call (its lease holds).
+    /// Same key, same request, still being processed by a live holder (its lease holds; it
+    /// may have committed, its answer on the way).
     InProgress,
-    /// Same key, same request: it committed, but its answer was never stored (the server
-    /// stopped in between). It must not run again.
+    /// Same key, same request: it committed, but its holder is gone (its lease passed, or its
+    /// run was released) and its answer was never stored. It must not run again.
     Committed(CommittedRequest),
     /// Same key used with a different request.
     Mismatch,
@@ -550,8 +551,8 @@ pub enum IdempotencyClaim {
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
     /// Atomically claims `(hold.scope, hold.key)` for a request whose fingerprint is
-    /// `request_hash`. A claim with neither an answer nor a commit whose lease (`lease`
-    /// after it was claimed) has passed by `now` is taken over.
+    /// `request_hash`. An unanswered claim nobody holds any more (its `lease` passed by `now`,
+    /// or its run was released) is taken over when nothing committed under it.
     async fn claim(
         &self,
         hold: &IdempotencyHold,
@@ -574,8 +575,8 @@ pub trait IdempotencyStore: Send + Sync {
     /// Forgets a claim whose request failed without committing anything (a no-op when `hold`
     /// no longer holds it, or when it committed).
     async fn release(&self, hold: &IdempotencyHold) -> StoreResult<()>;
-    /// Forgets every claim of server run `run` that neither committed nor was answered: that
-    /// run has stopped. Answers how many.
+    /// Server run `run` has stopped: forgets its claims that neither committed nor were
+    /// answered, and lets go of those that committed unanswered. Answers how many.
     async fn release_run(&self, run: &str) -> StoreResult<u64>;
 }
 

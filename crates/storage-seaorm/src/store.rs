@@ -1179,14 +1179,17 @@ impl IdempotencyStore for SeaOrmStore {
                     location: row.location,
                 }));
             }
+            // Nobody holds it any more when its run was released, or when its lease passed.
+            let abandoned =
+                row.token.is_none() || row.claimed_at.unwrap_or(row.created_at) + lease <= now;
+            if !abandoned {
+                return Ok(IdempotencyClaim::InProgress);
+            }
             if row.committed_at.is_some() {
                 return Ok(IdempotencyClaim::Committed(CommittedRequest {
                     action: row.committed_action.unwrap_or_default(),
                     target: row.committed_target.unwrap_or_default(),
                 }));
-            }
-            if row.claimed_at.unwrap_or(row.created_at) + lease > now {
-                return Ok(IdempotencyClaim::InProgress);
             }
             // Abandoned: take it over unless its holder committed or answered meanwhile, or
             // another retry took it first (the holder's token is the fence).
@@ -1259,13 +1262,22 @@ impl IdempotencyStore for SeaOrmStore {
     }
     async fn release_run(&self, run: &str) -> StoreResult<u64> {
         use idempotency_key::Column as C;
-        let res = idempotency_key::Entity::delete_many()
+        let gone = idempotency_key::Entity::delete_many()
             .filter(C::Run.eq(run))
             .filter(C::CommittedAt.is_null())
             .filter(C::Status.is_null())
             .exec(&self.db)
             .await
             .map_err(store_err("release idempotency keys"))?;
-        Ok(res.rows_affected)
+        // Committed but unanswered: kept, with nobody holding it (its answer is lost).
+        let orphaned = idempotency_key::Entity::update_many()
+            .col_expr(C::Token, Expr::value(Option::<String>::None))
+            .filter(C::Run.eq(run))
+            .filter(C::Token.is_not_null())
+            .filter(C::Status.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(store_err("release idempotency keys"))?;
+        Ok(gone.rows_affected + orphaned.rows_affected)
     }
 }

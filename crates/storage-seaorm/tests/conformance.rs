@@ -1061,14 +1061,32 @@ async fn idempotency_claims_are_atomic_and_answer_like_the_reference() {
 /// or release; a claim whose request committed is never run again, even unanswered.
 async fn abandoned_claims_are_taken_over_once(store: &(impl IdempotencyStore + AuditLog)) {
     let clock = ManualClock::new(t0());
+    let h = |key: &str, run: &str, token: &str| hold("acct_1", key, run, token);
     let (h1, h2, h3) = (
-        hold("acct_1", "k", "run1", "tok_1"),
-        hold("acct_1", "k", "run2", "tok_2"),
-        hold("acct_1", "k", "run2", "tok_3"),
+        h("k", "run1", "tok_1"),
+        h("k", "run2", "tok_2"),
+        h("k", "run2", "tok_3"),
     );
     let claim = |h: IdempotencyHold| {
         let now = clock.now();
         async move { store.claim(&h, "h", now, lease()).await.unwrap() }
+    };
+    let set = |n: u64| ChangeSet {
+        audit: vec![draft(n, None)],
+        ..Default::default()
+    };
+    let commit = |h: IdempotencyHold, n: u64| {
+        let now = clock.now();
+        async move {
+            store
+                .commit_claimed(&h, set(n), CommittedRequest::of(&set(n)), now)
+                .await
+        }
+    };
+    let answer = StoredResponse {
+        status: 201,
+        body: "{}".into(),
+        location: None,
     };
     assert_eq!(claim(h1.clone()).await, IdempotencyClaim::Claimed);
     clock.advance(lease() - TimeDelta::seconds(1));
@@ -1077,14 +1095,9 @@ async fn abandoned_claims_are_taken_over_once(store: &(impl IdempotencyStore + A
     // The first holder died: its lease passed with nothing committed.
     assert_eq!(claim(h2.clone()).await, IdempotencyClaim::Claimed);
     assert_eq!(claim(h3.clone()).await, IdempotencyClaim::InProgress);
-    // The first holder was only slow: its commit is refused and nothing of it is applied.
-    let set = |n: u64| ChangeSet {
-        audit: vec![draft(n, None)],
-        ..Default::default()
-    };
-    let late = store
-        .commit_claimed(&h1, set(51), CommittedRequest::of(&set(51)), clock.now())
-        .await;
+    // The first holder was only slow: its commit is refused and nothing of it is applied; its
+    // release and answer change nothing.
+    let late = commit(h1.clone(), 51).await;
     assert!(matches!(late, Err(StoreError::Conflict(_))), "{late:?}");
     assert_eq!(audit_count(store).await, 0);
     store.release(&h1).await.unwrap();
@@ -1100,40 +1113,48 @@ async fn abandoned_claims_are_taken_over_once(store: &(impl IdempotencyStore + A
         .await
         .unwrap();
     assert_eq!(claim(h3.clone()).await, IdempotencyClaim::InProgress);
-    // The new holder commits; it is never run again, even when its answer is lost (a lease
-    // later, or once its run is released).
-    store
-        .commit_claimed(&h2, set(52), CommittedRequest::of(&set(52)), clock.now())
-        .await
-        .unwrap();
+    // The new holder commits: while its answer is on the way the key is still in progress; a
+    // failure after the commit does not release it; its answer is replayed.
+    commit(h2.clone(), 52).await.unwrap();
     assert_eq!(audit_count(store).await, 1);
-    clock.advance(lease() * 10);
-    assert_eq!(store.release_run("run2").await.unwrap(), 0);
-    let committed = IdempotencyClaim::Committed(CommittedRequest {
-        action: "test.appended".into(),
-        target: "n52".into(),
-    });
-    assert_eq!(claim(h3.clone()).await, committed);
-    // A failure after a commit does not release the claim either.
+    assert_eq!(claim(h3.clone()).await, IdempotencyClaim::InProgress);
     store.release(&h2).await.unwrap();
-    assert_eq!(claim(h3.clone()).await, committed);
-    let answer = StoredResponse {
-        status: 201,
-        body: "{}".into(),
-        location: None,
-    };
+    assert_eq!(claim(h3.clone()).await, IdempotencyClaim::InProgress);
     store.complete(&h2, answer.clone()).await.unwrap();
     assert_eq!(claim(h3).await, IdempotencyClaim::Replay(answer));
 
-    // A restarted server releases what its previous run left unanswered, at once.
-    let (r1, r2) = (
-        hold("acct_1", "k2", "run3", "tok_4"),
-        hold("acct_1", "k2", "run4", "tok_5"),
+    // Committed, then the holder died before answering: never run again, once its lease has
+    // passed...
+    let committed = |n: u64| {
+        IdempotencyClaim::Committed(CommittedRequest {
+            action: "test.appended".into(),
+            target: format!("n{n}"),
+        })
+    };
+    assert_eq!(
+        claim(h("k3", "run2", "tok_6")).await,
+        IdempotencyClaim::Claimed
+    );
+    commit(h("k3", "run2", "tok_6"), 53).await.unwrap();
+    clock.advance(lease());
+    assert_eq!(claim(h("k3", "run2", "tok_7")).await, committed(53));
+
+    // ... or at once when a restarted server releases its previous run: what that run left
+    // uncommitted runs again, what it committed is told.
+    let (r1, r2, r3) = (
+        h("k2", "run3", "tok_4"),
+        h("k2", "run4", "tok_5"),
+        h("k2", "run5", "tok_8"),
     );
     assert_eq!(claim(r1).await, IdempotencyClaim::Claimed);
     assert_eq!(claim(r2.clone()).await, IdempotencyClaim::InProgress);
     assert_eq!(store.release_run("run3").await.unwrap(), 1);
-    assert_eq!(claim(r2).await, IdempotencyClaim::Claimed);
+    assert_eq!(claim(r2.clone()).await, IdempotencyClaim::Claimed);
+    commit(r2, 54).await.unwrap();
+    assert_eq!(claim(r3.clone()).await, IdempotencyClaim::InProgress);
+    assert_eq!(store.release_run("run4").await.unwrap(), 1);
+    assert_eq!(claim(r3).await, committed(54));
+    assert_eq!(audit_count(store).await, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
