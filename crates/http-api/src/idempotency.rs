@@ -3,8 +3,18 @@
 //! answer again; the same key with another request is refused (422); a retry while the first
 //! is still running is refused (409). Keys are scoped per signed-in principal, and the gateway
 //! token's (its usage batches) have one scope of their own.
+//!
+//! A crash cannot leave a key stuck or run a request twice (docs/decisions/0016): the request
+//! runs with its claim in a task-local, and [`ClaimedCommits`] commits its change through
+//! [`IdempotencyStore::commit_claimed`], which marks the claim committed in the change's own
+//! transaction. A claim neither committed nor answered is abandoned once its lease passes (or
+//! at once when the server run that held it restarts) and the next retry runs the request; a
+//! committed claim whose answer was lost is never run again: a retry is told what committed.
 
 use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::TimeDelta;
 
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
@@ -13,7 +23,53 @@ use sha2::{Digest, Sha256};
 use crate::auth::{self, SESSION_COOKIE};
 use crate::problem::{Problem, problem_from_poem_error};
 use crate::state::AppState;
-use onboarding_core::ports::{IdempotencyClaim, StoredResponse};
+use onboarding_core::ports::{
+    ChangeSet, Clock, CommittedRequest, IdempotencyClaim, IdempotencyHold, IdempotencyStore,
+    StoreResult, StoredResponse, UnitOfWork,
+};
+
+tokio::task_local! {
+    /// The claim of the request being served, for [`ClaimedCommits`].
+    static HOLD: IdempotencyHold;
+}
+
+/// The unit of work the server wires in front of the store: a commit made while a request
+/// holds an idempotency claim marks that claim committed in the same transaction (and is
+/// refused when the claim was taken over); any other commit passes through.
+pub struct ClaimedCommits {
+    inner: Arc<dyn UnitOfWork>,
+    claims: Arc<dyn IdempotencyStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl ClaimedCommits {
+    pub fn new(
+        inner: Arc<dyn UnitOfWork>,
+        claims: Arc<dyn IdempotencyStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            inner,
+            claims,
+            clock,
+        }
+    }
+}
+
+#[async_trait]
+impl UnitOfWork for ClaimedCommits {
+    async fn commit(&self, changes: ChangeSet) -> StoreResult<()> {
+        match HOLD.try_with(Clone::clone) {
+            Ok(hold) => {
+                let what = CommittedRequest::of(&changes);
+                self.claims
+                    .commit_claimed(&hold, changes, what, self.clock.now())
+                    .await
+            }
+            Err(_) => self.inner.commit(changes).await,
+        }
+    }
+}
 
 pub const HEADER: &str = "Idempotency-Key";
 
@@ -104,9 +160,15 @@ pub async fn idempotency<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Res
     req.set_body(body);
 
     let now = state.portal().ports().clock.now();
+    let hold = IdempotencyHold {
+        scope,
+        key,
+        run: state.config().server_run.clone(),
+        token: state.portal().ports().ids.ulid().to_string(),
+    };
     let claim = state
         .idempotency()
-        .claim(&scope, &key, &fingerprint, now)
+        .claim(&hold, &fingerprint, now, state.config().idempotency_lease)
         .await
         .map_err(Problem::internal)?;
     match claim {
@@ -122,15 +184,20 @@ pub async fn idempotency<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Res
         )
         .header("Retry-After", "1")
         .to_response()),
+        IdempotencyClaim::Committed(what) => Ok(answer_lost(&what).to_response()),
         IdempotencyClaim::Claimed => {
-            let resp = match ep.call(req).await {
-                Ok(r) => r.into_response(),
-                Err(e) => problem_from_poem_error(&e).to_response(),
-            };
+            let served = HOLD.scope(hold.clone(), async move {
+                match ep.call(req).await {
+                    Ok(r) => r.into_response(),
+                    Err(e) => problem_from_poem_error(&e).to_response(),
+                }
+            });
+            let resp = served.await;
             if !resp.status().is_success() {
                 // Failures are not remembered: fixing the request and retrying with the same
-                // key must be possible.
-                let _ = state.idempotency().release(&scope, &key).await;
+                // key must be possible. (A claim whose request committed something is kept:
+                // the release leaves it, and `complete` below is skipped for failures.)
+                let _ = state.idempotency().release(&hold).await;
                 return Ok(resp);
             }
             let (parts, body) = resp.into_parts();
@@ -144,12 +211,39 @@ pub async fn idempotency<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Res
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned),
             };
-            if let Err(e) = state.idempotency().complete(&scope, &key, stored).await {
+            if let Err(e) = state.idempotency().complete(&hold, stored).await {
                 tracing::warn!(error = %e, "could not store an idempotent response");
             }
             Ok(Response::from_parts(parts, bytes.into()))
         }
     }
+}
+
+/// The request with this key committed, but the server stopped before its answer was stored:
+/// it must not run again, so the retry is told what committed (docs/api.md).
+fn answer_lost(what: &CommittedRequest) -> Problem {
+    let detail = if what.target.is_empty() {
+        "the request with this Idempotency-Key was carried out, but its answer was lost when \
+         the server stopped; read the resource it changed"
+            .to_owned()
+    } else {
+        format!(
+            "the request with this Idempotency-Key was carried out ({} {}), but its answer was \
+             lost when the server stopped; read that resource",
+            what.action, what.target
+        )
+    };
+    let mut p =
+        Problem::new("idempotency-key-answer-lost", detail).current(Some("committed".into()));
+    if !what.target.is_empty() {
+        p.body.resource = Some(what.target.clone());
+    }
+    p
+}
+
+/// A lease that outlives any request the API serves; see docs/decisions/0016.
+pub fn default_lease() -> TimeDelta {
+    TimeDelta::seconds(onboarding_core::ports::IDEMPOTENCY_LEASE_SECONDS)
 }
 
 fn replay(stored: StoredResponse) -> Response {

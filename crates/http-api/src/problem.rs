@@ -54,6 +54,10 @@ pub struct ProblemBody {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gate: Option<String>,
+    /// `idempotency-key-answer-lost`: the id of what the committed request created or changed.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 /// A problem response. Handlers return `Result<_, Problem>`; `?` on a core call maps through
@@ -78,6 +82,11 @@ pub const TYPES: &[(&str, u16, &str)] = &[
     ("gate-not-passed", 409, "A production gate has not passed"),
     ("locked", 409, "Production credentials are locked"),
     ("idempotency-key-in-use", 409, "Idempotency key in use"),
+    (
+        "idempotency-key-answer-lost",
+        409,
+        "Idempotent request carried out; its answer was lost",
+    ),
     ("precondition-failed", 412, "Precondition failed"),
     ("payload-too-large", 413, "Payload too large"),
     ("unsupported-media-type", 415, "Unsupported media type"),
@@ -148,6 +157,7 @@ impl Problem {
                 current: None,
                 code: None,
                 gate: None,
+                resource: None,
             }),
             headers: vec![],
         }

@@ -22,6 +22,11 @@ pub struct ApiConfig {
     pub body_limit: usize,
     /// Where forward auth reads the API key from.
     pub forward_auth_key: crate::forward_auth::KeyHeader,
+    /// This server run's id: it holds the idempotency claims this process makes, and the next
+    /// run on the same data directory releases those it left unanswered.
+    pub server_run: String,
+    /// How long an unanswered idempotency claim holds its key (docs/decisions/0016).
+    pub idempotency_lease: TimeDelta,
 }
 
 impl Default for ApiConfig {
@@ -32,6 +37,8 @@ impl Default for ApiConfig {
             gateway_token_hash: None,
             body_limit: 1024 * 1024,
             forward_auth_key: Default::default(),
+            server_run: ulid::Ulid::generate().to_string(),
+            idempotency_lease: crate::idempotency::default_lease(),
         }
     }
 }

@@ -18,10 +18,10 @@ use crate::audit::AuditEvent;
 use crate::billing::Payment;
 use crate::credential::{AccessToken, Credential, SecretHash, SecretMatch};
 use crate::ids::*;
-use crate::pipeline::{Phase, Subscription};
+use crate::pipeline::{Phase, PhaseKind, Subscription};
 use crate::plan::{ApiProduct, Plan};
 use crate::ports::*;
-use crate::project::Project;
+use crate::project::{Environment, Project};
 use crate::services::{Infrastructure, Portal, Ports};
 use crate::usage::{AlertThreshold, UsageBucket, UsageEvent, aggregate};
 use crate::values::Email;
@@ -29,7 +29,8 @@ use crate::webhook::{
     AttemptRecord, Delivery, DeliveryAttempt, DeliveryStatus, EVENT_TEST, WebhookEndpoint,
 };
 use crate::workspace::{
-    Account, Invitation, InvitationStatus, JoinRequest, Membership, Staff, Workspace,
+    Account, Invitation, InvitationStatus, JoinRequest, JoinRequestStatus, Membership, Staff,
+    Workspace,
 };
 
 /// A clock that only moves when told to.
@@ -150,13 +151,36 @@ struct State {
     deliveries: BTreeMap<DeliveryId, Delivery>,
     attempts: Vec<DeliveryAttempt>,
     auth_tokens: HashMap<SecretHash, AuthToken>,
-    idempotency: HashMap<(String, String), (String, Option<StoredResponse>)>,
+    idempotency: HashMap<(String, String), IdempotencyRecord>,
+}
+
+/// One idempotency key: who holds it, what it committed, its answer.
+#[derive(Clone)]
+struct IdempotencyRecord {
+    request_hash: String,
+    run: String,
+    /// `None` once its run was released: nobody holds it any more.
+    token: Option<String>,
+    claimed_at: DateTime<Utc>,
+    committed: Option<CommittedRequest>,
+    response: Option<StoredResponse>,
 }
 
 /// Every store port over one in-memory state.
 #[derive(Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+}
+
+/// Another live (not rejected) subscription of the same project to the same plan.
+fn live_duplicate(all: &BTreeMap<SubscriptionId, Subscription>, x: &Subscription) -> bool {
+    x.phase.kind() != PhaseKind::Rejected
+        && all.values().any(|o| {
+            o.id != x.id
+                && o.project_id == x.project_id
+                && o.plan_id == x.plan_id
+                && o.phase.kind() != PhaseKind::Rejected
+        })
 }
 
 fn conflict(what: &str) -> StoreError {
@@ -240,6 +264,15 @@ impl MemoryStore {
                 s.memberships.remove(&(workspace_id, account_id));
             }
             Change::InsertInvitation(i) => {
+                // At most one usable invitation per address and workspace (checked at commit,
+                // as the SQL adapter does, so a race is refused too).
+                if s.invitations.values().any(|x| {
+                    x.workspace_id == i.workspace_id
+                        && x.email == i.email
+                        && x.usable(i.created_at).is_ok()
+                }) {
+                    return Err(conflict("pending invitation"));
+                }
                 s.invitations.insert(i.id, i);
             }
             Change::UpdateInvitation {
@@ -247,6 +280,13 @@ impl MemoryStore {
                 expected_version,
             } => versioned_update!(s.invitations, value, expected_version, "invitation"),
             Change::InsertJoinRequest(j) => {
+                if s.join_requests.values().any(|x| {
+                    x.workspace_id == j.workspace_id
+                        && x.account_id == j.account_id
+                        && x.status == JoinRequestStatus::Pending
+                }) {
+                    return Err(conflict("pending join request"));
+                }
                 s.join_requests.insert(j.id, j);
             }
             Change::UpdateJoinRequest {
@@ -264,6 +304,16 @@ impl MemoryStore {
                 expected_version,
             } => versioned_update!(s.plans, value, expected_version, "plan"),
             Change::InsertProject(p) => {
+                let production = |x: &Project| {
+                    x.environment == Environment::Production && x.subscription_id.is_some()
+                };
+                if production(&p)
+                    && s.projects
+                        .values()
+                        .any(|x| production(x) && x.subscription_id == p.subscription_id)
+                {
+                    return Err(conflict("production project of the subscription"));
+                }
                 s.projects.insert(p.id, p);
             }
             Change::UpdateProject {
@@ -271,12 +321,20 @@ impl MemoryStore {
                 expected_version,
             } => versioned_update!(s.projects, value, expected_version, "project"),
             Change::InsertSubscription(x) => {
+                if live_duplicate(&s.subscriptions, &x) {
+                    return Err(conflict("live subscription of the project to the plan"));
+                }
                 s.subscriptions.insert(x.id, x);
             }
             Change::UpdateSubscription {
                 value,
                 expected_version,
-            } => versioned_update!(s.subscriptions, value, expected_version, "subscription"),
+            } => {
+                if live_duplicate(&s.subscriptions, &value) {
+                    return Err(conflict("live subscription of the project to the plan"));
+                }
+                versioned_update!(s.subscriptions, value, expected_version, "subscription")
+            }
             Change::InsertCredential(c) => {
                 s.credentials.insert(c.id, c);
             }
@@ -1006,44 +1064,92 @@ impl AuthTokenStore for MemoryStore {
 impl IdempotencyStore for MemoryStore {
     async fn claim(
         &self,
-        scope: &str,
-        key: &str,
+        hold: &IdempotencyHold,
         request_hash: &str,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
     ) -> StoreResult<IdempotencyClaim> {
         let mut s = self.state.lock().unwrap();
-        match s.idempotency.get(&(scope.to_owned(), key.to_owned())) {
-            None => {
-                s.idempotency.insert(
-                    (scope.to_owned(), key.to_owned()),
-                    (request_hash.to_owned(), None),
-                );
-                Ok(IdempotencyClaim::Claimed)
-            }
-            Some((h, _)) if h != request_hash => Ok(IdempotencyClaim::Mismatch),
-            Some((_, Some(r))) => Ok(IdempotencyClaim::Replay(r.clone())),
-            Some((_, None)) => Ok(IdempotencyClaim::InProgress),
-        }
+        let id = (hold.scope.clone(), hold.key.clone());
+        let fresh = IdempotencyRecord {
+            request_hash: request_hash.to_owned(),
+            run: hold.run.clone(),
+            token: Some(hold.token.clone()),
+            claimed_at: now,
+            committed: None,
+            response: None,
+        };
+        let Some(r) = s.idempotency.get(&id) else {
+            s.idempotency.insert(id, fresh);
+            return Ok(IdempotencyClaim::Claimed);
+        };
+        let abandoned = r.token.is_none() || r.claimed_at + lease <= now;
+        Ok(if r.request_hash != request_hash {
+            IdempotencyClaim::Mismatch
+        } else if let Some(resp) = &r.response {
+            IdempotencyClaim::Replay(resp.clone())
+        } else if !abandoned {
+            IdempotencyClaim::InProgress
+        } else if let Some(c) = &r.committed {
+            IdempotencyClaim::Committed(c.clone())
+        } else {
+            s.idempotency.insert(id, fresh);
+            IdempotencyClaim::Claimed
+        })
     }
-    async fn complete(&self, scope: &str, key: &str, response: StoredResponse) -> StoreResult<()> {
-        if let Some(e) = self
-            .state
-            .lock()
-            .unwrap()
+    async fn commit_claimed(
+        &self,
+        hold: &IdempotencyHold,
+        changes: ChangeSet,
+        what: CommittedRequest,
+        _at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut s = self.state.lock().unwrap();
+        let id = (hold.scope.clone(), hold.key.clone());
+        let mine = |r: &IdempotencyRecord| r.token.as_ref() == Some(&hold.token);
+        if !s.idempotency.get(&id).is_some_and(mine) {
+            return Err(conflict("idempotency key claimed by another request"));
+        }
+        Self::commit_locked(&mut s, changes)?;
+        let r = s.idempotency.get_mut(&id).expect("checked above");
+        r.committed.get_or_insert(what);
+        Ok(())
+    }
+    async fn complete(&self, hold: &IdempotencyHold, response: StoredResponse) -> StoreResult<()> {
+        let mut s = self.state.lock().unwrap();
+        if let Some(r) = s
             .idempotency
-            .get_mut(&(scope.to_owned(), key.to_owned()))
+            .get_mut(&(hold.scope.clone(), hold.key.clone()))
+            .filter(|r| r.token.as_ref() == Some(&hold.token))
         {
-            e.1 = Some(response);
+            r.response = Some(response);
         }
         Ok(())
     }
-    async fn release(&self, scope: &str, key: &str) -> StoreResult<()> {
-        self.state
-            .lock()
-            .unwrap()
-            .idempotency
-            .remove(&(scope.to_owned(), key.to_owned()));
+    async fn release(&self, hold: &IdempotencyHold) -> StoreResult<()> {
+        let mut s = self.state.lock().unwrap();
+        let id = (hold.scope.clone(), hold.key.clone());
+        if s.idempotency
+            .get(&id)
+            .is_some_and(|r| r.token.as_ref() == Some(&hold.token) && r.committed.is_none())
+        {
+            s.idempotency.remove(&id);
+        }
         Ok(())
+    }
+    async fn release_run(&self, run: &str) -> StoreResult<u64> {
+        let mut s = self.state.lock().unwrap();
+        let before = s.idempotency.len();
+        s.idempotency
+            .retain(|_, r| r.run != run || r.committed.is_some() || r.response.is_some());
+        let mut released = (before - s.idempotency.len()) as u64;
+        // Committed but unanswered: kept, with nobody holding it (its answer is lost).
+        for r in s.idempotency.values_mut() {
+            if r.run == run && r.response.is_none() && r.token.take().is_some() {
+                released += 1;
+            }
+        }
+        Ok(released)
     }
 }
 

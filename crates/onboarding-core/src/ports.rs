@@ -541,15 +541,62 @@ pub struct StoredResponse {
     pub location: Option<String>,
 }
 
+/// How long an unanswered claim protects its key: past it, with nothing committed, the claim
+/// is abandoned (its holder died) and the next request with the key runs (docs/decisions/0016).
+pub const IDEMPOTENCY_LEASE_SECONDS: i64 = 30;
+
+/// One request's hold on an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyHold {
+    /// The caller's scope (the principal's id, or the gateway's).
+    pub scope: String,
+    /// The client's `Idempotency-Key`.
+    pub key: String,
+    /// The server run that claimed it: a restarted server releases its previous run's claims.
+    pub run: String,
+    /// Unique to this claim: only its holder commits under it, answers or releases it.
+    pub token: String,
+}
+
+/// What a claimed request committed, named to a retry whose answer was lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedRequest {
+    /// The audit action of the commit (`subscription.created`).
+    pub action: String,
+    /// The id of what it created or changed.
+    pub target: String,
+}
+
+impl CommittedRequest {
+    /// The first audit event of a change set names what it did.
+    pub fn of(set: &ChangeSet) -> Self {
+        set.audit.first().map_or(
+            Self {
+                action: String::new(),
+                target: String::new(),
+            },
+            |a| Self {
+                action: a.action.clone(),
+                target: a.target.clone(),
+            },
+        )
+    }
+}
+
 /// The outcome of claiming an idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyClaim {
-    /// First use: go ahead, then call [`IdempotencyStore::complete`] (or `release` on failure).
+    /// First use, or an abandoned claim taken over: go ahead, commit through
+    /// [`IdempotencyStore::commit_claimed`], then `complete` (or `release` on failure).
     Claimed,
     /// Same key, same request, already answered: replay this.
     Replay(StoredResponse),
-    /// Same key, same request, still being processed by another call.
+    /// Same key, same request, still being processed by a live holder (its lease holds; it
+    /// may have committed, its answer on the way).
     InProgress,
+    /// Same key, same request: it committed, but its holder is gone (its lease passed, or its
+    /// run was released) and its answer was never stored. It must not run again.
+    Committed(CommittedRequest),
     /// Same key used with a different request.
     Mismatch,
 }
@@ -558,18 +605,34 @@ pub enum IdempotencyClaim {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
-    /// Atomically claims `(scope, key)` for a request whose fingerprint is `request_hash`.
+    /// Atomically claims `(hold.scope, hold.key)` for a request whose fingerprint is
+    /// `request_hash`. An unanswered claim nobody holds any more (its `lease` passed by `now`,
+    /// or its run was released) is taken over when nothing committed under it.
     async fn claim(
         &self,
-        scope: &str,
-        key: &str,
+        hold: &IdempotencyHold,
         request_hash: &str,
         now: DateTime<Utc>,
+        lease: chrono::TimeDelta,
     ) -> StoreResult<IdempotencyClaim>;
-    /// Stores the response of a claimed request, so retries with the same key replay it.
-    async fn complete(&self, scope: &str, key: &str, response: StoredResponse) -> StoreResult<()>;
-    /// Forgets a claim whose request failed without a response worth replaying.
-    async fn release(&self, scope: &str, key: &str) -> StoreResult<()>;
+    /// [`UnitOfWork::commit`], and in the same transaction marks the claim committed (naming
+    /// `what`); `Conflict` and nothing applied when `hold` no longer holds the claim.
+    async fn commit_claimed(
+        &self,
+        hold: &IdempotencyHold,
+        changes: ChangeSet,
+        what: CommittedRequest,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Stores the response of a claimed request, so retries with the same key replay it (a
+    /// no-op when `hold` no longer holds the claim).
+    async fn complete(&self, hold: &IdempotencyHold, response: StoredResponse) -> StoreResult<()>;
+    /// Forgets a claim whose request failed without committing anything (a no-op when `hold`
+    /// no longer holds it, or when it committed).
+    async fn release(&self, hold: &IdempotencyHold) -> StoreResult<()>;
+    /// Server run `run` has stopped: forgets its claims that neither committed nor were
+    /// answered, and lets go of those that committed unanswered. Answers how many.
+    async fn release_run(&self, run: &str) -> StoreResult<u64>;
 }
 
 /// Encrypts secrets that must be used again later (webhook signing secrets). The bundled

@@ -94,11 +94,17 @@ fn wire<S: Store>(
     sql: Option<storage_seaorm::SeaOrmStore>,
 ) -> Wiring {
     let usage = Arc::new(BufferedUsage::new(store.clone()));
+    // Commits under an `Idempotency-Key` mark their claim in the same transaction.
+    let claimed_commits = Arc::new(http_api::idempotency::ClaimedCommits::new(
+        store.clone(),
+        store.clone(),
+        clock.clone(),
+    ));
     let verify_cache = Arc::new(cache::VerifyCache::new(
         store.clone(),
         store.clone(),
         store.clone(),
-        store.clone(),
+        claimed_commits,
         cache::CacheConfig::default(),
     ));
     let mut ports = Ports::over_store(
@@ -283,6 +289,39 @@ pub async fn ensure_first_admin(portal: &Portal) -> Result<Option<(String, Strin
     Ok(Some((FIRST_ADMIN_EMAIL.to_owned(), password)))
 }
 
+/// A new id for this server run, kept in `<data_dir>/server-run`. A server restarts on its own
+/// data directory, so the run named there before has stopped: the idempotency claims it left
+/// neither committed nor answered are released now rather than when their lease ends
+/// (docs/decisions/0016). Were that run somehow still alive, its commits would be refused:
+/// a claim's token fences them.
+async fn start_run(
+    data_dir: &std::path::Path,
+    claims: &dyn IdempotencyStore,
+) -> Result<String, String> {
+    let file = data_dir.join("server-run");
+    let previous = std::fs::read_to_string(&file)
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    let run = ulid::Ulid::generate().to_string();
+    std::fs::create_dir_all(data_dir)
+        .and_then(|()| std::fs::write(&file, &run))
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    if let Some(previous) = previous {
+        let released = claims
+            .release_run(&previous)
+            .await
+            .map_err(|e| format!("cannot release the previous run's idempotency claims: {e}"))?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "released the idempotency claims the previous run left unanswered"
+            );
+        }
+    }
+    Ok(run)
+}
+
 /// The gateway token's hash: from the configuration, else from `<data_dir>/gateway-token.sha256`,
 /// else a new token (returned once, for printing) whose hash is stored there.
 fn gateway_token(config: &Config) -> Result<(SecretHash, Option<String>), String> {
@@ -345,6 +384,7 @@ pub async fn start(
     )?;
     let admin = ensure_first_admin(&wiring.portal).await?;
     let (gateway_hash, generated_gateway_token) = gateway_token(&config)?;
+    let server_run = start_run(&config.data_dir, wiring.idempotency.as_ref()).await?;
     let state = AppState::new(
         wiring.portal.clone(),
         wiring.tokens.clone(),
@@ -359,6 +399,7 @@ pub async fn start(
                 .transpose()
                 .map_err(|e| format!("forward_auth_key_header: {e}"))?
                 .unwrap_or_default(),
+            server_run,
             ..ApiConfig::default()
         },
     )

@@ -284,4 +284,10 @@ entity!(idempotency_key, "idempotency_key", {
     pub body: Option<String>,
     pub location: Option<String>,
     pub created_at: DateTimeUtc,
+    pub run: Option<String>,
+    pub token: Option<String>,
+    pub claimed_at: Option<DateTimeUtc>,
+    pub committed_at: Option<DateTimeUtc>,
+    pub committed_action: Option<String>,
+    pub committed_target: Option<String>,
 });

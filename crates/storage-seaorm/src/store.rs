@@ -153,6 +153,34 @@ async fn insert_secrets(c: &DatabaseTransaction, cred: &Credential) -> Result<()
     Ok(())
 }
 
+/// At most one usable (pending, unexpired) invitation per address and workspace. Usable
+/// depends on the time, which no index can hold, so the rule is checked here, inside the
+/// committing transaction: SQLite runs one writer at a time, and on PostgreSQL a lock on the
+/// (workspace, address) pair makes a concurrent twin wait for this transaction's outcome.
+async fn usable_invitation_absent(c: &DatabaseTransaction, i: &Invitation) -> Result<(), TxErr> {
+    let ws = i.workspace_id.to_string();
+    let email = i.email.as_str().to_owned();
+    if c.get_database_backend() == DbBackend::Postgres {
+        c.query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtext($1))::text",
+            [format!("invitation {ws} {email}").into()],
+        ))
+        .await?;
+    }
+    let usable = invitation::Entity::find()
+        .filter(invitation::Column::WorkspaceId.eq(ws))
+        .filter(invitation::Column::Email.eq(email))
+        .filter(invitation::Column::Status.eq(map::s(&InvitationStatus::Pending)))
+        .filter(invitation::Column::ExpiresAt.gt(i.created_at))
+        .count(c)
+        .await?;
+    if usable > 0 {
+        return Err(TxErr::Conflict("pending invitation".into()));
+    }
+    Ok(())
+}
+
 async fn apply(c: &DatabaseTransaction, change: &Change) -> Result<(), TxErr> {
     match change {
         Change::InsertAccount(a) => {
@@ -199,6 +227,7 @@ async fn apply(c: &DatabaseTransaction, change: &Change) -> Result<(), TxErr> {
                 .await?;
         }
         Change::InsertInvitation(i) => {
+            usable_invitation_absent(c, i).await?;
             insert!(c, invitation, map::invitation_model(i), "invitation");
         }
         Change::UpdateInvitation {
@@ -1076,27 +1105,80 @@ impl AuthTokenStore for SeaOrmStore {
     }
 }
 
+/// Marks an idempotency claim committed inside the change's transaction; refuses (rolling
+/// the change back) when the claim is no longer this request's (its lease passed and a retry
+/// took it over).
+struct MarkClaim<'a> {
+    hold: &'a IdempotencyHold,
+    what: &'a CommittedRequest,
+    at: DateTime<Utc>,
+}
+
+#[async_trait]
+impl TxStep for MarkClaim<'_> {
+    async fn run(&self, txn: &DatabaseTransaction) -> Result<(), TxErr> {
+        use idempotency_key::Column as C;
+        use sea_orm::sea_query::Func;
+        // The first commit of a request names it; a later one keeps that name.
+        let res = idempotency_key::Entity::update_many()
+            .col_expr(C::CommittedAt, Expr::value(self.at))
+            .col_expr(
+                C::CommittedAction,
+                Func::coalesce([
+                    Expr::col(C::CommittedAction),
+                    Expr::value(self.what.action.clone()),
+                ])
+                .into(),
+            )
+            .col_expr(
+                C::CommittedTarget,
+                Func::coalesce([
+                    Expr::col(C::CommittedTarget),
+                    Expr::value(self.what.target.clone()),
+                ])
+                .into(),
+            )
+            .filter(C::Scope.eq(self.hold.scope.as_str()))
+            .filter(C::Key.eq(self.hold.key.as_str()))
+            .filter(C::Token.eq(self.hold.token.as_str()))
+            .exec(txn)
+            .await?;
+        if res.rows_affected == 0 {
+            return Err(TxErr::Conflict(
+                "idempotency key claimed by another request".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl IdempotencyStore for SeaOrmStore {
     async fn claim(
         &self,
-        scope: &str,
-        key: &str,
+        hold: &IdempotencyHold,
         request_hash: &str,
         now: DateTime<Utc>,
+        lease: chrono::TimeDelta,
     ) -> StoreResult<IdempotencyClaim> {
         use idempotency_key::Column as C;
         // Insert-if-absent decides the race; a loser reads the winner's row. The row can
-        // vanish in between (released), hence the loop.
+        // vanish (released) or change hands (taken over) in between, hence the loop.
         for _ in 0..MAX_ATTEMPTS {
             let inserted = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
-                scope: Set(scope.to_owned()),
-                key: Set(key.to_owned()),
+                scope: Set(hold.scope.clone()),
+                key: Set(hold.key.clone()),
                 request_hash: Set(request_hash.to_owned()),
                 status: Set(None),
                 body: Set(None),
                 location: Set(None),
                 created_at: Set(now),
+                run: Set(Some(hold.run.clone())),
+                token: Set(Some(hold.token.clone())),
+                claimed_at: Set(Some(now)),
+                committed_at: Set(None),
+                committed_action: Set(None),
+                committed_target: Set(None),
             })
             .on_conflict_do_nothing_on([C::Scope, C::Key])
             .exec_without_returning(&self.db)
@@ -1105,46 +1187,120 @@ impl IdempotencyStore for SeaOrmStore {
             if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
                 return Ok(IdempotencyClaim::Claimed);
             }
-            let row = idempotency_key::Entity::find_by_id((scope.to_owned(), key.to_owned()))
+            let row = idempotency_key::Entity::find_by_id((hold.scope.clone(), hold.key.clone()))
                 .one(&self.db)
                 .await
                 .map_err(store_err("read idempotency key"))?;
             let Some(row) = row else { continue };
-            return Ok(if row.request_hash != request_hash {
-                IdempotencyClaim::Mismatch
-            } else {
-                match (row.status, row.body) {
-                    (Some(status), Some(body)) => IdempotencyClaim::Replay(StoredResponse {
-                        status: status as u16,
-                        body,
-                        location: row.location,
-                    }),
-                    _ => IdempotencyClaim::InProgress,
-                }
-            });
+            if row.request_hash != request_hash {
+                return Ok(IdempotencyClaim::Mismatch);
+            }
+            if let (Some(status), Some(body)) = (row.status, row.body) {
+                return Ok(IdempotencyClaim::Replay(StoredResponse {
+                    status: status as u16,
+                    body,
+                    location: row.location,
+                }));
+            }
+            // Nobody holds it any more when its run was released, or when its lease passed.
+            let abandoned =
+                row.token.is_none() || row.claimed_at.unwrap_or(row.created_at) + lease <= now;
+            if !abandoned {
+                return Ok(IdempotencyClaim::InProgress);
+            }
+            if row.committed_at.is_some() {
+                return Ok(IdempotencyClaim::Committed(CommittedRequest {
+                    action: row.committed_action.unwrap_or_default(),
+                    target: row.committed_target.unwrap_or_default(),
+                }));
+            }
+            // Abandoned: take it over unless its holder committed or answered meanwhile, or
+            // another retry took it first (the holder's token is the fence).
+            let holder = match row.token {
+                Some(t) => C::Token.eq(t),
+                None => C::Token.is_null(),
+            };
+            let taken = idempotency_key::Entity::update_many()
+                .col_expr(C::Run, Expr::value(hold.run.clone()))
+                .col_expr(C::Token, Expr::value(hold.token.clone()))
+                .col_expr(C::ClaimedAt, Expr::value(now))
+                .filter(C::Scope.eq(hold.scope.as_str()))
+                .filter(C::Key.eq(hold.key.as_str()))
+                .filter(holder)
+                .filter(C::CommittedAt.is_null())
+                .filter(C::Status.is_null())
+                .exec(&self.db)
+                .await
+                .map_err(store_err("take over idempotency key"))?;
+            if taken.rows_affected == 1 {
+                return Ok(IdempotencyClaim::Claimed);
+            }
         }
         Err(StoreError::Unavailable(
             "idempotency key claimed and released repeatedly".into(),
         ))
     }
-    async fn complete(&self, scope: &str, key: &str, response: StoredResponse) -> StoreResult<()> {
+    async fn commit_claimed(
+        &self,
+        hold: &IdempotencyHold,
+        changes: ChangeSet,
+        what: CommittedRequest,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.transact(
+            &changes,
+            &MarkClaim {
+                hold,
+                what: &what,
+                at,
+            },
+        )
+        .await
+    }
+    async fn complete(&self, hold: &IdempotencyHold, response: StoredResponse) -> StoreResult<()> {
         use idempotency_key::Column as C;
         idempotency_key::Entity::update_many()
             .col_expr(C::Status, Expr::value(i32::from(response.status)))
             .col_expr(C::Body, Expr::value(response.body))
             .col_expr(C::Location, Expr::value(response.location))
-            .filter(C::Scope.eq(scope))
-            .filter(C::Key.eq(key))
+            .filter(C::Scope.eq(hold.scope.as_str()))
+            .filter(C::Key.eq(hold.key.as_str()))
+            .filter(C::Token.eq(hold.token.as_str()))
             .exec(&self.db)
             .await
             .map_err(store_err("complete idempotency key"))?;
         Ok(())
     }
-    async fn release(&self, scope: &str, key: &str) -> StoreResult<()> {
-        idempotency_key::Entity::delete_by_id((scope.to_owned(), key.to_owned()))
+    async fn release(&self, hold: &IdempotencyHold) -> StoreResult<()> {
+        use idempotency_key::Column as C;
+        idempotency_key::Entity::delete_many()
+            .filter(C::Scope.eq(hold.scope.as_str()))
+            .filter(C::Key.eq(hold.key.as_str()))
+            .filter(C::Token.eq(hold.token.as_str()))
+            .filter(C::CommittedAt.is_null())
             .exec(&self.db)
             .await
             .map_err(store_err("release idempotency key"))?;
         Ok(())
+    }
+    async fn release_run(&self, run: &str) -> StoreResult<u64> {
+        use idempotency_key::Column as C;
+        let gone = idempotency_key::Entity::delete_many()
+            .filter(C::Run.eq(run))
+            .filter(C::CommittedAt.is_null())
+            .filter(C::Status.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(store_err("release idempotency keys"))?;
+        // Committed but unanswered: kept, with nobody holding it (its answer is lost).
+        let orphaned = idempotency_key::Entity::update_many()
+            .col_expr(C::Token, Expr::value(Option::<String>::None))
+            .filter(C::Run.eq(run))
+            .filter(C::Token.is_not_null())
+            .filter(C::Status.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(store_err("release idempotency keys"))?;
+        Ok(gone.rows_affected + orphaned.rows_affected)
     }
 }

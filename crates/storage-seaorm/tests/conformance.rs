@@ -23,10 +23,13 @@ use onboarding_core::pipeline::{Phase, SandboxAccess, Subscription};
 use onboarding_core::plan::Currency;
 use onboarding_core::ports::*;
 use onboarding_core::project::{Environment, Project};
+use onboarding_core::roles::{Role, RoleSet};
 use onboarding_core::services::{NewCredentialKind, PlanInput};
 use onboarding_core::usage::{UsageBucket, UsageEvent, aggregate};
 use onboarding_core::values::{Email, Label};
-use onboarding_core::workspace::{Account, Workspace};
+use onboarding_core::workspace::{
+    Account, Invitation, InvitationStatus, JoinRequest, JoinRequestStatus, Workspace,
+};
 use onboarding_core::{Portal, Ports, ServiceError};
 use rust_decimal::Decimal;
 use sea_orm::{ConnectionTrait, Database};
@@ -994,67 +997,82 @@ async fn credentials_are_found_by_current_previous_and_token_hash() {
     .await;
 }
 
+fn hold(scope: &str, key: &str, run: &str, token: &str) -> IdempotencyHold {
+    IdempotencyHold {
+        scope: scope.into(),
+        key: key.into(),
+        run: run.into(),
+        token: token.into(),
+    }
+}
+
+fn lease() -> TimeDelta {
+    TimeDelta::seconds(IDEMPOTENCY_LEASE_SECONDS)
+}
+
+/// The claim rules, asserted on the store under test and on the in-memory reference alike.
+async fn claims_answer_like_the_reference(store: &dyn IdempotencyStore) {
+    let now = t0();
+    let a = hold("acct_1", "k1", "run1", "tok_a");
+    let claim = |h: IdempotencyHold, hash: &'static str| async move {
+        store.claim(&h, hash, now, lease()).await.unwrap()
+    };
+    assert_eq!(claim(a.clone(), "h1").await, IdempotencyClaim::Claimed);
+    let b = hold("acct_1", "k1", "run1", "tok_b");
+    assert_eq!(claim(b.clone(), "h1").await, IdempotencyClaim::InProgress);
+    assert_eq!(claim(b.clone(), "h2").await, IdempotencyClaim::Mismatch);
+    let other = hold("acct_2", "k1", "run1", "tok_c");
+    assert_eq!(claim(other, "h2").await, IdempotencyClaim::Claimed);
+    let resp = StoredResponse {
+        status: 201,
+        body: "{\"id\":1}".into(),
+        location: Some("/x/1".into()),
+    };
+    // Only the holder answers.
+    store.complete(&b, resp.clone()).await.unwrap();
+    assert_eq!(claim(b.clone(), "h1").await, IdempotencyClaim::InProgress);
+    store.complete(&a, resp.clone()).await.unwrap();
+    assert_eq!(claim(b.clone(), "h1").await, IdempotencyClaim::Replay(resp));
+    assert_eq!(claim(b.clone(), "h9").await, IdempotencyClaim::Mismatch);
+    // Only the holder releases.
+    let r1 = hold("acct_1", "k2", "run1", "tok_d");
+    assert_eq!(claim(r1.clone(), "h").await, IdempotencyClaim::Claimed);
+    store
+        .release(&hold("acct_1", "k2", "run1", "tok_x"))
+        .await
+        .unwrap();
+    assert_eq!(claim(r1.clone(), "h").await, IdempotencyClaim::InProgress);
+    store.release(&r1).await.unwrap();
+    assert_eq!(claim(r1.clone(), "h9").await, IdempotencyClaim::Claimed);
+    // Completing an unknown key is a no-op.
+    let nobody = hold("nobody", "k", "run1", "tok_n");
+    store
+        .complete(
+            &nobody,
+            StoredResponse {
+                status: 200,
+                body: String::new(),
+                location: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(claim(nobody, "h").await, IdempotencyClaim::Claimed);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotency_claims_are_atomic_and_answer_like_the_reference() {
+    claims_answer_like_the_reference(&MemoryStore::new()).await;
     on_each_db(|store| async move {
+        claims_answer_like_the_reference(&store).await;
         let now = t0();
-        assert_eq!(
-            store.claim("acct_1", "k1", "h1", now).await.unwrap(),
-            IdempotencyClaim::Claimed
-        );
-        assert_eq!(
-            store.claim("acct_1", "k1", "h1", now).await.unwrap(),
-            IdempotencyClaim::InProgress
-        );
-        assert_eq!(
-            store.claim("acct_1", "k1", "h2", now).await.unwrap(),
-            IdempotencyClaim::Mismatch
-        );
-        assert_eq!(
-            store.claim("acct_2", "k1", "h2", now).await.unwrap(),
-            IdempotencyClaim::Claimed
-        );
-        let resp = StoredResponse {
-            status: 201,
-            body: "{\"id\":1}".into(),
-            location: Some("/x/1".into()),
-        };
-        store.complete("acct_1", "k1", resp.clone()).await.unwrap();
-        assert_eq!(
-            store.claim("acct_1", "k1", "h1", now).await.unwrap(),
-            IdempotencyClaim::Replay(resp)
-        );
-        assert_eq!(
-            store.claim("acct_1", "k1", "h9", now).await.unwrap(),
-            IdempotencyClaim::Mismatch
-        );
-        store.release("acct_1", "k1").await.unwrap();
-        assert_eq!(
-            store.claim("acct_1", "k1", "h9", now).await.unwrap(),
-            IdempotencyClaim::Claimed
-        );
-        // Completing an unknown key is a no-op, as in the reference store.
-        store
-            .complete(
-                "nobody",
-                "k",
-                StoredResponse {
-                    status: 200,
-                    body: String::new(),
-                    location: None,
-                },
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            store.claim("nobody", "k", "h", now).await.unwrap(),
-            IdempotencyClaim::Claimed
-        );
-
         let racers: Vec<_> = (0..8)
-            .map(|_| {
+            .map(|i| {
                 let s = store.clone();
-                tokio::spawn(async move { s.claim("acct_3", "race", "h", now).await.unwrap() })
+                tokio::spawn(async move {
+                    let h = hold("acct_3", "race", "run1", &format!("tok_{i}"));
+                    s.claim(&h, "h", now, lease()).await.unwrap()
+                })
             })
             .collect();
         let mut claimed = 0;
@@ -1066,6 +1084,448 @@ async fn idempotency_claims_are_atomic_and_answer_like_the_reference() {
             }
         }
         assert_eq!(claimed, 1);
+    })
+    .await;
+}
+
+/// An unanswered claim is abandoned when its lease passes (the `Clock` port's time moves; no
+/// test sleeps) or when its run is released; a taken-over holder can no longer commit, answer
+/// or release; a claim whose request committed is never run again, even unanswered.
+async fn abandoned_claims_are_taken_over_once(store: &(impl IdempotencyStore + AuditLog)) {
+    let clock = ManualClock::new(t0());
+    let h = |key: &str, run: &str, token: &str| hold("acct_1", key, run, token);
+    let (h1, h2, h3) = (
+        h("k", "run1", "tok_1"),
+        h("k", "run2", "tok_2"),
+        h("k", "run2", "tok_3"),
+    );
+    let claim = |h: IdempotencyHold| {
+        let now = clock.now();
+        async move { store.claim(&h, "h", now, lease()).await.unwrap() }
+    };
+    let set = |n: u64| ChangeSet {
+        audit: vec![draft(n, None)],
+        ..Default::default()
+    };
+    let commit = |h: IdempotencyHold, n: u64| {
+        let now = clock.now();
+        async move {
+            store
+                .commit_claimed(&h, set(n), CommittedRequest::of(&set(n)), now)
+                .await
+        }
+    };
+    let answer = StoredResponse {
+        status: 201,
+        body: "{}".into(),
+        location: None,
+    };
+    assert_eq!(claim(h1.clone()).await, IdempotencyClaim::Claimed);
+    clock.advance(lease() - TimeDelta::seconds(1));
+    assert_eq!(claim(h2.clone()).await, IdempotencyClaim::InProgress);
+    clock.advance(TimeDelta::seconds(1));
+    // The first holder died: its lease passed with nothing committed.
+    assert_eq!(claim(h2.clone()).await, IdempotencyClaim::Claimed);
+    assert_eq!(claim(h3.clone()).await, IdempotencyClaim::InProgress);
+    // The first holder was only slow: its commit is refused and nothing of it is applied; its
+    // release and answer change nothing.
+    let late = commit(h1.clone(), 51).await;
+    assert!(matches!(late, Err(StoreError::Conflict(_))), "{late:?}");
+    assert_eq!(audit_count(store).await, 0);
+    store.release(&h1).await.unwrap();
+    store
+        .complete(
+            &h1,
+            StoredResponse {
+                status: 201,
+                body: "late".into(),
+                location: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(claim(h3.clone()).await, IdempotencyClaim::InProgress);
+    // The new holder commits: while its answer is on the way the key is still in progress; a
+    // failure after the commit does not release it; its answer is replayed.
+    commit(h2.clone(), 52).await.unwrap();
+    assert_eq!(audit_count(store).await, 1);
+    assert_eq!(claim(h3.clone()).await, IdempotencyClaim::InProgress);
+    store.release(&h2).await.unwrap();
+    assert_eq!(claim(h3.clone()).await, IdempotencyClaim::InProgress);
+    store.complete(&h2, answer.clone()).await.unwrap();
+    assert_eq!(claim(h3).await, IdempotencyClaim::Replay(answer));
+
+    // Committed, then the holder died before answering: never run again, once its lease has
+    // passed...
+    let committed = |n: u64| {
+        IdempotencyClaim::Committed(CommittedRequest {
+            action: "test.appended".into(),
+            target: format!("n{n}"),
+        })
+    };
+    assert_eq!(
+        claim(h("k3", "run2", "tok_6")).await,
+        IdempotencyClaim::Claimed
+    );
+    commit(h("k3", "run2", "tok_6"), 53).await.unwrap();
+    clock.advance(lease());
+    assert_eq!(claim(h("k3", "run2", "tok_7")).await, committed(53));
+
+    // ... or at once when a restarted server releases its previous run: what that run left
+    // uncommitted runs again, what it committed is told.
+    let (r1, r2, r3) = (
+        h("k2", "run3", "tok_4"),
+        h("k2", "run4", "tok_5"),
+        h("k2", "run5", "tok_8"),
+    );
+    assert_eq!(claim(r1).await, IdempotencyClaim::Claimed);
+    assert_eq!(claim(r2.clone()).await, IdempotencyClaim::InProgress);
+    assert_eq!(store.release_run("run3").await.unwrap(), 1);
+    assert_eq!(claim(r2.clone()).await, IdempotencyClaim::Claimed);
+    commit(r2, 54).await.unwrap();
+    assert_eq!(claim(r3.clone()).await, IdempotencyClaim::InProgress);
+    assert_eq!(store.release_run("run4").await.unwrap(), 1);
+    assert_eq!(claim(r3).await, committed(54));
+    assert_eq!(audit_count(store).await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_idempotency_claims_are_taken_over_and_fenced() {
+    abandoned_claims_are_taken_over_once(&MemoryStore::new()).await;
+    on_each_db(|store| async move {
+        abandoned_claims_are_taken_over_once(&store).await;
+        // Twenty retries find one abandoned claim at once: exactly one takes it over.
+        let clock = ManualClock::new(t0());
+        let first = hold("acct_9", "k", "run1", "tok_first");
+        store
+            .claim(&first, "h", clock.now(), lease())
+            .await
+            .unwrap();
+        clock.advance(lease());
+        let now = clock.now();
+        let racers: Vec<_> = (0..20)
+            .map(|i| {
+                let s = store.clone();
+                tokio::spawn(async move {
+                    let h = hold("acct_9", "k", "run2", &format!("tok_{i}"));
+                    s.claim(&h, "h", now, lease()).await.unwrap()
+                })
+            })
+            .collect();
+        let mut claimed = 0;
+        for r in racers {
+            match r.await.unwrap() {
+                IdempotencyClaim::Claimed => claimed += 1,
+                IdempotencyClaim::InProgress => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(claimed, 1);
+    })
+    .await;
+}
+
+fn subscription_of(n: u64, project: u64, plan: u64, phase: Phase) -> Subscription {
+    Subscription {
+        id: SubscriptionId::from_ulid(ulid(n)),
+        project_id: ProjectId::from_ulid(ulid(project)),
+        plan_id: PlanId::from_ulid(ulid(plan)),
+        phase,
+        version: 0,
+        ..in_review(n, WorkspaceId::from_ulid(ulid(1)), t0())
+    }
+}
+
+fn sandbox() -> Phase {
+    Phase::Sandbox {
+        changes_requested: None,
+    }
+}
+
+fn rejected() -> Phase {
+    Phase::Rejected {
+        notes: None,
+        at: t0(),
+        by: StaffId::from_ulid(ulid(9)),
+    }
+}
+
+fn invitation(n: u64, email: &str, created_at: DateTime<Utc>) -> Invitation {
+    Invitation {
+        id: InvitationId::from_ulid(ulid(n)),
+        workspace_id: WorkspaceId::from_ulid(ulid(1)),
+        email: Email::new(email).unwrap(),
+        roles: RoleSet::of(&[Role::Developer]),
+        invited_by: AccountId::from_ulid(ulid(2)),
+        created_at,
+        expires_at: created_at + TimeDelta::days(7),
+        status: InvitationStatus::Pending,
+        version: 0,
+    }
+}
+
+fn join_request(n: u64, account: u64, status: JoinRequestStatus) -> JoinRequest {
+    JoinRequest {
+        id: JoinRequestId::from_ulid(ulid(n)),
+        workspace_id: WorkspaceId::from_ulid(ulid(1)),
+        account_id: AccountId::from_ulid(ulid(account)),
+        message: None,
+        created_at: t0(),
+        status,
+        decided_by: None,
+        decided_at: None,
+        version: 0,
+    }
+}
+
+fn production_clone(n: u64, subscription: u64) -> Project {
+    Project {
+        environment: Environment::Production,
+        cloned_from: Some(ProjectId::from_ulid(ulid(300))),
+        subscription_id: Some(SubscriptionId::from_ulid(ulid(subscription))),
+        ..project(
+            n,
+            WorkspaceId::from_ulid(ulid(1)),
+            AccountId::from_ulid(ulid(2)),
+        )
+    }
+}
+
+/// Each "at most one" rule, on the store under test and on the in-memory reference alike: the
+/// second row is refused with `Conflict` and nothing of its change set is applied; rows the
+/// rule does not count (rejected, decided, expired, sandbox) pass.
+async fn at_most_one_rules_hold(store: &(impl UnitOfWork + AuditLog)) {
+    let one = |c: Change, n: u64| ChangeSet {
+        changes: vec![c],
+        audit: vec![draft(n, None)],
+        outbox: vec![],
+    };
+    let refused = |r: StoreResult<()>, what: &str| {
+        assert!(matches!(r, Err(StoreError::Conflict(_))), "{what}: {r:?}");
+    };
+    // One live subscription per project and plan.
+    let live = subscription_of(10, 100, 200, sandbox());
+    store
+        .commit(one(Change::InsertSubscription(live.clone()), 1))
+        .await
+        .unwrap();
+    let twin = subscription_of(11, 100, 200, sandbox());
+    refused(
+        store
+            .commit(one(Change::InsertSubscription(twin.clone()), 2))
+            .await,
+        "a second live subscription",
+    );
+    for (n, sub) in [
+        (3, subscription_of(12, 100, 200, rejected())),
+        (4, subscription_of(13, 100, 201, sandbox())),
+        (5, subscription_of(14, 101, 200, sandbox())),
+    ] {
+        store
+            .commit(one(Change::InsertSubscription(sub), n))
+            .await
+            .unwrap();
+    }
+    // Reopening the rejected one would make it a second live one.
+    let mut reopened = subscription_of(12, 100, 200, sandbox());
+    reopened.version = 1;
+    refused(
+        store
+            .commit(one(
+                Change::UpdateSubscription {
+                    value: reopened,
+                    expected_version: 0,
+                },
+                6,
+            ))
+            .await,
+        "a reopened twin",
+    );
+    // One production project per subscription (sandbox projects are not counted).
+    store
+        .commit(one(Change::InsertProject(production_clone(20, 10)), 7))
+        .await
+        .unwrap();
+    refused(
+        store
+            .commit(one(Change::InsertProject(production_clone(21, 10)), 8))
+            .await,
+        "a second clone",
+    );
+    store
+        .commit(one(Change::InsertProject(production_clone(22, 14)), 9))
+        .await
+        .unwrap();
+    // One pending join request per account and workspace.
+    store
+        .commit(one(
+            Change::InsertJoinRequest(join_request(30, 2, JoinRequestStatus::Declined)),
+            10,
+        ))
+        .await
+        .unwrap();
+    store
+        .commit(one(
+            Change::InsertJoinRequest(join_request(31, 2, JoinRequestStatus::Pending)),
+            11,
+        ))
+        .await
+        .unwrap();
+    refused(
+        store
+            .commit(one(
+                Change::InsertJoinRequest(join_request(32, 2, JoinRequestStatus::Pending)),
+                12,
+            ))
+            .await,
+        "a second pending join request",
+    );
+    // One usable invitation per address and workspace; once it has expired, a new one.
+    store
+        .commit(one(
+            Change::InsertInvitation(invitation(40, "i@acme.example", t0())),
+            13,
+        ))
+        .await
+        .unwrap();
+    refused(
+        store
+            .commit(one(
+                Change::InsertInvitation(invitation(
+                    41,
+                    "i@acme.example",
+                    t0() + TimeDelta::days(6),
+                )),
+                14,
+            ))
+            .await,
+        "a second pending invitation",
+    );
+    store
+        .commit(one(
+            Change::InsertInvitation(invitation(42, "i@acme.example", t0() + TimeDelta::days(7))),
+            15,
+        ))
+        .await
+        .unwrap();
+    store
+        .commit(one(
+            Change::InsertInvitation(invitation(43, "j@acme.example", t0())),
+            16,
+        ))
+        .await
+        .unwrap();
+    // Refused change sets left nothing behind, not even their audit events.
+    assert_eq!(audit_count(store).await, 11);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_most_one_rules_are_held_by_the_database() {
+    at_most_one_rules_hold(&MemoryStore::new()).await;
+    on_each_db(|store| async move {
+        at_most_one_rules_hold(&store).await;
+        // Twenty identical inserts at once: exactly one is stored.
+        for (rule, make) in [
+            (
+                "subscription",
+                (|i: u64| Change::InsertSubscription(subscription_of(500 + i, 600, 700, sandbox())))
+                    as fn(u64) -> Change,
+            ),
+            ("clone", |i| {
+                Change::InsertProject(production_clone(800 + i, 10_000))
+            }),
+            ("join request", |i| {
+                Change::InsertJoinRequest(join_request(900 + i, 77, JoinRequestStatus::Pending))
+            }),
+            ("invitation", |i| {
+                Change::InsertInvitation(invitation(1000 + i, "race@acme.example", t0()))
+            }),
+        ] {
+            let tasks: Vec<_> = (0..20u64)
+                .map(|i| {
+                    let s = store.clone();
+                    tokio::spawn(async move {
+                        s.commit(ChangeSet {
+                            changes: vec![make(i)],
+                            ..Default::default()
+                        })
+                        .await
+                    })
+                })
+                .collect();
+            let mut stored = 0;
+            for t in tasks {
+                match t.await.unwrap() {
+                    Ok(()) => stored += 1,
+                    Err(StoreError::Conflict(_)) => {}
+                    Err(e) => panic!("{rule}: {e}"),
+                }
+            }
+            assert_eq!(stored, 1, "{rule}");
+        }
+    })
+    .await;
+}
+
+/// A database that already holds duplicates (written before the rules) is refused by the
+/// upgrade with a message that names them, and is left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upgrade_refuses_duplicates_by_name() {
+    use migration::{Migrator, MigratorTrait};
+    on_each_db(|store| async move {
+        let db = store.connection();
+        // Back to the schema before the rules, then two live twins and two clones.
+        Migrator::down(db, Some(1)).await.unwrap();
+        let dup = subscription_of(10, 100, 200, sandbox());
+        for n in [10, 11] {
+            store
+                .commit(ChangeSet {
+                    changes: vec![
+                        Change::InsertSubscription(Subscription {
+                            id: SubscriptionId::from_ulid(ulid(n)),
+                            ..dup.clone()
+                        }),
+                        Change::InsertProject(production_clone(n + 10, 10)),
+                    ],
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+        let err = Migrator::up(db, None).await.unwrap_err().to_string();
+        let (project, plan) = (
+            ProjectId::from_ulid(ulid(100)),
+            PlanId::from_ulid(ulid(200)),
+        );
+        for needle in [
+            "at most one".to_owned(),
+            format!("{project} / {plan}: 2"),
+            format!("{}: 2", SubscriptionId::from_ulid(ulid(10))),
+            "docs/operations.md".to_owned(),
+        ] {
+            assert!(err.contains(&needle), "`{needle}` not in: {err}");
+        }
+        assert_eq!(Migrator::get_pending_migrations(db).await.unwrap().len(), 1);
+        // Resolved (one twin rejected, one clone removed), the upgrade goes through.
+        for sql in [
+            format!(
+                "UPDATE subscription SET phase = 'rejected' WHERE id = '{}'",
+                SubscriptionId::from_ulid(ulid(11))
+            ),
+            format!(
+                "DELETE FROM project WHERE id = '{}'",
+                ProjectId::from_ulid(ulid(21))
+            ),
+        ] {
+            db.execute_unprepared(&sql).await.unwrap();
+        }
+        Migrator::up(db, None).await.unwrap();
+        assert!(
+            Migrator::get_pending_migrations(db)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     })
     .await;
 }

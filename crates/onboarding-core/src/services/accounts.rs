@@ -67,12 +67,7 @@ impl Accounts {
         let email = Email::new(email)?;
         let name = Label::for_field("name", name)?;
         check_password(password)?;
-        if self.cx.p.accounts.account_by_email(&email).await?.is_some() {
-            return Err(ServiceError::Conflict {
-                message: "an account with this e-mail already exists".into(),
-                current: None,
-            });
-        }
+        self.cx.account_email_free(&email).await?;
         let now = self.cx.now();
         let account = Account {
             id: AccountId::from_ulid(self.cx.ulid()),
@@ -81,11 +76,14 @@ impl Accounts {
             password_hash: self.cx.p.passwords.hash(password).await,
             created_at: now,
         };
-        self.cx
+        let set = self
+            .cx
             .change(Actor::Account(account.id), now)
             .with(Change::InsertAccount(account.clone()))
             .audit("account.created", account.id, json!({}))
-            .commit()
+            .into_set()?;
+        self.cx
+            .commit_checked(set, || self.cx.account_email_free(&account.email))
             .await?;
         Ok(account)
     }
@@ -143,12 +141,7 @@ impl Accounts {
         let email = Email::new(email)?;
         let name = Label::for_field("name", name)?;
         check_password(password)?;
-        if self.cx.p.accounts.staff_by_email(&email).await?.is_some() {
-            return Err(ServiceError::Conflict {
-                message: "a staff member with this e-mail already exists".into(),
-                current: None,
-            });
-        }
+        self.cx.staff_email_free(&email).await?;
         let now = self.cx.now();
         let staff = Staff {
             id: StaffId::from_ulid(self.cx.ulid()),
@@ -158,11 +151,14 @@ impl Accounts {
             password_hash: self.cx.p.passwords.hash(password).await,
             created_at: now,
         };
-        self.cx
+        let set = self
+            .cx
             .change(actor, now)
             .with(Change::InsertStaff(staff.clone()))
             .audit("staff.created", staff.id, json!({ "role": role.as_str() }))
-            .commit()
+            .into_set()?;
+        self.cx
+            .commit_checked(set, || self.cx.staff_email_free(&staff.email))
             .await?;
         Ok(staff)
     }
@@ -237,5 +233,29 @@ impl Accounts {
             access,
             next_step,
         })
+    }
+}
+
+impl Context {
+    /// One account per e-mail address.
+    pub(super) async fn account_email_free(&self, email: &Email) -> ServiceResult<()> {
+        if self.p.accounts.account_by_email(email).await?.is_some() {
+            return Err(ServiceError::Conflict {
+                message: "an account with this e-mail already exists".into(),
+                current: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// One staff member per e-mail address.
+    pub(super) async fn staff_email_free(&self, email: &Email) -> ServiceResult<()> {
+        if self.p.accounts.staff_by_email(email).await?.is_some() {
+            return Err(ServiceError::Conflict {
+                message: "a staff member with this e-mail already exists".into(),
+                current: None,
+            });
+        }
+        Ok(())
     }
 }

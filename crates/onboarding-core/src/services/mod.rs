@@ -608,6 +608,28 @@ impl Context {
         Ok(self.p.uow.commit(set).await?)
     }
 
+    /// Commits `set`, the last step of a use case that checked an "at most one" rule first.
+    /// When the commit loses a race to a concurrent twin (the database's constraint answers
+    /// `Conflict`), `recheck` runs the rule again on what is stored now, so the loser gets the
+    /// very refusal a later request would (docs/decisions/0017).
+    pub(super) async fn commit_checked<F, Fut>(
+        &self,
+        set: ChangeSet,
+        recheck: F,
+    ) -> ServiceResult<()>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = ServiceResult<()>>,
+    {
+        match self.p.uow.commit(set).await {
+            Err(StoreError::Conflict(what)) => {
+                recheck().await?;
+                Err(StoreError::Conflict(what).into())
+            }
+            other => Ok(other?),
+        }
+    }
+
     /// The caller's membership of a workspace. Non-members get `NotFound`, so that another
     /// tenant's ids are never confirmed to exist.
     pub(super) async fn membership(

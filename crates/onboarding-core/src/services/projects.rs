@@ -166,18 +166,7 @@ impl Projects {
             .cx
             .require(caller, s.workspace_id, Action::CloneToProduction)
             .await?;
-        if s.phase.kind() != PhaseKind::Production {
-            return Err(ServiceError::Conflict {
-                message: "only an approved subscription can be cloned into production".into(),
-                current: Some(s.phase.kind().as_str().into()),
-            });
-        }
-        if let Some(existing) = s.production_project_id {
-            return Err(ServiceError::Conflict {
-                message: format!("already cloned into {existing}"),
-                current: Some("cloned".into()),
-            });
-        }
+        clonable(&s)?;
         let sandbox = self.cx.load_project(s.project_id).await?;
         let now = self.cx.now();
         let production =
@@ -207,7 +196,7 @@ impl Projects {
         }
         let mut next = s.clone();
         next.production_project_id = Some(production.id);
-        draft
+        let set = draft
             .update(&mut next)
             .audit(
                 "project.cloned_to_production",
@@ -218,7 +207,11 @@ impl Projects {
                 EventType::ProjectCloned,
                 json!({ "project_id": production.id, "source_project_id": sandbox.id }),
             )
-            .commit()
+            .into_set()?;
+        self.cx
+            .commit_checked(set, || async {
+                clonable(&self.cx.load_subscription(sub).await?)
+            })
             .await?;
         Ok(production)
     }
@@ -384,4 +377,21 @@ impl Context {
             .commit()
             .await
     }
+}
+
+/// Approved, and not cloned yet: one production project per subscription.
+fn clonable(s: &Subscription) -> ServiceResult<()> {
+    if s.phase.kind() != PhaseKind::Production {
+        return Err(ServiceError::Conflict {
+            message: "only an approved subscription can be cloned into production".into(),
+            current: Some(s.phase.kind().as_str().into()),
+        });
+    }
+    if let Some(existing) = s.production_project_id {
+        return Err(ServiceError::Conflict {
+            message: format!("already cloned into {existing}"),
+            current: Some("cloned".into()),
+        });
+    }
+    Ok(())
 }

@@ -128,20 +128,9 @@ impl Pipeline {
                 message: format!("the project uses event `{e}`, which the plan does not grant"),
             });
         }
-        let existing = self
-            .cx
-            .p
-            .subscriptions
-            .subscriptions(p.workspace_id)
+        self.cx
+            .not_subscribed(p.workspace_id, project, plan.id)
             .await?;
-        if existing.iter().any(|s| {
-            s.project_id == project && s.plan_id == plan.id && s.phase.kind() != PhaseKind::Rejected
-        }) {
-            return Err(ServiceError::Conflict {
-                message: "this project is already subscribed to this plan".into(),
-                current: Some("subscribed".into()),
-            });
-        }
         let now = self.cx.now();
         let sandbox_access = match plan.sandbox_access {
             SandboxAccessMode::Open => SandboxAccess::Granted { at: now, by: None },
@@ -164,7 +153,8 @@ impl Pipeline {
             created_by: account,
             version: 0,
         };
-        self.cx
+        let set = self
+            .cx
             .change_in(caller.actor(), now, s.workspace_id, Some(project))
             .with(Change::InsertSubscription(s.clone()))
             .audit(
@@ -176,7 +166,11 @@ impl Pipeline {
                 EventType::SubscriptionCreated,
                 json!({ "subscription_id": s.id, "plan_id": plan.id }),
             )
-            .commit()
+            .into_set()?;
+        self.cx
+            .commit_checked(set, || {
+                self.cx.not_subscribed(p.workspace_id, project, plan.id)
+            })
             .await?;
         Ok(s)
     }
@@ -407,6 +401,10 @@ impl Pipeline {
         Context::check_version(&s, expected_version)?;
         let now = self.cx.now();
         let next = s.reopen(staff, now)?;
+        // Reopened, it would be a second live subscription of its project to its plan.
+        self.cx
+            .not_subscribed(s.workspace_id, s.project_id, s.plan_id)
+            .await?;
         let draft = self
             .cx
             .pipeline_event(&next, EventType::SubscriptionReopened, None, now);
@@ -712,5 +710,26 @@ impl Context {
         self.change_in(actor, at, s.workspace_id, Some(s.project_id))
             .audit(event.as_str(), s.id, details)
             .event(event, payload)
+    }
+}
+
+impl Context {
+    /// At most one live (not rejected) subscription per project and plan.
+    pub(super) async fn not_subscribed(
+        &self,
+        ws: WorkspaceId,
+        project: ProjectId,
+        plan: PlanId,
+    ) -> ServiceResult<()> {
+        let existing = self.p.subscriptions.subscriptions(ws).await?;
+        if existing.iter().any(|s| {
+            s.project_id == project && s.plan_id == plan && s.phase.kind() != PhaseKind::Rejected
+        }) {
+            return Err(ServiceError::Conflict {
+                message: "this project is already subscribed to this plan".into(),
+                current: Some("subscribed".into()),
+            });
+        }
+        Ok(())
     }
 }

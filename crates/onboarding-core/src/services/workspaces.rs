@@ -187,35 +187,7 @@ impl Workspaces {
             .into());
         }
         let now = self.cx.now();
-        if let Some(existing) = self.cx.p.accounts.account_by_email(&email).await?
-            && self
-                .cx
-                .p
-                .workspaces
-                .members(ws)
-                .await?
-                .iter()
-                .any(|m| m.account_id == existing.id)
-        {
-            return Err(ServiceError::Conflict {
-                message: "this person is already a member".into(),
-                current: Some("member".into()),
-            });
-        }
-        if self
-            .cx
-            .p
-            .workspaces
-            .invitations(ws)
-            .await?
-            .iter()
-            .any(|i| i.email == email && i.usable(now).is_ok())
-        {
-            return Err(ServiceError::Conflict {
-                message: "a pending invitation to this e-mail exists".into(),
-                current: Some("pending".into()),
-            });
-        }
+        self.cx.invitable(ws, &email, now).await?;
         let inv = Invitation {
             id: InvitationId::from_ulid(self.cx.ulid()),
             workspace_id: ws,
@@ -227,7 +199,8 @@ impl Workspaces {
             status: InvitationStatus::Pending,
             version: 0,
         };
-        self.cx
+        let set = self
+            .cx
             .change_in(caller.actor(), now, ws, None)
             .with(Change::InsertInvitation(inv.clone()))
             .audit(
@@ -235,7 +208,9 @@ impl Workspaces {
                 inv.id,
                 json!({ "email": inv.email, "roles": roles }),
             )
-            .commit()
+            .into_set()?;
+        self.cx
+            .commit_checked(set, || self.cx.invitable(ws, &inv.email, now))
             .await?;
         Ok(inv)
     }
@@ -309,12 +284,24 @@ impl Workspaces {
             roles,
             joined_at: existing.map_or(now, |e| e.joined_at),
         };
-        self.cx
+        let set = self
+            .cx
             .change_in(caller.actor(), now, inv.workspace_id, None)
             .update(&mut next)
             .with(Change::PutMembership(m.clone()))
             .audit("invitation.accepted", id, json!({ "roles": roles }))
-            .commit()
+            .into_set()?;
+        // A concurrent twin accepted it first: answer what a later accept would.
+        self.cx
+            .commit_checked(set, || async {
+                match self.cx.p.workspaces.invitation(id).await? {
+                    Some(now_inv) => now_inv
+                        .accept(&account.email, now)
+                        .map(|_| ())
+                        .map_err(invitation_error),
+                    None => Ok(()),
+                }
+            })
             .await?;
         Ok(m)
     }
@@ -332,34 +319,7 @@ impl Workspaces {
             });
         };
         self.cx.load_workspace(ws).await?;
-        if self
-            .cx
-            .p
-            .workspaces
-            .members(ws)
-            .await?
-            .iter()
-            .any(|m| m.account_id == account)
-        {
-            return Err(ServiceError::Conflict {
-                message: "you are already a member".into(),
-                current: Some("member".into()),
-            });
-        }
-        if self
-            .cx
-            .p
-            .workspaces
-            .join_requests_of(account)
-            .await?
-            .iter()
-            .any(|j| j.workspace_id == ws && j.status == JoinRequestStatus::Pending)
-        {
-            return Err(ServiceError::Conflict {
-                message: "a request to join is already pending".into(),
-                current: Some("pending".into()),
-            });
-        }
+        self.cx.may_request_to_join(ws, account).await?;
         let message = message
             .map(|m| m.trim().chars().take(1000).collect::<String>())
             .filter(|m| !m.is_empty());
@@ -375,11 +335,14 @@ impl Workspaces {
             decided_at: None,
             version: 0,
         };
-        self.cx
+        let set = self
+            .cx
             .change_in(caller.actor(), now, ws, None)
             .with(Change::InsertJoinRequest(jr.clone()))
             .audit("join_request.created", jr.id, json!({}))
-            .commit()
+            .into_set()?;
+        self.cx
+            .commit_checked(set, || self.cx.may_request_to_join(ws, account))
             .await?;
         Ok(jr)
     }
@@ -430,9 +393,22 @@ impl Workspaces {
         } else {
             "join_request.declined"
         };
-        draft
+        let set = draft
             .audit(action, id, json!({ "roles": approve.then_some(roles) }))
-            .commit()
+            .into_set()?;
+        // A concurrent decision won: answer what a later one would.
+        self.cx
+            .commit_checked(set, || async {
+                match self.cx.p.workspaces.join_request(id).await? {
+                    Some(j) if j.status != JoinRequestStatus::Pending => {
+                        Err(ServiceError::Conflict {
+                            message: "this request was already decided".into(),
+                            current: Some(format!("{:?}", j.status).to_lowercase()),
+                        })
+                    }
+                    _ => Ok(()),
+                }
+            })
             .await?;
         Ok(next)
     }
@@ -597,5 +573,79 @@ impl Context {
             .ok_or(ServiceError::NotFound {
                 entity: "workspace",
             })
+    }
+}
+
+impl Context {
+    /// Not a member yet, and at most one usable invitation per address and workspace.
+    pub(super) async fn invitable(
+        &self,
+        ws: WorkspaceId,
+        email: &Email,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<()> {
+        if let Some(existing) = self.p.accounts.account_by_email(email).await?
+            && self
+                .p
+                .workspaces
+                .members(ws)
+                .await?
+                .iter()
+                .any(|m| m.account_id == existing.id)
+        {
+            return Err(ServiceError::Conflict {
+                message: "this person is already a member".into(),
+                current: Some("member".into()),
+            });
+        }
+        if self
+            .p
+            .workspaces
+            .invitations(ws)
+            .await?
+            .iter()
+            .any(|i| &i.email == email && i.usable(now).is_ok())
+        {
+            return Err(ServiceError::Conflict {
+                message: "a pending invitation to this e-mail exists".into(),
+                current: Some("pending".into()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Not a member yet, and at most one pending request per account and workspace.
+    pub(super) async fn may_request_to_join(
+        &self,
+        ws: WorkspaceId,
+        account: AccountId,
+    ) -> ServiceResult<()> {
+        if self
+            .p
+            .workspaces
+            .members(ws)
+            .await?
+            .iter()
+            .any(|m| m.account_id == account)
+        {
+            return Err(ServiceError::Conflict {
+                message: "you are already a member".into(),
+                current: Some("member".into()),
+            });
+        }
+        if self
+            .p
+            .workspaces
+            .join_requests_of(account)
+            .await?
+            .iter()
+            .any(|j| j.workspace_id == ws && j.status == JoinRequestStatus::Pending)
+        {
+            return Err(ServiceError::Conflict {
+                message: "a request to join is already pending".into(),
+                current: Some("pending".into()),
+            });
+        }
+        Ok(())
     }
 }
