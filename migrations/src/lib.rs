@@ -9,6 +9,7 @@ mod m20250101_000001_initial;
 mod m20250601_000001_credential_changes;
 mod m20250602_000001_webhook_deliveries;
 mod m20251201_000001_delivery_queue_order;
+mod m20261203_000001_audit_chain_heads;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20250601_000001_credential_changes::Migration),
             Box::new(m20250602_000001_webhook_deliveries::Migration),
             Box::new(m20251201_000001_delivery_queue_order::Migration),
+            Box::new(m20261203_000001_audit_chain_heads::Migration),
         ]
     }
 }
