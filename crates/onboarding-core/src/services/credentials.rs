@@ -106,7 +106,10 @@ impl Credentials {
             Environment::Sandbox => Action::CreateSandboxCredential,
             Environment::Production => Action::CreateProductionCredential,
         };
-        let (account, _) = self.cx.require(caller, s.workspace_id, action).await?;
+        let (account, _) = self
+            .cx
+            .require_on("subscription", caller, s.workspace_id, action)
+            .await?;
         let name = Label::for_field("name", name)?;
         let project = match environment {
             Environment::Sandbox => {
@@ -195,7 +198,9 @@ impl Credentials {
         project: ProjectId,
     ) -> ServiceResult<Vec<Credential>> {
         let p = self.cx.load_project(project).await?;
-        self.cx.require_read(caller, p.workspace_id).await?;
+        self.cx
+            .require_read_on("project", caller, p.workspace_id)
+            .await?;
         Ok(self
             .cx
             .p
@@ -207,7 +212,9 @@ impl Credentials {
     /// One credential (members of its workspace only; `NotFound` otherwise).
     pub async fn credential(&self, caller: Caller, id: CredentialId) -> ServiceResult<Credential> {
         let c = self.cx.load_credential(id).await?;
-        self.cx.require_read(caller, c.workspace_id).await?;
+        self.cx
+            .require_read_on("credential", caller, c.workspace_id)
+            .await?;
         Ok(c)
     }
 
@@ -242,7 +249,8 @@ impl Credentials {
     ) -> ServiceResult<Credential> {
         let c = self.cx.load_credential(id).await?;
         self.cx
-            .require(
+            .require_on(
+                "credential",
                 caller,
                 c.workspace_id,
                 Context::manage_action(c.environment),
@@ -269,10 +277,14 @@ impl Credentials {
         );
         self.cx
             .commit(ChangeSet {
-                changes: vec![Change::UpdateCredential {
-                    value: next.clone(),
-                    expected_version: c.version,
-                }],
+                changes: vec![
+                    Change::UpdateCredential {
+                        value: next.clone(),
+                        expected_version: c.version,
+                    },
+                    // What the client obtained with its secret ends with it.
+                    Change::EndAccessTokens(id),
+                ],
                 audit: vec![audit],
                 outbox: vec![event],
             })
@@ -426,7 +438,8 @@ impl Context {
         expected_version: Option<i64>,
     ) -> ServiceResult<CreatedCredential> {
         let c = self.load_credential(id).await?;
-        self.require(
+        self.require_on(
+            "credential",
             caller,
             c.workspace_id,
             Context::manage_action(c.environment),
@@ -462,11 +475,17 @@ impl Context {
             now,
         );
         let event = self.outbox(c.workspace_id, Some(c.project_id), action, json!({ "credential_id": id, "previous_expires_at": next.previous.as_ref().map(|p| p.expires_at) }), now);
+        let mut changes = vec![Change::UpdateCredential {
+            value: next.clone(),
+            expected_version: c.version,
+        }];
+        if grace.is_none() {
+            // Regenerate ends the old secret at once, and the access tokens it minted with it
+            // (a rotation's old secret, and its tokens, live out the grace period).
+            changes.push(Change::EndAccessTokens(id));
+        }
         self.commit(ChangeSet {
-            changes: vec![Change::UpdateCredential {
-                value: next.clone(),
-                expected_version: c.version,
-            }],
+            changes,
             audit: vec![audit],
             outbox: vec![event],
         })
