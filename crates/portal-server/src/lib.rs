@@ -90,6 +90,7 @@ fn wire<S: Store>(
     store: Arc<S>,
     clock: Arc<dyn Clock>,
     vault: Arc<dyn SecretVault>,
+    destinations: Arc<dyn onboarding_core::ports::DestinationPolicy>,
     sql: Option<storage_seaorm::SeaOrmStore>,
 ) -> Wiring {
     let usage = Arc::new(BufferedUsage::new(store.clone()));
@@ -108,6 +109,7 @@ fn wire<S: Store>(
             passwords: Arc::new(Argon2Hasher::default()),
             meter: usage.clone(),
             vault,
+            destinations,
         },
     );
     // The verification cache stands in for the ports it decorates.
@@ -132,19 +134,28 @@ pub async fn connect(config: &Config) -> Result<Wiring, String> {
         .clone()
         .unwrap_or_else(|| Arc::new(SystemClock));
     let vault: Arc<dyn SecretVault> = Arc::new(adapters::vault_from_data_dir(&config.data_dir)?);
+    // Registration refuses what the delivery worker's SSRF guard would: one policy for both.
+    let destinations = Arc::new(webhook_worker::address_policy(config)?);
     let url = config.database_url();
     if url == "memory:" {
         return Ok(wire(
             Arc::new(onboarding_core::memory::MemoryStore::new()),
             clock,
             vault,
+            destinations,
             None,
         ));
     }
     let store = storage_seaorm::connect_and_migrate(&url)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(wire(Arc::new(store.clone()), clock, vault, Some(store)))
+    Ok(wire(
+        Arc::new(store.clone()),
+        clock,
+        vault,
+        destinations,
+        Some(store),
+    ))
 }
 
 /// A running server: where it listens, how to stop it, and what start-up created.
