@@ -104,7 +104,7 @@ impl Pipeline {
         let p = self.cx.load_project(project).await?;
         let (account, _) = self
             .cx
-            .require(caller, p.workspace_id, Action::Subscribe)
+            .require_on("project", caller, p.workspace_id, Action::Subscribe)
             .await?;
         let plan = self.cx.catalog().plan(plan).await?;
         // The project, not the request, is at fault here: a business rule on the state of
@@ -179,9 +179,19 @@ impl Pipeline {
             json!({ "subscription_id": s.id, "plan_id": plan.id }),
             now,
         );
+        // The project names its latest subscription (`ProjectDto.subscription_id`).
+        let mut named = p.clone();
+        named.subscription_id = Some(s.id);
+        named.version = p.version + 1;
         self.cx
             .commit(ChangeSet {
-                changes: vec![Change::InsertSubscription(s.clone())],
+                changes: vec![
+                    Change::InsertSubscription(s.clone()),
+                    Change::UpdateProject {
+                        value: named,
+                        expected_version: p.version,
+                    },
+                ],
                 audit: vec![audit],
                 outbox: vec![event],
             })
@@ -217,7 +227,9 @@ impl Pipeline {
         id: SubscriptionId,
     ) -> ServiceResult<SubscriptionView> {
         let s = self.cx.load_subscription(id).await?;
-        self.cx.require_read(caller, s.workspace_id).await?;
+        self.cx
+            .require_read_on("subscription", caller, s.workspace_id)
+            .await?;
         let plan = self.cx.catalog().plan(s.plan_id).await?;
         let creds = self
             .cx
@@ -271,7 +283,12 @@ impl Pipeline {
         let s = self.cx.load_subscription(id).await?;
         let (account, _) = self
             .cx
-            .require(caller, s.workspace_id, Action::SubmitForReview)
+            .require_on(
+                "subscription",
+                caller,
+                s.workspace_id,
+                Action::SubmitForReview,
+            )
             .await?;
         Context::check_version(&s, expected_version)?;
         let plan = self.cx.catalog().plan(s.plan_id).await?;
@@ -309,7 +326,12 @@ impl Pipeline {
         let s = self.cx.load_subscription(id).await?;
         let (account, _) = self
             .cx
-            .require(caller, s.workspace_id, Action::SubmitForReview)
+            .require_on(
+                "subscription",
+                caller,
+                s.workspace_id,
+                Action::SubmitForReview,
+            )
             .await?;
         Context::check_version(&s, expected_version)?;
         let now = self.cx.now();
@@ -627,7 +649,9 @@ impl Context {
             Err(forbidden) => {
                 if let Caller::Account(_) = caller {
                     let s = self.load_subscription(id).await?;
-                    self.membership(caller, s.workspace_id).await?;
+                    self.membership(caller, s.workspace_id)
+                        .await
+                        .map_err(not_found_as("subscription"))?;
                 }
                 Err(forbidden)
             }
