@@ -11,6 +11,7 @@ mod m20250602_000001_webhook_deliveries;
 mod m20251201_000001_delivery_queue_order;
 mod m20261203_000001_vault_check;
 mod m20261203_000002_at_most_one;
+mod m20261203_000003_audit_chain_heads;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20251201_000001_delivery_queue_order::Migration),
             Box::new(m20261203_000001_vault_check::Migration),
             Box::new(m20261203_000002_at_most_one::Migration),
+            Box::new(m20261203_000003_audit_chain_heads::Migration),
         ]
     }
 }

@@ -6,7 +6,8 @@
 //! every operation of `/openapi.json` is walked:
 //!
 //! - an operation with a tenant resource in its path, called with B's owner on A's ids,
-//!   answers 404 (never 403: that would tell B the id exists; never 2xx);
+//!   answers 404 (never 403: that would tell B the id exists; never 2xx), with the very
+//!   problem a well-formed id that exists nowhere gets;
 //! - a staff, owner, billing or compliance operation called by a plain developer of A
 //!   answers 403.
 //!
@@ -466,6 +467,32 @@ fn fill(path: &str, t: &Tenant, plan: &str, product: &str) -> String {
     p
 }
 
+/// The same path with the resource's own id replaced by a well-formed id of the same kind
+/// that exists nowhere.
+fn with_missing_id(path: &str, filled: &str) -> String {
+    let template: Vec<&str> = path.split('/').collect();
+    let mut out: Vec<String> = filled.split('/').map(str::to_owned).collect();
+    let at = template
+        .iter()
+        .position(|s| *s == "{id}")
+        .expect("a tenant path has an {id}");
+    let (kind, _) = out[at]
+        .split_once('_')
+        .unwrap_or_else(|| panic!("`{}` has no kind prefix", out[at]));
+    out[at] = format!("{kind}_{}", ulid::Ulid::generate());
+    out.join("/")
+}
+
+/// A problem body without what differs between any two answers (request ids, instance).
+fn comparable(body: &Value) -> Value {
+    let mut b = body.clone();
+    if let Some(o) = b.as_object_mut() {
+        o.remove("instance");
+        o.remove("request_id");
+    }
+    b
+}
+
 #[tokio::test]
 async fn every_operation_is_classified_isolated_and_authorized() {
     let (server, admin) = spawn().await;
@@ -530,6 +557,19 @@ async fn every_operation_is_classified_isolated_and_authorized() {
         *counts.entry("cross-tenant → 404").or_default() += 1;
         if r.status != StatusCode::NOT_FOUND {
             failures.push(format!("B on A: {method} {url} → {} {}", r.status, r.body));
+        }
+        // And B learns nothing from it: a foreign id answers exactly what a missing one does.
+        let missing = with_missing_id(path, &url);
+        let m = b
+            .owner
+            .send(method.parse().unwrap(), &missing, body_for(op, &plan))
+            .await;
+        *counts.entry("foreign = missing").or_default() += 1;
+        if (m.status, comparable(&m.body)) != (r.status, comparable(&r.body)) {
+            failures.push(format!(
+                "B on A told apart: {method} {url} → {} {}; missing {missing} → {} {}",
+                r.status, r.body, m.status, m.body
+            ));
         }
     }
     // A's plain developer on role-gated operations: 403.

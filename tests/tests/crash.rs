@@ -888,6 +888,18 @@ async fn audit_tampering_is_refused_then_named_by_audit_verify() {
     expect_break(&spec, &chain, 2, &ids[2], "delete and renumber");
     restore().await;
 
+    // Cut the tail: the newest two events deleted. Link by link the rest still verifies; the
+    // chain's head names the missing newest event.
+    let last = ids.len();
+    db.execute_unprepared(&format!(
+        "DELETE FROM audit_event WHERE chain = '{chain}' AND seq > {}",
+        last - 2
+    ))
+    .await
+    .unwrap();
+    expect_break(&spec, &chain, last as i64, &ids[last - 1], "cut tail");
+    restore().await;
+
     // Reorder: swap events 3 and 4.
     for sql in [
         format!("UPDATE audit_event SET seq = -1 WHERE chain = '{chain}' AND seq = 3"),

@@ -372,6 +372,25 @@ fn problem(r: &Resp, slug: &str, status: u16) {
 }
 
 #[tokio::test]
+async fn a_sandbox_project_names_its_subscription_once_subscribed() {
+    let app = spawn_app().await;
+    let plan = app.plan(json!(["declared_use_case"]), false, 0).await;
+    let (o, _) = onboard(&app, "named@acme.example", &plan).await;
+    let view = o.dev.get(&format!("/api/v1/subscriptions/{}", o.sub)).await;
+    let project = view.body["subscription"]["project_id"].as_str().unwrap();
+    let got = o.dev.get(&format!("/api/v1/projects/{project}")).await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.body);
+    assert_eq!(got.body["project"]["subscription_id"], o.sub.as_str());
+    let listed = o
+        .dev
+        .get(&format!("/api/v1/workspaces/{}/projects", o.ws))
+        .await
+        .body;
+    assert_eq!(listed["items"][0]["subscription_id"], o.sub.as_str());
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn changes_requested_with_notes_then_resubmit() {
     let app = spawn_app().await;
     let plan = app.plan(json!(["declared_use_case"]), false, 0).await;

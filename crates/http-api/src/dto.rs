@@ -660,6 +660,8 @@ pub struct ProjectDto {
     pub endpoints: Vec<String>,
     pub events: Vec<String>,
     pub cloned_from: Option<String>,
+    /// A sandbox project: its latest subscription (null until it subscribes). A production
+    /// project: the subscription whose approval it serves.
     pub subscription_id: Option<String>,
     pub live_audit_reviewed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

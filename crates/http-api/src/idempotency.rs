@@ -98,15 +98,27 @@ fn presented_token(req: &Request) -> Option<String> {
 }
 
 /// Secrets are shown once: a replayed answer says where the secret was instead of repeating
-/// it, so the idempotency store never holds a plaintext secret.
+/// it, so the idempotency store never holds a plaintext secret. Nested answers (a clone's
+/// endpoints, each with its secret) are redacted at every depth.
 fn redact_for_storage(body: &[u8]) -> String {
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(mut v) => {
-            for key in ["secret", "token", "access_token"] {
-                if v.get(key).is_some() {
-                    v[key] = serde_json::json!("(shown once in the original response)");
+    fn redact(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(o) => {
+                for (k, x) in o.iter_mut() {
+                    if matches!(k.as_str(), "secret" | "token" | "access_token") {
+                        *x = serde_json::json!("(shown once in the original response)");
+                    } else {
+                        redact(x);
+                    }
                 }
             }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(redact),
+            _ => {}
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut v) => {
+            redact(&mut v);
             v.to_string()
         }
         Err(_) => String::from_utf8_lossy(body).into_owned(),

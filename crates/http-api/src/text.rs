@@ -169,12 +169,27 @@ static EMAIL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(EMAIL_PATTERN).expect("e-mail pattern"));
 
 /// `http(s)://`, a host name (its last label starts with a letter, so it is never read as an
-/// IPv4 address) or a dotted-quad IPv4 address, an optional port, an optional path and query;
-/// no credentials, no fragment.
+/// IPv4 address), a dotted-quad IPv4 address or a bracketed IPv6 address (RFC 4291 text forms,
+/// with or without `::`, optionally ending in a dotted quad; no zone), an optional port, an
+/// optional path and query; no credentials, no fragment.
 const URL_PATTERN: &str = concat!(
     r"^https?://(",
     r"([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
     r"|((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])",
+    r"|\[(",
+    r"([0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}",
+    r"|([0-9A-Fa-f]{1,4}:){1,7}:",
+    r"|([0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}",
+    r"|([0-9A-Fa-f]{1,4}:){1,5}(:[0-9A-Fa-f]{1,4}){1,2}",
+    r"|([0-9A-Fa-f]{1,4}:){1,4}(:[0-9A-Fa-f]{1,4}){1,3}",
+    r"|([0-9A-Fa-f]{1,4}:){1,3}(:[0-9A-Fa-f]{1,4}){1,4}",
+    r"|([0-9A-Fa-f]{1,4}:){1,2}(:[0-9A-Fa-f]{1,4}){1,5}",
+    r"|[0-9A-Fa-f]{1,4}:(:[0-9A-Fa-f]{1,4}){1,6}",
+    r"|:((:[0-9A-Fa-f]{1,4}){1,7}|:)",
+    r"|([0-9A-Fa-f]{1,4}:){6}((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])",
+    r"|::([Ff]{4}(:0{1,4})?:)?((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])",
+    r"|([0-9A-Fa-f]{1,4}:){1,4}:((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])",
+    r")\]",
     r")(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?",
     r"([/?][A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
 );
@@ -399,6 +414,15 @@ mod tests {
             "http://127.0.0.1:8080/",
             "http://x",
             "https://a-1.b2.c/~x@y:z",
+            "http://[::1]/",
+            "http://[::]/",
+            "https://[2606:4700::1111]:8443/hook",
+            "https://[::ffff:93.184.216.34]/",
+            "https://[64:ff9b::93.184.216.34]/",
+            "https://[1:2:3:4:5:6:7:8]/",
+            "https://[1:2:3:4:5:6:1.2.3.4]/",
+            "https://[fe80::]/",
+            "https://[1::]/",
         ] {
             assert!(URL.is_match(u), "{u}");
             assert!(
@@ -412,7 +436,13 @@ mod tests {
             "http://x.io/#f",
             "http://1.2.3.4.5",
             "http://x.io:65536",
-            "http://[::1]/",
+            "http://[example]/",
+            "http://[::1/",
+            "http://[:::]/",
+            "http://[1::2::3]/",
+            "http://[12345::]/",
+            "http://[fe80::1%25eth0]/",
+            "http://[1:2:3:4:5:6:7:8:9]/",
             " http://x.io",
         ] {
             assert!(!URL.is_match(u), "{u}");

@@ -140,6 +140,36 @@ pub enum ChainProblem {
     Missing,
     /// The event does not link to the one before it: reordered or replaced.
     BrokenLink,
+    /// The chain's stored head names a later event than the last one left: the newest events
+    /// were deleted. The break names the head's event.
+    Truncated,
+    /// The last event is not the one the stored head names (or the head is gone): events were
+    /// replaced or appended behind the portal's back.
+    HeadMismatch,
+}
+
+/// The newest event of a chain as the adapter records it, in the same transaction as each
+/// append, apart from the events themselves: a chain whose tail was cut still verifies link by
+/// link, but no longer ends where its head says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainHead {
+    /// The sequence number of the newest event.
+    pub seq: i64,
+    /// Its hash.
+    pub hash: String,
+    /// Its ULID, in its string form (`evt_...`), to name it when it is missing.
+    pub event_id: String,
+}
+
+impl ChainHead {
+    /// The head after appending `event`.
+    pub fn of(event: &AuditEvent) -> ChainHead {
+        ChainHead {
+            seq: event.seq,
+            hash: event.hash.clone(),
+            event_id: event.draft.id.to_string(),
+        }
+    }
 }
 
 /// The first bad event of a chain.
@@ -215,6 +245,29 @@ pub fn verify_chain(events: &[AuditEvent]) -> Result<(), ChainBreak> {
     Ok(())
 }
 
+/// Verifies one chain as [`verify_chain`] does, then that it ends where its stored head says.
+pub fn verify_chain_with_head(
+    events: &[AuditEvent],
+    head: Option<&ChainHead>,
+) -> Result<(), ChainBreak> {
+    verify_chain(events)?;
+    match (events.last(), head) {
+        (None, None) => Ok(()),
+        (Some(last), Some(h)) if last.seq == h.seq && last.hash == h.hash => Ok(()),
+        (last, Some(h)) if last.is_none_or(|l| l.seq < h.seq) => Err(ChainBreak {
+            seq: h.seq,
+            event_id: h.event_id.clone(),
+            problem: ChainProblem::Truncated,
+        }),
+        (Some(last), _) => Err(ChainBreak {
+            seq: last.seq,
+            event_id: last.draft.id.to_string(),
+            problem: ChainProblem::HeadMismatch,
+        }),
+        (None, Some(_)) => unreachable!("an empty chain with a head is truncated"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +319,30 @@ mod tests {
             verify_chain(&c).is_ok(),
             "truncating the tail is only visible against the stored head"
         );
+    }
+
+    #[test]
+    fn a_cut_tail_is_named_against_the_head() {
+        let full = chain(5);
+        let head = ChainHead::of(&full[4]);
+        assert_eq!(verify_chain_with_head(&full, Some(&head)), Ok(()));
+        assert_eq!(verify_chain_with_head(&[], None), Ok(()));
+        for keep in [0, 3, 4] {
+            let e = verify_chain_with_head(&full[..keep], Some(&head)).unwrap_err();
+            assert_eq!(
+                (e.seq, e.event_id.as_str(), e.problem),
+                (5, head.event_id.as_str(), ChainProblem::Truncated),
+                "kept {keep}"
+            );
+        }
+        // A head that lags the events, or names another hash, or is gone.
+        let stale = ChainHead::of(&full[3]);
+        let mut other = head.clone();
+        other.hash = full[3].hash.clone();
+        for h in [Some(&stale), Some(&other), None] {
+            let e = verify_chain_with_head(&full, h).unwrap_err();
+            assert_eq!((e.seq, e.problem), (5, ChainProblem::HeadMismatch), "{h:?}");
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 use ulid::Ulid;
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, ChainHead};
 use crate::billing::Payment;
 use crate::credential::{AccessToken, Credential, SecretHash, SecretMatch};
 use crate::ids::*;
@@ -145,6 +145,7 @@ struct State {
     payments: Vec<Payment>,
     usage: BTreeMap<(CredentialId, String, DateTime<Utc>), UsageBucket>,
     audit: BTreeMap<Option<WorkspaceId>, Vec<AuditEvent>>,
+    heads: BTreeMap<Option<WorkspaceId>, ChainHead>,
     outbox: Vec<OutboxMessage>,
     /// Outbox messages already fanned out into deliveries.
     dispatched: HashSet<MessageId>,
@@ -345,6 +346,7 @@ impl MemoryStore {
             Change::InsertAccessToken(t) => {
                 s.tokens.insert(t.hash.clone(), t);
             }
+            Change::EndAccessTokens(id) => s.tokens.retain(|_, t| t.credential_id != id),
             Change::InsertWebhookEndpoint(e) => {
                 s.endpoints.insert(e.id, e);
             }
@@ -391,10 +393,13 @@ impl MemoryStore {
             }
         }
         for draft in set.audit {
-            let chain = state.audit.entry(draft.workspace_id).or_default();
+            let ws = draft.workspace_id;
+            let chain = state.audit.entry(ws).or_default();
             let prev = chain.last().map(|e| (e.seq, e.hash.as_str()));
             let sealed = AuditEvent::seal(draft, prev);
+            let head = ChainHead::of(&sealed);
             chain.push(sealed);
+            state.heads.insert(ws, head);
         }
         state.outbox.extend(set.outbox);
         Ok(())
@@ -432,6 +437,7 @@ fn clone_state(s: &State) -> State {
         payments: s.payments.clone(),
         usage: s.usage.clone(),
         audit: s.audit.clone(),
+        heads: s.heads.clone(),
         outbox: s.outbox.clone(),
         dispatched: s.dispatched.clone(),
         deliveries: s.deliveries.clone(),
@@ -996,6 +1002,9 @@ impl AuditLog for MemoryStore {
     async fn chains(&self) -> StoreResult<Vec<Option<WorkspaceId>>> {
         Ok(self.state.lock().unwrap().audit.keys().copied().collect())
     }
+    async fn head(&self, workspace: Option<WorkspaceId>) -> StoreResult<Option<ChainHead>> {
+        Ok(self.state.lock().unwrap().heads.get(&workspace).cloned())
+    }
 }
 
 #[async_trait]
@@ -1153,6 +1162,17 @@ impl IdempotencyStore for MemoryStore {
     }
 }
 
+/// Every address may be a webhook's: nothing is delivered from memory. An embedder that
+/// delivers passes its delivery guard's policy instead (the server passes its SSRF setting).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnyDestination;
+
+impl DestinationPolicy for AnyDestination {
+    fn check_ip(&self, _ip: std::net::IpAddr) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 /// A portal over in-memory adapters, with its store and clock for inspection and stepping.
 pub fn in_memory_portal(start: DateTime<Utc>) -> (Portal, Arc<MemoryStore>, Arc<ManualClock>) {
     let store = Arc::new(MemoryStore::new());
@@ -1164,6 +1184,7 @@ pub fn in_memory_portal(start: DateTime<Utc>) -> (Portal, Arc<MemoryStore>, Arc<
         passwords: Arc::new(TestPasswordHasher),
         meter: store.clone(),
         vault: Arc::new(TestVault),
+        destinations: Arc::new(AnyDestination),
     };
     let ports = Ports::over_store(store.clone(), infra);
     (Portal::new(ports), store, clock)

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use ulid::Ulid;
 
-use crate::audit::{AuditDraft, AuditEvent};
+use crate::audit::{AuditDraft, AuditEvent, ChainHead};
 use crate::billing::Payment;
 use crate::credential::{AccessToken, Credential, SecretHash, SecretMatch};
 use crate::ids::*;
@@ -252,6 +252,15 @@ pub trait AlertStore: Send + Sync {
     async fn thresholds(&self, project: ProjectId) -> StoreResult<Vec<AlertThreshold>>;
 }
 
+/// Which addresses webhook deliveries may reach: the operator's SSRF setting. Registration
+/// asks it about literal IP hosts, so an endpoint that could never be delivered to is refused
+/// when it is saved; names are checked by the delivery client once resolved.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait DestinationPolicy: Send + Sync {
+    /// `Err(why)` ("a loopback address") when deliveries to `ip` are refused.
+    fn check_ip(&self, ip: std::net::IpAddr) -> Result<(), String>;
+}
+
 /// Reads of the audit log; writes go through [`UnitOfWork::commit`], which seals drafts into their
 /// chains.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -264,8 +273,10 @@ pub trait AuditLog: Send + Sync {
         after_seq: i64,
         limit: u64,
     ) -> StoreResult<Vec<AuditEvent>>;
-    /// Every chain that has events: `None` is the provider chain.
+    /// Every chain that has events or a head: `None` is the provider chain.
     async fn chains(&self) -> StoreResult<Vec<Option<WorkspaceId>>>;
+    /// The chain's head as recorded with its last append, `None` for a chain never written.
+    async fn head(&self, workspace: Option<WorkspaceId>) -> StoreResult<Option<ChainHead>>;
 }
 
 /// Payment status. The bundled adapter reads payments an admin confirmed; a processor plugs in here.
@@ -382,6 +393,9 @@ pub enum Change {
     },
     /// A new OAuth bearer token issued with the client-credentials grant (its hash only).
     InsertAccessToken(AccessToken),
+    /// Every access token the credential obtained stops working: its secret was regenerated
+    /// or it was revoked, so what the old secret minted must not outlive it.
+    EndAccessTokens(CredentialId),
     /// A new webhook endpoint.
     InsertWebhookEndpoint(WebhookEndpoint),
     /// Replace a webhook endpoint (verified, secret rotated, disabled).

@@ -63,7 +63,8 @@ pub struct Project {
     pub events: Vec<String>,
     /// For a production project: the sandbox project it was cloned from.
     pub cloned_from: Option<ProjectId>,
-    /// For a production project: the subscription whose approval it serves.
+    /// For a sandbox project, its latest subscription (set when it subscribes); for a
+    /// production project, the subscription whose approval it serves.
     pub subscription_id: Option<SubscriptionId>,
     /// Operating pass: when a member confirmed the first live audit entries were reviewed.
     pub live_audit_reviewed_at: Option<DateTime<Utc>>,

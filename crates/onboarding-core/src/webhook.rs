@@ -126,6 +126,23 @@ pub fn validate_endpoint_url(raw: &str, env: Environment) -> Result<url::Url, Fi
     Ok(u)
 }
 
+/// Refuses an endpoint URL whose host is a literal address the operator's policy keeps
+/// deliveries from, naming `url`; host names pass here and are checked once resolved, at
+/// delivery.
+pub fn check_destination(
+    url: &url::Url,
+    policy: &dyn crate::ports::DestinationPolicy,
+) -> Result<(), FieldError> {
+    let ip = match url.host() {
+        Some(url::Host::Ipv4(ip)) => std::net::IpAddr::V4(ip),
+        Some(url::Host::Ipv6(ip)) => std::net::IpAddr::V6(ip),
+        _ => return Ok(()),
+    };
+    policy
+        .check_ip(ip)
+        .map_err(|why| FieldError::new("url", why))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Event catalog, fan-out and delivery state (issue 5). Everything below is pure: the delivery
 // store persists it, the webhooks adapter sends it, the services decide with it.
@@ -577,6 +594,9 @@ mod tests {
             validate_endpoint_url("https://hooks.example.com/x", Environment::Production).is_ok()
         );
         assert!(validate_endpoint_url("http://hooks.example.com/x", Environment::Sandbox).is_ok());
+        assert!(
+            validate_endpoint_url("https://[2606:4700::1111]/x", Environment::Production).is_ok()
+        );
         for bad in [
             "http://hooks.example.com/x",
             "ftp://x.example",
@@ -591,6 +611,31 @@ mod tests {
                 "url",
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn literal_addresses_are_put_to_the_policy_and_names_are_not() {
+        let mut policy = crate::ports::MockDestinationPolicy::new();
+        policy
+            .expect_check_ip()
+            .returning(|ip| match ip.is_loopback() {
+                true => Err(format!("{ip} is a loopback address")),
+                false => Ok(()),
+            });
+        let url = |s| validate_endpoint_url(s, Environment::Production).unwrap();
+        for ok in [
+            "https://hooks.example.com/x",
+            "https://localhost/x",
+            "https://[2606:4700::1111]:8443/x",
+            "https://93.184.216.34/x",
+        ] {
+            assert_eq!(check_destination(&url(ok), &policy), Ok(()), "{ok}");
+        }
+        for bad in ["https://127.0.0.1/x", "https://[::1]/x"] {
+            let e = check_destination(&url(bad), &policy).unwrap_err();
+            assert_eq!(e.field, "url", "{bad}");
+            assert!(e.reason.contains("loopback"), "{bad}: {}", e.reason);
         }
     }
 

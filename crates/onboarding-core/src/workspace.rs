@@ -200,10 +200,11 @@ impl Invitation {
 
     /// Accepts once, by the account the invitation was sent to.
     pub fn accept(&self, email: &Email, now: DateTime<Utc>) -> Result<Invitation, InvitationError> {
-        self.usable(now)?;
+        // The recipient first: anyone else learns nothing of the invitation's state.
         if &self.email != email {
             return Err(InvitationError::WrongRecipient);
         }
+        self.usable(now)?;
         Ok(Invitation {
             status: InvitationStatus::Accepted,
             ..self.clone()
@@ -385,6 +386,18 @@ mod tests {
         );
         let revoked = inv.revoke(t0()).unwrap();
         assert_eq!(revoked.accept(&bo, t0()), Err(InvitationError::Revoked));
+        // Anyone but the recipient learns nothing of its state.
+        let eve = Email::new("eve@example.com").unwrap();
+        for used in [&accepted, &revoked] {
+            assert_eq!(
+                used.accept(&eve, t0()),
+                Err(InvitationError::WrongRecipient)
+            );
+        }
+        assert_eq!(
+            inv.accept(&eve, t0() + TimeDelta::days(7)),
+            Err(InvitationError::WrongRecipient)
+        );
         assert_eq!(accepted.revoke(t0()), Err(InvitationError::AlreadyAccepted));
     }
 

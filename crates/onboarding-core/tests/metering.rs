@@ -101,7 +101,7 @@ async fn live() -> (
         p,
         prov,
         live.secret.expose().to_owned(),
-        prod.id,
+        prod.project.id,
     )
 }
 

@@ -356,6 +356,7 @@ impl UnitOfWork for VerifyCache {
                     new_hashes.push(value.secret.hash.as_str().to_owned());
                 }
                 Change::InsertAccessToken(t) => new_hashes.push(t.hash.as_str().to_owned()),
+                Change::EndAccessTokens(id) => changed.push(*id),
                 Change::UpdateSubscription { value, .. } => phases_changed.push(value.id),
                 Change::UpdatePlan { value, .. } => plans_changed.push(value.id),
                 _ => {}

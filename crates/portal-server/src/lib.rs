@@ -91,6 +91,7 @@ fn wire<S: Store>(
     store: Arc<S>,
     clock: Arc<dyn Clock>,
     vault: Arc<dyn SecretVault>,
+    destinations: Arc<dyn onboarding_core::ports::DestinationPolicy>,
     sql: Option<storage_seaorm::SeaOrmStore>,
 ) -> Wiring {
     let usage = Arc::new(BufferedUsage::new(store.clone()));
@@ -116,6 +117,7 @@ fn wire<S: Store>(
             passwords: Arc::new(Argon2Hasher::default()),
             meter: usage.clone(),
             vault,
+            destinations,
         },
     );
     // The verification cache stands in for the ports it decorates.
@@ -175,6 +177,8 @@ pub async fn connect_with(config: &Config, mode: SchemaMode) -> Result<Wiring, S
         .clone()
         .unwrap_or_else(|| Arc::new(SystemClock));
     let configured = vault::configured_vault(config, mode == SchemaMode::Migrate)?;
+    // Registration refuses what the delivery worker's SSRF guard would: one policy for both.
+    let destinations = Arc::new(webhook_worker::address_policy(config)?);
     let url = config.database_url();
     let store = match (url.as_str(), mode) {
         ("memory:", _) => None,
@@ -199,9 +203,16 @@ pub async fn connect_with(config: &Config, mode: SchemaMode) -> Result<Wiring, S
             Arc::new(onboarding_core::memory::MemoryStore::new()),
             clock,
             vault,
+            destinations,
             None,
         ),
-        Some(store) => wire(Arc::new(store.clone()), clock, vault, Some(store)),
+        Some(store) => wire(
+            Arc::new(store.clone()),
+            clock,
+            vault,
+            destinations,
+            Some(store),
+        ),
     })
 }
 

@@ -251,6 +251,14 @@ entity!(audit_event, "audit_event", {
     pub hash: String,
 });
 
+entity!(audit_chain_head, "audit_chain_head", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub chain: String,
+    pub seq: i64,
+    pub hash: String,
+    pub event_id: String,
+});
+
 entity!(outbox_message, "outbox_message", {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,

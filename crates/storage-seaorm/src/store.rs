@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use onboarding_core::audit::AuditEvent;
+use onboarding_core::audit::{AuditEvent, ChainHead};
 use onboarding_core::billing::Payment;
 use onboarding_core::credential::{Credential, SecretHash, SecretMatch};
 use onboarding_core::ids::*;
@@ -322,6 +322,13 @@ async fn apply(c: &DatabaseTransaction, change: &Change) -> Result<(), TxErr> {
             };
             insert!(c, credential_secret, row, "access token");
         }
+        Change::EndAccessTokens(id) => {
+            credential_secret::Entity::delete_many()
+                .filter(credential_secret::Column::CredentialId.eq(id.to_string()))
+                .filter(credential_secret::Column::Kind.eq("access_token"))
+                .exec(c)
+                .await?;
+        }
         Change::InsertWebhookEndpoint(e) => {
             insert!(
                 c,
@@ -441,16 +448,26 @@ impl SeaOrmStore {
                 .await?;
             }
         }
+        // The stored head, not the last event, is where the chain continues: an append after
+        // a cut tail then leaves a gap that verification names instead of hiding the cut.
         let mut heads: HashMap<String, Option<(i64, String)>> = HashMap::new();
         for chain in chains {
-            let head = audit_event::Entity::find()
-                .filter(audit_event::Column::Chain.eq(chain.clone()))
-                .order_by_desc(audit_event::Column::Seq)
+            let stored = audit_chain_head::Entity::find_by_id(chain.clone())
                 .one(txn)
                 .await?
-                .map(|e| (e.seq, e.hash));
+                .map(|h| (h.seq, h.hash));
+            let head = match stored {
+                Some(h) => Some(h),
+                None => audit_event::Entity::find()
+                    .filter(audit_event::Column::Chain.eq(chain.clone()))
+                    .order_by_desc(audit_event::Column::Seq)
+                    .one(txn)
+                    .await?
+                    .map(|e| (e.seq, e.hash)),
+            };
             heads.insert(chain, head);
         }
+        let mut last: BTreeMap<String, audit_chain_head::Model> = BTreeMap::new();
         for draft in &set.audit {
             let chain = map::chain_key(draft.workspace_id);
             let head = heads.get_mut(&chain).expect("every chain's head was read");
@@ -458,6 +475,30 @@ impl SeaOrmStore {
                 AuditEvent::seal(draft.clone(), head.as_ref().map(|(s, h)| (*s, h.as_str())));
             *head = Some((sealed.seq, sealed.hash.clone()));
             insert!(txn, audit_event, map::audit_model(&sealed), "audit event");
+            last.insert(
+                chain.clone(),
+                audit_chain_head::Model {
+                    chain,
+                    seq: sealed.seq,
+                    hash: sealed.hash,
+                    event_id: sealed.draft.id.to_string(),
+                },
+            );
+        }
+        for head in last.into_values() {
+            audit_chain_head::Entity::insert(all_set(head.into_active_model()))
+                .on_conflict(
+                    OnConflict::column(audit_chain_head::Column::Chain)
+                        .update_columns([
+                            audit_chain_head::Column::Seq,
+                            audit_chain_head::Column::Hash,
+                            audit_chain_head::Column::EventId,
+                        ])
+                        .to_owned(),
+                )
+                .exec_without_returning(txn)
+                .await
+                .map_err(tx_err("audit chain head"))?;
         }
         for msg in &set.outbox {
             insert!(
@@ -1032,6 +1073,15 @@ impl AuditLog for SeaOrmStore {
             .all(&self.db)
             .await
             .map_err(store_err("read audit chains"))?;
+        // A chain whose every event was deleted still has its head.
+        let headed: Vec<String> = audit_chain_head::Entity::find()
+            .select_only()
+            .column(audit_chain_head::Column::Chain)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(store_err("read audit chain heads"))?;
+        let keys: BTreeSet<String> = keys.into_iter().chain(headed).collect();
         let mut out = keys
             .iter()
             .map(|k| match k.as_str() {
@@ -1041,6 +1091,17 @@ impl AuditLog for SeaOrmStore {
             .collect::<R<Vec<Option<WorkspaceId>>>>()?;
         out.sort();
         Ok(out)
+    }
+    async fn head(&self, workspace: Option<WorkspaceId>) -> StoreResult<Option<ChainHead>> {
+        let r = audit_chain_head::Entity::find_by_id(map::chain_key(workspace))
+            .one(&self.db)
+            .await
+            .map_err(store_err("read audit chain head"))?;
+        Ok(r.map(|h| ChainHead {
+            seq: h.seq,
+            hash: h.hash,
+            event_id: h.event_id,
+        }))
     }
 }
 

@@ -16,8 +16,8 @@ use onboarding_core::credential::{
 use onboarding_core::gates::Gate;
 use onboarding_core::ids::*;
 use onboarding_core::memory::{
-    DeterministicSecrets, ManualClock, MemoryStore, SequentialIds, TestPasswordHasher, TestVault,
-    in_memory_portal,
+    AnyDestination, DeterministicSecrets, ManualClock, MemoryStore, SequentialIds,
+    TestPasswordHasher, TestVault, in_memory_portal,
 };
 use onboarding_core::pipeline::{Phase, SandboxAccess, Subscription};
 use onboarding_core::plan::Currency;
@@ -183,6 +183,7 @@ fn rig(store: &SeaOrmStore) -> Rig {
         uow: s.clone(),
         meter: meter.clone(),
         vault: Arc::new(TestVault),
+        destinations: Arc::new(AnyDestination),
     });
     Rig {
         portal,
@@ -1554,6 +1555,105 @@ async fn the_database_refuses_to_rewrite_the_audit_log() {
         }
         assert_eq!(all_events(&store).await, before);
         assert_eq!(before.len(), 3);
+    })
+    .await;
+}
+
+/// Drops the append-only triggers, as an attacker with the owner's rights would.
+async fn drop_audit_triggers(store: &SeaOrmStore) {
+    let db = store.connection();
+    let drops: &[&str] = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        &["DROP TRIGGER audit_event_no_rewrite ON audit_event"]
+    } else {
+        &[
+            "DROP TRIGGER audit_event_no_update",
+            "DROP TRIGGER audit_event_no_delete",
+        ]
+    };
+    for sql in drops {
+        db.execute_unprepared(sql).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_tail_breaks_the_chain_at_its_stored_head() {
+    use onboarding_core::audit::{ChainHead, ChainProblem};
+    on_each_db(|store| async move {
+        let r = rig(&store);
+        let wid = WorkspaceId::from_ulid(ulid(1));
+        let ws = Some(wid);
+        for n in 1..=4 {
+            store
+                .commit(ChangeSet {
+                    audit: vec![draft(n, ws), draft(10 + n, None)],
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+        let events = store.events(ws, 0, 100).await.unwrap();
+        let head = store
+            .head(ws)
+            .await
+            .unwrap()
+            .expect("a head per written chain");
+        assert_eq!(head, ChainHead::of(&events[3]));
+        for (_, res) in r.portal.audit().verify_all_audit_chains().await.unwrap() {
+            assert_eq!(res, Ok(4));
+        }
+        // A database from before the heads: the migration starts each from its last event.
+        {
+            use migration::{Migrator, MigratorTrait};
+            Migrator::down(store.connection(), Some(1)).await.unwrap();
+            Migrator::up(store.connection(), None).await.unwrap();
+        }
+        assert_eq!(store.head(ws).await.unwrap(), Some(head.clone()));
+        assert_eq!(
+            store.head(None).await.unwrap(),
+            Some(ChainHead::of(&store.events(None, 0, 100).await.unwrap()[3]))
+        );
+
+        drop_audit_triggers(&store).await;
+        let chain = wid.to_string();
+        store
+            .connection()
+            .execute_unprepared(&format!(
+                "DELETE FROM audit_event WHERE chain = '{chain}' AND seq >= 3"
+            ))
+            .await
+            .unwrap();
+        let report = r.portal.audit().verify_audit_chain(ws).await.unwrap();
+        let brk = report.unwrap_err();
+        assert_eq!(
+            (brk.seq, brk.event_id.as_str(), brk.problem),
+            (4, head.event_id.as_str(), ChainProblem::Truncated)
+        );
+        // The untouched provider chain still verifies.
+        assert_eq!(
+            r.portal.audit().verify_audit_chain(None).await.unwrap(),
+            Ok(4)
+        );
+
+        // The next append continues from the head, so the cut stays visible as a gap.
+        store
+            .commit(ChangeSet {
+                audit: vec![draft(5, ws)],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let brk = r.portal.audit().verify_audit_chain(ws).await.unwrap();
+        assert_eq!(brk.unwrap_err().problem, ChainProblem::Missing);
+
+        // Every event of a chain deleted: the chain is still listed, and still broken.
+        store
+            .connection()
+            .execute_unprepared(&format!("DELETE FROM audit_event WHERE chain = '{chain}'"))
+            .await
+            .unwrap();
+        let all = r.portal.audit().verify_all_audit_chains().await.unwrap();
+        let (_, res) = all.iter().find(|(c, _)| *c == ws).expect("chain listed");
+        assert_eq!(res.as_ref().unwrap_err().problem, ChainProblem::Truncated);
     })
     .await;
 }

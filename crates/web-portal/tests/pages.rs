@@ -676,3 +676,163 @@ async fn the_access_page_answers_at_the_root() {
     let (resp, _) = call(&app, Method::GET, "/no/such/page", &session, "").await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_clone_shows_each_copied_endpoints_new_secret_once_and_the_page_says_so() {
+    use onboarding_core::Caller;
+    use onboarding_core::gates::Gate;
+    use onboarding_core::project::Environment;
+    use onboarding_core::roles::{Role, RoleSet};
+    use onboarding_core::services::NewCredentialKind;
+    use test_support::*;
+
+    let (portal, store, _clock) =
+        in_memory_portal(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
+    let state = WebState::new(portal.clone(), store.clone(), false).with_webhooks(store.clone());
+    let app = App {
+        route: routes(state),
+        store,
+    };
+    let prov = provider(&portal, false).await.unwrap();
+    let cookie = signed_up(&app, "lena@northwind.test").await;
+    let lead = portal
+        .accounts()
+        .authenticate("lena@northwind.test", "correct-horse-battery")
+        .await
+        .unwrap();
+    let caller = Caller::Account(lead.id);
+    let workspace = portal
+        .workspaces()
+        .create_workspace(caller, "Northwind")
+        .await
+        .unwrap();
+    portal
+        .workspaces()
+        .set_roles(
+            caller,
+            workspace.id,
+            lead.id,
+            RoleSet::of(&[Role::Owner, Role::TechnicalLead]),
+        )
+        .await
+        .unwrap();
+    let plan = &prov.standard;
+    let project = portal
+        .projects()
+        .create_project(
+            caller,
+            workspace.id,
+            "Sync",
+            "Nightly sync",
+            &plan.endpoints[..1],
+            &[],
+        )
+        .await
+        .unwrap();
+    let p = Partner {
+        lead,
+        caller,
+        workspace,
+        project,
+    };
+    let sub = portal
+        .pipeline()
+        .subscribe(caller, p.project.id, plan.id)
+        .await
+        .unwrap();
+    let key = portal
+        .credentials()
+        .create_credential(
+            caller,
+            sub.id,
+            Environment::Sandbox,
+            NewCredentialKind::ApiKey,
+            "dev",
+        )
+        .await
+        .unwrap();
+    for _ in 0..plan.integration_min_calls {
+        portal
+            .credentials()
+            .verify_secret(key.secret.expose(), None, Some(&plan.endpoints[0]), true)
+            .await
+            .unwrap();
+    }
+    portal
+        .pipeline()
+        .submit(caller, sub.id, Some(demo_answers()), None)
+        .await
+        .unwrap();
+    name_all_responsibles(&portal, &p).await.unwrap();
+    portal
+        .pipeline()
+        .sign_off_gate(prov.reviewer, sub.id, Gate::ConsentHandling)
+        .await
+        .unwrap();
+    portal
+        .pipeline()
+        .approve(prov.reviewer, sub.id, None)
+        .await
+        .unwrap();
+    for url in [
+        "https://hooks.northwind.test/a",
+        "https://hooks.northwind.test/b",
+    ] {
+        portal
+            .endpoints()
+            .create_webhook_endpoint(caller, p.project.id, url, &[])
+            .await
+            .unwrap();
+    }
+
+    let (_, html) = call(
+        &app,
+        Method::GET,
+        &format!("/subscriptions/{}", sub.id),
+        &cookie,
+        "",
+    )
+    .await;
+    let csrf = csrf_of(&html);
+    let (resp, html) = call(
+        &app,
+        Method::POST,
+        &format!("/subscriptions/{}/clone", sub.id),
+        &cookie,
+        &format!("_csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK, "{html}");
+    assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
+    let secret_at = |html: &str, id: &str| {
+        let marker = format!("id=\"{id}\">");
+        let i = html.find(&marker).unwrap_or_else(|| panic!("no {id}")) + marker.len();
+        html[i..i + html[i..].find('<').unwrap()].to_owned()
+    };
+    let first = secret_at(&html, "webhook-secret");
+    let second = secret_at(&html, "webhook-secret-1");
+    assert!(first.starts_with("whsec_") && second.starts_with("whsec_"));
+    assert_ne!(first, second);
+    assert!(html.contains("cloned-secrets-note"), "{html}");
+
+    // The production project's page: the secrets no more, the note still.
+    let prod = portal
+        .projects()
+        .projects(caller, p.workspace.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|x| x.environment == Environment::Production)
+        .unwrap();
+    let (resp, html) = call(
+        &app,
+        Method::GET,
+        &format!("/projects/{}", prod.id),
+        &cookie,
+        "",
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(!html.contains(&first) && !html.contains(&second));
+    assert!(html.contains("cloned-secrets-note"), "{html}");
+}

@@ -129,11 +129,33 @@ pub struct AddressPolicy {
 
 /// A delivery refused before any byte was sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("refused: {host} is a {kind} address ({ip}); the operator has not allowed it")]
+#[error(
+    "refused: {host} is {} address ({ip}); the operator has not allowed it",
+    article(kind)
+)]
 pub struct Refused {
     pub host: String,
     pub ip: IpAddr,
     pub kind: &'static str,
+}
+
+/// "a loopback", "an unspecified".
+fn article(kind: &str) -> String {
+    let vowel = kind.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {kind}", if vowel { "an" } else { "a" })
+}
+
+/// Registration asks the same policy as delivery, so what is saved can be delivered to.
+impl onboarding_core::ports::DestinationPolicy for AddressPolicy {
+    fn check_ip(&self, ip: IpAddr) -> Result<(), String> {
+        self.check(&ip.to_string(), ip).map_err(|r| {
+            format!(
+                "{} is {} address, which webhooks may not reach",
+                r.ip,
+                article(r.kind)
+            )
+        })
+    }
 }
 
 impl AddressPolicy {
@@ -351,6 +373,18 @@ mod tests {
             "metadata stays shut"
         );
         assert!(private.check("h", "224.0.0.1".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn refusals_read_as_sentences() {
+        let r = AddressPolicy::strict()
+            .check("0.0.0.0", "0.0.0.0".parse().unwrap())
+            .unwrap_err();
+        assert!(r.to_string().contains("is an unspecified address"), "{r}");
+        let r = AddressPolicy::strict()
+            .check("localhost", "127.0.0.1".parse().unwrap())
+            .unwrap_err();
+        assert!(r.to_string().contains("is a loopback address"), "{r}");
     }
 
     #[tokio::test]

@@ -201,6 +201,89 @@ async fn a_revoked_secret_is_refused_by_a_second_replica_within_one_second() {
     app.stop().await;
 }
 
+/// An access token for the OAuth client, from the client-credentials grant.
+async fn access_token(base: &str, client_id: &str, secret: &str) -> String {
+    let r = Client::new()
+        .post(format!("{base}/oauth/token"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let t: Value = r.json().await.unwrap();
+    t["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Polls replica `base` until `token` is refused, for at most a second; answers how long.
+async fn refused_within_a_second(base: &str, token: &str) -> Duration {
+    let since = Instant::now();
+    let deadline = since + Duration::from_secs(1);
+    let answer = loop {
+        let v = verify_at(base, token).await;
+        if v["valid"] == false || Instant::now() >= deadline {
+            break v;
+        }
+        tokio::task::yield_now().await;
+    };
+    let took = since.elapsed();
+    assert_eq!(
+        answer["valid"], false,
+        "still valid after {took:?}: {answer}"
+    );
+    assert!(took <= Duration::from_secs(1), "took {took:?}");
+    took
+}
+
+#[tokio::test]
+async fn regenerate_and_revoke_end_the_oauth_access_tokens_on_every_replica() {
+    let app = spawn_app().await;
+    let b = replica(&app, &app.database_url).await;
+    let plan = app.plan(json!(["declared_use_case"]), false, 0).await;
+    let (o, _) = onboard(&app, "tokens@acme.example", &plan).await;
+    let c = o
+        .dev
+        .ok(
+            &format!("/api/v1/subscriptions/{}/credentials", o.sub),
+            json!({"environment": "sandbox", "kind": "oauth_client", "name": "svc"}),
+        )
+        .await;
+    let cred = c["credential"]["id"].as_str().unwrap().to_owned();
+    let client_id = c["credential"]["client_id"].as_str().unwrap().to_owned();
+    let secret = c["secret"].as_str().unwrap().to_owned();
+
+    // Regenerate: the token minted with the old secret ends at once here and within a
+    // second on replica B, which had it cached as valid.
+    let old = access_token(&app.base, &client_id, &secret).await;
+    for _ in 0..2 {
+        assert_eq!(verify_at(&b.base_url, &old).await["valid"], true);
+    }
+    let r = o
+        .dev
+        .ok(&format!("/api/v1/credentials/{cred}/regenerate"), json!({}))
+        .await;
+    let secret = r["secret"].as_str().unwrap().to_owned();
+    assert_eq!(verify_at(&app.base, &old).await["valid"], false);
+    let took = refused_within_a_second(&b.base_url, &old).await;
+    eprintln!("replica B refused the pre-regenerate token after {took:?}");
+
+    // The new secret mints tokens that work; revoking the client ends them the same way.
+    let new = access_token(&app.base, &client_id, &secret).await;
+    for _ in 0..2 {
+        assert_eq!(verify_at(&b.base_url, &new).await["valid"], true);
+    }
+    o.dev
+        .ok(&format!("/api/v1/credentials/{cred}/revoke"), json!({}))
+        .await;
+    assert_eq!(verify_at(&app.base, &new).await["valid"], false);
+    let took = refused_within_a_second(&b.base_url, &new).await;
+    eprintln!("replica B refused the revoked client's token after {took:?}");
+    // The first token stays refused.
+    assert_eq!(verify_at(&b.base_url, &old).await["valid"], false);
+    b.stop().await.unwrap();
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn concurrent_metered_calls_and_ingested_events_are_counted_exactly() {
     const N: usize = 40;

@@ -462,7 +462,10 @@ async fn without_the_allow_setting_loopback_never_receives_a_byte() {
     let (o, _) = onboard(&app, "ssrf@acme.example", &plan).await;
     let project = project_of(&o).await;
     app.deliver().await;
-    let (ep, _) = register(&o.dev, &project, &rx.url, json!([])).await;
+    // A literal loopback address is refused when it is saved; a name is resolved (and
+    // refused) only at delivery, since what it resolves to can change.
+    let by_name = rx.url.replace("127.0.0.1", "localhost");
+    let (ep, _) = register(&o.dev, &project, &by_name, json!([])).await;
     app.deliver().await;
     o.dev
         .ok(&format!("/api/v1/webhook-endpoints/{ep}/test"), json!({}))
@@ -522,4 +525,202 @@ async fn typed_answers(o: &Onboarded) -> Value {
         }
     }
     Value::Object(out)
+}
+
+/// A receiver on IPv6 loopback.
+async fn receiver_v6() -> Receiver {
+    let acceptor = TcpListener::bind("[::1]:0").into_acceptor().await.unwrap();
+    let port = acceptor.local_addr()[0].as_socket_addr().unwrap().port();
+    let rx = Receiver {
+        received: Arc::default(),
+        reply: Arc::new(Mutex::new(Reply::Echo)),
+        url: format!("http://[::1]:{port}/hook"),
+    };
+    let app = Route::new().at("/hook", post(hook)).data(rx.clone());
+    tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
+    rx
+}
+
+#[tokio::test]
+async fn literal_addresses_deliveries_cannot_reach_are_refused_naming_url() {
+    let app = spawn_app().await;
+    let plan = app.plan(json!(["declared_use_case"]), false, 0).await;
+    let (o, _) = onboard(&app, "literal@acme.example", &plan).await;
+    let project = project_of(&o).await;
+    let path = format!("/api/v1/projects/{project}/webhook-endpoints");
+    for url in [
+        "http://169.254.169.254/latest/meta-data",
+        "http://127.0.0.1:9/hook",
+        "http://0.0.0.0/hook",
+        "http://[::1]/hook",
+        "http://[fc00::1]/hook",
+        "http://[fd12:3456::1]/hook",
+        "http://[fe80::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://[::ffff:169.254.169.254]/hook",
+    ] {
+        let r = o.dev.post(&path, json!({ "url": url })).await;
+        problem(&r, "validation", 422);
+        assert_eq!(r.body["field"], "url", "{url}: {}", r.body);
+        let detail = r.body["detail"].as_str().unwrap();
+        assert!(!detail.contains("a unspecified"), "{detail}");
+    }
+    let listed = o.dev.get(&path).await.body;
+    assert_eq!(listed["items"], json!([]), "nothing was saved: {listed}");
+
+    // A public IPv6 literal is an address like any other.
+    let (ep, _) = register(
+        &o.dev,
+        &project,
+        "https://[2606:4700::1111]/hook",
+        json!([]),
+    )
+    .await;
+    // Updating to an unreachable literal is refused the same way, and changes nothing.
+    let before = o
+        .dev
+        .get(&format!("/api/v1/webhook-endpoints/{ep}"))
+        .await
+        .body;
+    let r = o
+        .dev
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/webhook-endpoints/{ep}"),
+            Some(json!({"url": "http://[::1]:8080/x"})),
+            &[],
+        )
+        .await;
+    problem(&r, "validation", 422);
+    assert_eq!(r.body["field"], "url", "{}", r.body);
+    let after = o
+        .dev
+        .get(&format!("/api/v1/webhook-endpoints/{ep}"))
+        .await
+        .body;
+    assert_eq!(before, after);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_ipv6_endpoint_the_operator_allows_is_verified_over_ipv6() {
+    let app = spawn_app_with(|c| c.webhook_allowed_cidrs = vec!["::1/128".into()]).await;
+    let rx = receiver_v6().await;
+    let plan = app.plan(json!(["declared_use_case"]), false, 0).await;
+    let (o, _) = onboard(&app, "ipv6@acme.example", &plan).await;
+    let project = project_of(&o).await;
+    app.deliver().await;
+    let (ep, secret) = register(&o.dev, &project, &rx.url, json!([])).await;
+    app.deliver().await;
+    let challenges = rx.of_type("endpoint.verification");
+    assert_eq!(challenges.len(), 1, "{:?}", rx.received());
+    verify_signed(&challenges[0], &secret);
+    let got = o.dev.get(&format!("/api/v1/webhook-endpoints/{ep}")).await;
+    assert_eq!(got.body["status"], "verified", "{}", got.body);
+    app.stop().await;
+}
+
+/// A developer on a free plan with one gate, approved; the sandbox project's id.
+async fn approved(app: &TestApp, email: &str) -> (Onboarded, String) {
+    let plan = app.plan(json!(["declared_use_case"]), false, 0).await;
+    let (o, _) = onboard(app, email, &plan).await;
+    let project = project_of(&o).await;
+    let s = submit(&o).await;
+    assert_eq!(s["phase"], "in_review", "{s}");
+    app.admin
+        .ok(
+            &format!("/api/v1/subscriptions/{}/approve", o.sub),
+            json!({}),
+        )
+        .await;
+    (o, project)
+}
+
+#[tokio::test]
+async fn clone_refuses_a_plain_http_endpoint_naming_it_and_changes_nothing() {
+    let app = spawn_app().await;
+    let (o, sandbox) = approved(&app, "clonehttp@acme.example").await;
+    let (good, _) = register(&o.dev, &sandbox, "https://hooks.acme.example/a", json!([])).await;
+    let (bad, _) = register(&o.dev, &sandbox, "http://hooks.acme.example/b", json!([])).await;
+    let clone = format!("/api/v1/subscriptions/{}/clone-to-production", o.sub);
+    let r = o.dev.post(&clone, json!({})).await;
+    problem(&r, "validation", 422);
+    let field = format!("webhook_endpoints[{bad}].url");
+    assert_eq!(r.body["field"], field.as_str(), "{}", r.body);
+    assert!(!r.body.to_string().contains(&good), "{}", r.body);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("HTTPS"),
+        "{}",
+        r.body
+    );
+    let projects = o
+        .dev
+        .get(&format!("/api/v1/workspaces/{}/projects", o.ws))
+        .await
+        .body;
+    assert_eq!(projects["items"].as_array().unwrap().len(), 1, "{projects}");
+
+    // Once the endpoint uses HTTPS the clone goes through.
+    let r = o
+        .dev
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/webhook-endpoints/{bad}"),
+            Some(json!({"url": "https://hooks.acme.example/b"})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = o.dev.post(&clone, json!({})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_cloned_endpoints_signing_secret_is_shown_once_in_the_clones_answer() {
+    let app = spawn_app().await;
+    let (o, sandbox) = approved(&app, "clonesecret@acme.example").await;
+    let url = "https://hooks.acme.example/portal";
+    let (_, sandbox_secret) = register(&o.dev, &sandbox, url, json!([])).await;
+    let clone = format!("/api/v1/subscriptions/{}/clone-to-production", o.sub);
+    let once = [("Idempotency-Key", "clone-once")];
+    let r = o
+        .dev
+        .send(Method::POST, &clone, Some(json!({})), &once)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let production = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["environment"], "production");
+    let cloned = r.body["webhook_endpoints"].as_array().unwrap();
+    assert_eq!(cloned.len(), 1, "{}", r.body);
+    assert_eq!(cloned[0]["endpoint"]["project_id"], production.as_str());
+    assert_eq!(cloned[0]["endpoint"]["url"], url);
+    assert_eq!(cloned[0]["endpoint"]["status"], "pending");
+    let secret = cloned[0]["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert_ne!(secret, sandbox_secret, "never the sandbox's secret");
+
+    // Shown once: not on reads, not in a replay of the same request.
+    let got = o.dev.get(&format!("/api/v1/projects/{production}")).await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.body);
+    let eps = o
+        .dev
+        .get(&format!("/api/v1/projects/{production}/webhook-endpoints"))
+        .await;
+    for body in [&got.body, &eps.body] {
+        assert!(!body.to_string().contains(&secret[6..]), "{body}");
+    }
+    let replay = o
+        .dev
+        .send(Method::POST, &clone, Some(json!({})), &once)
+        .await;
+    assert_eq!(replay.status, StatusCode::CREATED, "{}", replay.body);
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+    assert!(
+        !replay.body.to_string().contains(&secret[6..]),
+        "{}",
+        replay.body
+    );
+    assert_eq!(replay.body["id"], production.as_str());
+    app.stop().await;
 }

@@ -22,6 +22,15 @@ pub struct ProjectsApi {
     pub state: AppState,
 }
 
+/// A production project just cloned, and its webhook endpoints with their new signing
+/// secrets (shown this once: configure the production receivers with them now).
+#[derive(poem_openapi::Object, Debug, Clone)]
+pub struct ClonedProjectDto {
+    #[oai(flatten)]
+    pub project: ProjectDto,
+    pub webhook_endpoints: Vec<super::webhooks::EndpointWithSecretDto>,
+}
+
 pub fn decimal(field: &str, s: &str) -> ApiResult<rust_decimal::Decimal> {
     s.trim().parse().map_err(|_| {
         Problem::field(
@@ -129,7 +138,10 @@ impl ProjectsApi {
         })
     }
 
-    /// Clone an approved subscription's sandbox project into a new production project.
+    /// Clone an approved subscription's sandbox project into a new production project. Its
+    /// webhook endpoints are copied with signing secrets of their own, shown this once in
+    /// `webhook_endpoints`; an endpoint production would refuse (plain HTTP, an address
+    /// deliveries may not reach) refuses the clone with 422 naming it.
     #[oai(
         path = "/subscriptions/:id/clone-to-production",
         method = "post",
@@ -139,15 +151,22 @@ impl ProjectsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-    ) -> ApiResult<Created<ProjectDto>> {
+    ) -> ApiResult<Created<ClonedProjectDto>> {
         let id: SubscriptionId = path_id(&id, "subscription")?;
-        let p = self
+        let c = self
             .state
             .portal()
             .projects()
             .clone_to_production(auth.caller(), id)
             .await?;
-        created((&p).into(), format!("/api/v1/projects/{}", p.id))
+        let location = format!("/api/v1/projects/{}", c.project.id);
+        created(
+            ClonedProjectDto {
+                project: (&c.project).into(),
+                webhook_endpoints: c.webhook_endpoints.iter().map(Into::into).collect(),
+            },
+            location,
+        )
     }
 
     /// Set an alert threshold: `requests_per_day`, `error_rate_percent` or `spend_per_month`

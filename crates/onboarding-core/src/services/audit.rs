@@ -1,7 +1,7 @@
 //! Reading the audit log and verifying its hash chains.
 
 use super::*;
-use crate::audit::{AuditEvent, ChainBreak, verify_chain};
+use crate::audit::{AuditEvent, ChainBreak, verify_chain_with_head};
 
 /// Events fetched per page while verifying a chain.
 const VERIFY_PAGE: u64 = 1000;
@@ -31,7 +31,8 @@ impl Audit {
             .await?)
     }
 
-    /// Verifies one chain from its first event, page by page.
+    /// Verifies one chain from its first event, page by page, and that it ends at its stored
+    /// head (a cut tail links perfectly; only the head shows it).
     pub async fn verify_audit_chain(
         &self,
         chain: Option<WorkspaceId>,
@@ -48,7 +49,8 @@ impl Audit {
                 break;
             }
         }
-        Ok(verify_chain(&all).map(|()| all.len() as u64))
+        let head = self.cx.p.audit.head(chain).await?;
+        Ok(verify_chain_with_head(&all, head.as_ref()).map(|()| all.len() as u64))
     }
 
     /// Verifies every chain; the operator's `audit verify` command prints this.

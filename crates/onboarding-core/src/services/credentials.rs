@@ -123,7 +123,10 @@ impl Credentials {
             Environment::Sandbox => Action::CreateSandboxCredential,
             Environment::Production => Action::CreateProductionCredential,
         };
-        let (account, _) = self.cx.require(caller, s.workspace_id, action).await?;
+        let (account, _) = self
+            .cx
+            .require_on("subscription", caller, s.workspace_id, action)
+            .await?;
         let name = Label::for_field("name", name)?;
         let project = match environment {
             Environment::Sandbox => {
@@ -199,7 +202,9 @@ impl Credentials {
         project: ProjectId,
     ) -> ServiceResult<Vec<Credential>> {
         let p = self.cx.load_project(project).await?;
-        self.cx.require_read(caller, p.workspace_id).await?;
+        self.cx
+            .require_read_on("project", caller, p.workspace_id)
+            .await?;
         Ok(self
             .cx
             .p
@@ -211,7 +216,9 @@ impl Credentials {
     /// One credential (members of its workspace only; `NotFound` otherwise).
     pub async fn credential(&self, caller: Caller, id: CredentialId) -> ServiceResult<Credential> {
         let c = self.cx.load_credential(id).await?;
-        self.cx.require_read(caller, c.workspace_id).await?;
+        self.cx
+            .require_read_on("credential", caller, c.workspace_id)
+            .await?;
         Ok(c)
     }
 
@@ -246,7 +253,8 @@ impl Credentials {
     ) -> ServiceResult<Credential> {
         let c = self.cx.load_credential(id).await?;
         self.cx
-            .require(
+            .require_on(
+                "credential",
                 caller,
                 c.workspace_id,
                 Context::manage_action(c.environment),
@@ -257,6 +265,8 @@ impl Credentials {
         self.cx
             .change_in(caller.actor(), now, c.workspace_id, Some(c.project_id))
             .update(&mut next)
+            // What the client obtained with its secret ends with it.
+            .with(Change::EndAccessTokens(id))
             .audit("credential.revoked", id, json!({}))
             .event(EventType::CredentialRevoked, json!({ "credential_id": id }))
             .commit()
@@ -448,7 +458,8 @@ impl Context {
         expected_version: Option<i64>,
     ) -> ServiceResult<CreatedCredential> {
         let c = self.load_credential(id).await?;
-        self.require(
+        self.require_on(
+            "credential",
             caller,
             c.workspace_id,
             Context::manage_action(c.environment),
@@ -474,8 +485,15 @@ impl Context {
         };
         let details = json!({ "last4": next.secret.last4, "previous_expires_at": next.previous.as_ref().map(|p| p.expires_at) });
         let payload = json!({ "credential_id": id, "previous_expires_at": next.previous.as_ref().map(|p| p.expires_at) });
-        self.change_in(caller.actor(), now, c.workspace_id, Some(c.project_id))
-            .update(&mut next)
+        let mut draft = self
+            .change_in(caller.actor(), now, c.workspace_id, Some(c.project_id))
+            .update(&mut next);
+        if grace.is_none() {
+            // Regenerate ends the old secret at once, and the access tokens it minted with it
+            // (a rotation's old secret, and its tokens, live out the grace period).
+            draft = draft.with(Change::EndAccessTokens(id));
+        }
+        draft
             .audit(event.as_str(), id, details)
             .event(event, payload)
             .commit()

@@ -166,7 +166,14 @@ impl Exports {
                 self.cx.load_workspace(workspace_id).await?;
             }
             _ => {
-                self.cx.require(caller, workspace_id, action).await?;
+                let entity = if project_id.is_some() {
+                    "project"
+                } else {
+                    "workspace"
+                };
+                self.cx
+                    .require_on(entity, caller, workspace_id, action)
+                    .await?;
             }
         }
         Ok(ExportGrant {
@@ -286,7 +293,9 @@ impl Exports {
         limit: usize,
     ) -> ServiceResult<Vec<ReportRecord>> {
         let p = self.cx.load_project(project).await?;
-        self.cx.require_read(caller, p.workspace_id).await?;
+        self.cx
+            .require_read_on("project", caller, p.workspace_id)
+            .await?;
         self.cx
             .reports_of(p.workspace_id, Some(project), limit)
             .await
@@ -317,11 +326,13 @@ impl Metering {
         let p = self.cx.load_project(project).await?;
         match caller {
             Caller::Staff { .. } => {
-                self.cx.require_read(caller, p.workspace_id).await?;
+                self.cx
+                    .require_read_on("project", caller, p.workspace_id)
+                    .await?;
             }
             _ => {
                 self.cx
-                    .require(caller, p.workspace_id, Action::ReadUsage)
+                    .require_on("project", caller, p.workspace_id, Action::ReadUsage)
                     .await?;
             }
         }

@@ -107,7 +107,7 @@ impl Metering {
     ) -> ServiceResult<UsageView> {
         let p = self.cx.load_project(project).await?;
         self.cx
-            .require(caller, p.workspace_id, Action::ReadUsage)
+            .require_on("project", caller, p.workspace_id, Action::ReadUsage)
             .await?;
         // A window longer than 400 days keeps its last 400; an inverted one is empty. The
         // view names the window it covers, so the caller sees what was cut.

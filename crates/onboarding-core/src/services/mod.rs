@@ -28,7 +28,7 @@ pub use exports::{ExportFormat, ExportGrant, ExportKind, ExportScope, ReportReco
 pub use ingest::{IngestReport, RejectedCall, ReportedCall};
 pub use journey::JourneyView;
 pub use metering::{RaisedAlert, UsageView, month_bounds, period_bounds};
-pub use projects::ProjectOverview;
+pub use projects::{ClonedProject, ProjectOverview};
 pub use subscriptions::{QueueEntry, SubscriptionView};
 pub use webhooks::{
     AttemptResult, CreatedEndpoint, DeliveryTarget, DispatchReport, Outcome, Prepared,
@@ -175,6 +175,15 @@ impl RefusalCode {
 /// The result of every use case.
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
+/// Turns any not-found into `entity`'s: the workspace of a resource the caller may not see is
+/// reported as the resource itself missing.
+pub(crate) fn not_found_as(entity: &'static str) -> impl FnOnce(ServiceError) -> ServiceError {
+    move |e| match e {
+        ServiceError::NotFound { .. } => ServiceError::NotFound { entity },
+        other => other,
+    }
+}
+
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -264,6 +273,8 @@ pub struct Ports {
     pub meter: Arc<dyn UsageSink>,
     /// Encryption of webhook signing secrets.
     pub vault: Arc<dyn SecretVault>,
+    /// Which addresses webhook deliveries may reach (registration refuses the others).
+    pub destinations: Arc<dyn DestinationPolicy>,
 }
 
 /// Every store port at once: what one database adapter provides.
@@ -316,6 +327,8 @@ pub struct Infrastructure {
     pub meter: Arc<dyn UsageSink>,
     /// Encryption of webhook signing secrets.
     pub vault: Arc<dyn SecretVault>,
+    /// Which addresses webhook deliveries may reach (registration refuses the others).
+    pub destinations: Arc<dyn DestinationPolicy>,
 }
 
 impl Ports {
@@ -340,6 +353,7 @@ impl Ports {
             uow: store,
             meter: infra.meter,
             vault: infra.vault,
+            destinations: infra.destinations,
         }
     }
 }
@@ -650,6 +664,34 @@ impl Context {
             .ok_or(ServiceError::NotFound {
                 entity: "workspace",
             })
+    }
+
+    /// [`require`](Self::require) for an action on one resource of the workspace (`entity`,
+    /// already loaded): a non-member gets that resource's own not-found, the very answer an
+    /// id that exists nowhere gets, so another tenant's ids are never told apart.
+    pub(super) async fn require_on(
+        &self,
+        entity: &'static str,
+        caller: Caller,
+        workspace: WorkspaceId,
+        action: Action,
+    ) -> ServiceResult<(AccountId, RoleSet)> {
+        self.require(caller, workspace, action)
+            .await
+            .map_err(not_found_as(entity))
+    }
+
+    /// [`require_read`](Self::require_read) for one resource of the workspace, answering
+    /// non-members as [`require_on`](Self::require_on) does.
+    pub(super) async fn require_read_on(
+        &self,
+        entity: &'static str,
+        caller: Caller,
+        workspace: WorkspaceId,
+    ) -> ServiceResult<Option<RoleSet>> {
+        self.require_read(caller, workspace)
+            .await
+            .map_err(not_found_as(entity))
     }
 
     /// Authorizes a member's action inside a workspace: 404 for non-members, 403 for members

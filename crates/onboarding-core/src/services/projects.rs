@@ -36,6 +36,16 @@ pub struct ProjectOverview {
     pub next_step: crate::next_step::NextStep,
 }
 
+/// A production project just cloned and its webhook endpoints, each with the new signing
+/// secret it was given: shown this once (the production receivers need them to verify).
+#[derive(Clone)]
+pub struct ClonedProject {
+    /// The production project.
+    pub project: Project,
+    /// The copied endpoints (pending verification) and their secrets.
+    pub webhook_endpoints: Vec<super::CreatedEndpoint>,
+}
+
 fn clean_list(field: &str, items: &[String]) -> Result<Vec<String>, FieldError> {
     if items.len() > 200 {
         return Err(FieldError::new(field, "at most 200 entries"));
@@ -120,7 +130,9 @@ impl Projects {
         id: ProjectId,
     ) -> ServiceResult<ProjectOverview> {
         let project = self.cx.load_project(id).await?;
-        self.cx.require_read(caller, project.workspace_id).await?;
+        self.cx
+            .require_read_on("project", caller, project.workspace_id)
+            .await?;
         let all_subs = self
             .cx
             .p
@@ -160,14 +172,42 @@ impl Projects {
         &self,
         caller: Caller,
         sub: SubscriptionId,
-    ) -> ServiceResult<Project> {
+    ) -> ServiceResult<ClonedProject> {
         let s = self.cx.load_subscription(sub).await?;
         let (account, _) = self
             .cx
-            .require(caller, s.workspace_id, Action::CloneToProduction)
+            .require_on(
+                "subscription",
+                caller,
+                s.workspace_id,
+                Action::CloneToProduction,
+            )
             .await?;
         clonable(&s)?;
         let sandbox = self.cx.load_project(s.project_id).await?;
+        let endpoints = self.cx.p.webhooks.endpoints(sandbox.id).await?;
+        // Production takes only what registering there would (decision 0025): HTTPS, and an
+        // address deliveries may reach. Each endpoint that fails is named; nothing is written.
+        let refused: Vec<FieldError> = endpoints
+            .iter()
+            .filter_map(|ep| {
+                crate::webhook::validate_endpoint_url(&ep.url, Environment::Production)
+                    .and_then(|u| crate::webhook::check_destination(&u, &*self.cx.p.destinations))
+                    .err()
+                    .map(|e| {
+                        FieldError::new(
+                            format!("webhook_endpoints[{}].url", ep.id),
+                            format!(
+                                "{} cannot be copied to production: {}; change its URL or delete it, then clone again",
+                                ep.url, e.reason
+                            ),
+                        )
+                    })
+            })
+            .collect();
+        if !refused.is_empty() {
+            return Err(ServiceError::InvalidFields(refused));
+        }
         let now = self.cx.now();
         let production =
             sandbox.clone_to_production(ProjectId::from_ulid(self.cx.ulid()), s.id, account, now);
@@ -175,15 +215,22 @@ impl Projects {
             .cx
             .change_in(caller.actor(), now, s.workspace_id, Some(production.id))
             .with(Change::InsertProject(production.clone()));
-        for ep in self.cx.p.webhooks.endpoints(sandbox.id).await? {
-            // Never copy a secret: the production endpoint gets its own signing secret.
-            let (_, secret) = self.cx.new_signing_secret(now);
-            draft = draft.with(Change::InsertWebhookEndpoint(ep.clone_for(
+        let mut copies = Vec::new();
+        for ep in &endpoints {
+            // Never copy a secret: the production endpoint gets its own signing secret, shown
+            // once in the answer.
+            let (plaintext, secret) = self.cx.new_signing_secret(now);
+            let copy = ep.clone_for(
                 WebhookEndpointId::from_ulid(self.cx.ulid()),
                 production.id,
                 secret,
                 now,
-            )));
+            );
+            draft = draft.with(Change::InsertWebhookEndpoint(copy.clone()));
+            copies.push(super::CreatedEndpoint {
+                endpoint: copy,
+                secret: plaintext,
+            });
         }
         for th in self.cx.p.alerts.thresholds(sandbox.id).await? {
             draft = draft.with(Change::PutAlertThreshold(AlertThreshold {
@@ -213,7 +260,10 @@ impl Projects {
                 clonable(&self.cx.load_subscription(sub).await?)
             })
             .await?;
-        Ok(production)
+        Ok(ClonedProject {
+            project: production,
+            webhook_endpoints: copies,
+        })
     }
 
     /// Sets an alert threshold (one per metric per project; setting it again replaces the limit).
@@ -230,7 +280,9 @@ impl Projects {
         } else {
             Action::SetOperationalAlerts
         };
-        self.cx.require(caller, p.workspace_id, action).await?;
+        self.cx
+            .require_on("project", caller, p.workspace_id, action)
+            .await?;
         AlertThreshold::validate_limit(metric, limit)?;
         let now = self.cx.now();
         let existing = self
@@ -297,7 +349,7 @@ impl Projects {
     ) -> ServiceResult<Project> {
         let p = self.cx.load_project(project).await?;
         self.cx
-            .require(caller, p.workspace_id, Action::ReviewLiveAudit)
+            .require_on("project", caller, p.workspace_id, Action::ReviewLiveAudit)
             .await?;
         if p.environment != Environment::Production {
             return Err(ServiceError::Conflict {
@@ -350,6 +402,11 @@ impl Context {
         which: impl Fn(&AlertThreshold) -> bool,
     ) -> ServiceResult<()> {
         let p = self.load_project(project).await?;
+        // Membership before the threshold is looked up: another tenant learns nothing of it.
+        let (_, m) = self
+            .membership(caller, p.workspace_id)
+            .await
+            .map_err(not_found_as("project"))?;
         let th = self
             .p
             .alerts
@@ -365,7 +422,11 @@ impl Context {
         } else {
             Action::SetOperationalAlerts
         };
-        self.require(caller, p.workspace_id, action).await?;
+        if !allowed(m.roles, action) {
+            return Err(ServiceError::Forbidden {
+                action: crate::roles::Attempt::Member(action),
+            });
+        }
         let now = self.now();
         self.change_in(caller.actor(), now, p.workspace_id, Some(project))
             .with(Change::DeleteAlertThreshold(th.id))

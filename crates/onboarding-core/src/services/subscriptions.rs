@@ -105,7 +105,7 @@ impl Pipeline {
         let p = self.cx.load_project(project).await?;
         let (account, _) = self
             .cx
-            .require(caller, p.workspace_id, Action::Subscribe)
+            .require_on("project", caller, p.workspace_id, Action::Subscribe)
             .await?;
         let plan = self.cx.catalog().plan(plan).await?;
         // The project, not the request, is at fault here: a business rule on the state of
@@ -153,10 +153,14 @@ impl Pipeline {
             created_by: account,
             version: 0,
         };
+        // The project names its latest subscription (`ProjectDto.subscription_id`).
+        let mut named = p.clone();
+        named.subscription_id = Some(s.id);
         let set = self
             .cx
             .change_in(caller.actor(), now, s.workspace_id, Some(project))
             .with(Change::InsertSubscription(s.clone()))
+            .update(&mut named)
             .audit(
                 "subscription.created",
                 s.id,
@@ -203,7 +207,9 @@ impl Pipeline {
         id: SubscriptionId,
     ) -> ServiceResult<SubscriptionView> {
         let s = self.cx.load_subscription(id).await?;
-        self.cx.require_read(caller, s.workspace_id).await?;
+        self.cx
+            .require_read_on("subscription", caller, s.workspace_id)
+            .await?;
         let plan = self.cx.catalog().plan(s.plan_id).await?;
         let creds = self
             .cx
@@ -257,7 +263,12 @@ impl Pipeline {
         let s = self.cx.load_subscription(id).await?;
         let (account, _) = self
             .cx
-            .require(caller, s.workspace_id, Action::SubmitForReview)
+            .require_on(
+                "subscription",
+                caller,
+                s.workspace_id,
+                Action::SubmitForReview,
+            )
             .await?;
         Context::check_version(&s, expected_version)?;
         let plan = self.cx.catalog().plan(s.plan_id).await?;
@@ -295,7 +306,12 @@ impl Pipeline {
         let s = self.cx.load_subscription(id).await?;
         let (account, _) = self
             .cx
-            .require(caller, s.workspace_id, Action::SubmitForReview)
+            .require_on(
+                "subscription",
+                caller,
+                s.workspace_id,
+                Action::SubmitForReview,
+            )
             .await?;
         Context::check_version(&s, expected_version)?;
         let now = self.cx.now();
@@ -608,7 +624,9 @@ impl Context {
             Err(forbidden) => {
                 if let Caller::Account(_) = caller {
                     let s = self.load_subscription(id).await?;
-                    self.membership(caller, s.workspace_id).await?;
+                    self.membership(caller, s.workspace_id)
+                        .await
+                        .map_err(not_found_as("subscription"))?;
                 }
                 Err(forbidden)
             }

@@ -157,6 +157,7 @@ impl Mocks {
             uow: Arc::new(self.uow),
             meter: Arc::new(meter),
             vault: Arc::new(crate::memory::TestVault),
+            destinations: Arc::new(crate::memory::AnyDestination),
         })
     }
 }
@@ -379,11 +380,12 @@ async fn another_tenants_account_calling_a_reviewer_action_gets_not_found() {
     m.uow.expect_commit().never();
     let outsider = Caller::Account(other_account());
     let p = m.portal();
+    // The answer a subscription id that exists nowhere gets.
     let not_found = |e: ServiceError| {
         matches!(
             e,
             ServiceError::NotFound {
-                entity: "workspace"
+                entity: "subscription"
             }
         )
     };

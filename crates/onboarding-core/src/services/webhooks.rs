@@ -18,8 +18,8 @@ use crate::project::Project;
 use crate::webhook::{
     AttemptRecord, DEFAULT_SECRET_OVERLAP, DISABLE_AFTER_FAILING, Delivery, DeliveryAttempt,
     DeliveryStatus, EVENT_VERIFICATION, EndpointHealth, EndpointStatus, EventType, HEALTH_WINDOW,
-    MAX_SECRET_OVERLAP, WebhookEndpoint, challenge_echoed, fan_out, is_interactive_event,
-    validate_endpoint_url, validate_event_filter,
+    MAX_SECRET_OVERLAP, WebhookEndpoint, challenge_echoed, check_destination, fan_out,
+    is_interactive_event, validate_endpoint_url, validate_event_filter,
 };
 
 /// A new endpoint and its signing secret: the only time the secret is shown.
@@ -149,9 +149,10 @@ impl Endpoints {
     ) -> ServiceResult<CreatedEndpoint> {
         let p: Project = self.cx.load_project(project).await?;
         self.cx
-            .require(caller, p.workspace_id, Action::ManageWebhooks)
+            .require_on("project", caller, p.workspace_id, Action::ManageWebhooks)
             .await?;
         let url = validate_endpoint_url(url, p.environment)?;
+        check_destination(&url, &*self.cx.p.destinations)?;
         let events = validate_event_filter(events)?;
         let now = self.cx.now();
         let (secret, sealed) = self.cx.new_signing_secret(now);
@@ -195,7 +196,9 @@ impl Endpoints {
         project: ProjectId,
     ) -> ServiceResult<Vec<WebhookEndpoint>> {
         let p = self.cx.load_project(project).await?;
-        self.cx.require_read(caller, p.workspace_id).await?;
+        self.cx
+            .require_read_on("project", caller, p.workspace_id)
+            .await?;
         Ok(self.cx.p.webhooks.endpoints(project).await?)
     }
 
@@ -206,7 +209,9 @@ impl Endpoints {
         id: WebhookEndpointId,
     ) -> ServiceResult<WebhookEndpoint> {
         let ep = self.cx.load_endpoint(id).await?;
-        self.cx.require_read(caller, ep.workspace_id).await?;
+        self.cx
+            .require_read_on("webhook endpoint", caller, ep.workspace_id)
+            .await?;
         Ok(ep)
     }
 
@@ -223,7 +228,9 @@ impl Endpoints {
         let p = self.cx.load_project(ep.project_id).await?;
         let mut next = ep.clone();
         if let Some(u) = url {
-            next.url = validate_endpoint_url(u, p.environment)?.to_string();
+            let u = validate_endpoint_url(u, p.environment)?;
+            check_destination(&u, &*self.cx.p.destinations)?;
+            next.url = u.to_string();
         }
         if let Some(e) = events {
             next.events = validate_event_filter(e)?;
@@ -385,8 +392,13 @@ impl Context {
         id: WebhookEndpointId,
     ) -> ServiceResult<WebhookEndpoint> {
         let ep = self.load_endpoint(id).await?;
-        self.require(caller, ep.workspace_id, Action::ManageWebhooks)
-            .await?;
+        self.require_on(
+            "webhook endpoint",
+            caller,
+            ep.workspace_id,
+            Action::ManageWebhooks,
+        )
+        .await?;
         Ok(ep)
     }
 
@@ -792,7 +804,10 @@ impl Webhooks {
             .delivery(id)
             .await?
             .ok_or(ServiceError::NotFound { entity: "delivery" })?;
-        self.portal.cx.require_read(caller, d.workspace_id).await?;
+        self.portal
+            .cx
+            .require_read_on("delivery", caller, d.workspace_id)
+            .await?;
         Ok(d)
     }
 
@@ -820,7 +835,7 @@ impl Webhooks {
             .ok_or(ServiceError::NotFound { entity: "delivery" })?;
         self.portal
             .cx
-            .require(caller, d.workspace_id, Action::ManageWebhooks)
+            .require_on("delivery", caller, d.workspace_id, Action::ManageWebhooks)
             .await?;
         if d.status != DeliveryStatus::Failed {
             return Err(ServiceError::Conflict {

@@ -231,7 +231,12 @@ impl Workspaces {
                 entity: "invitation",
             })?;
         self.cx
-            .require(caller, inv.workspace_id, Action::ManageMembers)
+            .require_on(
+                "invitation",
+                caller,
+                inv.workspace_id,
+                Action::ManageMembers,
+            )
             .await?;
         let now = self.cx.now();
         let mut next = inv.revoke(now).map_err(invitation_error)?;
@@ -366,7 +371,12 @@ impl Workspaces {
             })?;
         let (owner, _) = self
             .cx
-            .require(caller, jr.workspace_id, Action::ManageMembers)
+            .require_on(
+                "join request",
+                caller,
+                jr.workspace_id,
+                Action::ManageMembers,
+            )
             .await?;
         let now = self.cx.now();
         let mut next = jr

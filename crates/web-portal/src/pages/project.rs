@@ -60,6 +60,16 @@ async fn render(
     fe: Option<FormErrors>,
     shown: Option<ShownSecret>,
 ) -> Response {
+    render_shown(ctx, id, fe, shown.into_iter().collect()).await
+}
+
+/// The project page with secrets shown once above it (a clone shows one per copied endpoint).
+pub(crate) async fn render_shown(
+    ctx: &Ctx,
+    id: ProjectId,
+    fe: Option<FormErrors>,
+    shown: Vec<ShownSecret>,
+) -> Response {
     let caller = caller_or_redirect!(ctx);
     let p = &ctx.state.portal;
     let ov = match p.projects().project_overview(caller, id).await {
@@ -153,11 +163,12 @@ async fn render(
         p.breadcrumb { a href="/" { "Access" } " / " a href=(format!("/workspaces/{ws}")) { (wov.workspace.name) } " / " (name) }
         (ui::lanes(ov.next_step.lane))
         (ui::next_step(&ov.next_step, go))
-        @if let Some(sh) = &shown {
-            div.notice.notice-warn #webhook-secret-notice role="alert" {
+        @for (i, sh) in shown.iter().enumerate() {
+            @let suffix = if i == 0 { String::new() } else { format!("-{i}") };
+            div.notice.notice-warn id=(format!("webhook-secret-notice{suffix}")) role="alert" {
                 h2 { (sh.title) }
                 p { strong { "Copy this signing secret now: it is shown only once." } " It is not stored in a form you can read again; if it is lost, rotate it." }
-                p { code.secret #webhook-secret { (sh.secret) } }
+                p { code.secret id=(format!("webhook-secret{suffix}")) { (sh.secret) } }
                 @if let Some(n) = &sh.note { p { (n) } }
             }
         }
@@ -234,7 +245,7 @@ async fn render(
                 }
             }
         }
-        (webhooks_section(ctx, id, &ov.webhook_endpoints, ctx.state.webhooks.is_some().then_some(&deliveries[..]), can(Action::ManageWebhooks), fe, now))
+        (webhooks_section(ctx, id, pr.cloned_from.is_some(), &ov.webhook_endpoints, ctx.state.webhooks.is_some().then_some(&deliveries[..]), can(Action::ManageWebhooks), fe, now))
         section.card aria-labelledby="alerts-title" {
             h2 #alerts-title { "Alert thresholds" }
             @if ov.alert_thresholds.is_empty() { p { "No alert thresholds yet." } }
@@ -661,6 +672,7 @@ fn deliveries_table(
 fn webhooks_section(
     ctx: &Ctx,
     id: ProjectId,
+    cloned: bool,
     eps: &[WebhookEndpoint],
     deliveries: Option<&[(Option<EndpointHealth>, Vec<Delivery>)]>,
     manage: bool,
@@ -678,6 +690,9 @@ fn webhooks_section(
         section.card aria-labelledby="wh-title" {
             h2 #wh-title { "Webhook endpoints" }
             p.muted { "Endpoints belong to this project. A new or changed endpoint is pending until it echoes the challenge the portal sends it; deliveries are signed with its whsec_ secret." }
+            @if cloned && !eps.is_empty() {
+                p #cloned-secrets-note { "The endpoints copied from the sandbox project have signing secrets of their own, shown once in the answer to the clone. If one was not kept, rotate it with an overlap of 0 and give the receiver the new secret; each endpoint is pending until it answers its verification challenge." }
+            }
             @if eps.is_empty() { p { "No webhook endpoints yet." } }
             @for (i, ep) in eps.iter().enumerate() {
                 @let base = format!("ep-{}", ep.id);

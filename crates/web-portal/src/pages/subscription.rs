@@ -417,7 +417,23 @@ pub async fn clone_to_production(state: WebState, req: Request) -> Response {
         .clone_to_production(caller, id)
         .await
     {
-        Ok(_) => redirect(&format!("/subscriptions/{id}#production")),
+        Ok(c) if c.webhook_endpoints.is_empty() => {
+            redirect(&format!("/subscriptions/{id}#production"))
+        }
+        // The copied endpoints' new signing secrets are shown once, in this response, on
+        // the production project's page.
+        Ok(c) => {
+            let shown = c
+                .webhook_endpoints
+                .into_iter()
+                .map(|e| super::project::ShownSecret {
+                    title: format!("Production webhook endpoint: {}", e.endpoint.url),
+                    secret: e.secret,
+                    note: Some("A new signing secret, not the sandbox endpoint's: configure the production receiver with it. The endpoint is pending until it answers its verification challenge.".into()),
+                })
+                .collect();
+            super::project::render_shown(&ctx, c.project.id, None, shown).await
+        }
         Err(e) => match FormErrors::from_service("clone", form, e) {
             Ok(fe) => render(&ctx, id, Some(fe)).await,
             Err(e) => ctx.error(e),
