@@ -129,6 +129,7 @@ fn every_answer_that_holds_a_secret_documents_cache_control() {
     assert_eq!(
         secret_bearing,
         [
+            "clone_to_production",
             "create_credential",
             "create_personal_access_token",
             "create_webhook_endpoint",

@@ -151,7 +151,7 @@ impl ProjectsApi {
         &self,
         auth: Auth,
         id: Path<String>,
-    ) -> ApiResult<Created<ClonedProjectDto>> {
+    ) -> ApiResult<CreatedSecret<ClonedProjectDto>> {
         let id: SubscriptionId = path_id(&id, "subscription")?;
         let c = self
             .state
@@ -160,7 +160,8 @@ impl ProjectsApi {
             .clone_to_production(auth.caller(), id)
             .await?;
         let location = format!("/api/v1/projects/{}", c.project.id);
-        created(
+        // The copied endpoints' signing secrets are shown this once.
+        created_secret(
             ClonedProjectDto {
                 project: (&c.project).into(),
                 webhook_endpoints: c.webhook_endpoints.iter().map(Into::into).collect(),
