@@ -1,225 +1,94 @@
-//! The whole pipeline with in-memory adapters: sign-up to production credentials.
-//! `cargo run -p onboarding-core --example pipeline`
+//! The whole pipeline on the in-memory adapters, sign-up to a production key:
+//! `cargo run -p onboarding-core --example pipeline`. docs/embedding.md walks through it.
 
-use chrono::{TimeZone, Utc};
 use onboarding_core::demo::demo_catalog;
-use onboarding_core::gates::Gate;
+use onboarding_core::gates::Gate::{ConsentHandling, WebhookVerification};
 use onboarding_core::memory::in_memory_portal;
-use onboarding_core::project::Environment;
-use onboarding_core::roles::{Role, RoleSet, StaffRole};
-use onboarding_core::services::NewCredentialKind;
-use onboarding_core::workspace::Responsibility;
+use onboarding_core::project::Environment::{Production, Sandbox};
+use onboarding_core::roles::{Role, RoleSet, StaffRole::Admin};
+use onboarding_core::services::NewCredentialKind::ApiKey;
+use onboarding_core::testing::fixtures::{demo_answers, t0};
+use onboarding_core::workspace::Responsibility as R;
 use onboarding_core::{Caller, ServiceError};
 use rust_decimal_macros::dec;
 
+const PASS: &str = "a long enough passphrase";
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), ServiceError> {
-    let (portal, store, _clock) =
-        in_memory_portal(Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap());
+    let (portal, _store, _clock) = in_memory_portal(t0());
+    let (accounts, team) = (portal.accounts(), portal.workspaces());
+    let (pipeline, keys) = (portal.pipeline(), portal.credentials());
 
-    // The provider: an admin configures the demo product's paid plan; a reviewer works the queue.
-    let admin = portal
-        .accounts()
-        .create_staff(
-            None,
-            "admin@provider.example",
-            "Ada Admin",
-            StaffRole::Admin,
-            "a long admin passphrase",
-        )
-        .await?;
+    // The provider: the first admin configures the demo's paid plan, and reviews.
+    let ada = accounts.create_staff(None, "ada@api.example", "Ada", Admin, PASS);
     let admin = Caller::Staff {
-        id: admin.id,
-        role: StaffRole::Admin,
+        id: ada.await?.id,
+        role: Admin,
     };
-    let (product, plans) = demo_catalog();
-    let product = portal
-        .catalog()
-        .create_product(admin, &product.name, &product.description)
+    let (product, mut plans) = demo_catalog();
+    plans[0].gates.retain(|g| *g != WebhookVerification); // no receiver here
+    let catalog = portal.catalog();
+    let product = catalog.create_product(admin, &product.name, "").await?;
+    let plan = catalog
+        .create_plan(admin, product.id, plans.remove(0))
         .await?;
-    let mut standard = plans.into_iter().next().expect("the demo has a paid plan");
-    standard.gates.retain(|g| *g != Gate::WebhookVerification); // no webhook receiver in this example
-    let plan = portal
-        .catalog()
-        .create_plan(admin, product.id, standard)
-        .await?;
-    let reviewer = portal
-        .accounts()
-        .create_staff(
-            Some(admin),
-            "rita@provider.example",
-            "Rita Reviewer",
-            StaffRole::Reviewer,
-            "a long reviewer passphrase",
-        )
-        .await?;
-    let reviewer = Caller::Staff {
-        id: reviewer.id,
-        role: StaffRole::Reviewer,
-    };
 
-    // The partner: a technical lead signs up, creates the workspace and a sandbox project.
-    let lead = portal
-        .accounts()
-        .sign_up(
-            "lena@fintech.example",
-            "Lena Lead",
-            "a long developer passphrase",
-        )
-        .await?;
+    // The partner: a lead, a workspace, a sandbox project, a subscription, a key.
+    let lead = accounts.sign_up("lena@fin.example", "Lena", PASS).await?;
     let lena = Caller::Account(lead.id);
-    println!(
-        "next: {}",
-        portal.accounts().me(lena).await?.next_step.title
-    );
-    let ws = portal
-        .workspaces()
-        .create_workspace(lena, "Fintech Ltd")
-        .await?;
-    portal
-        .workspaces()
-        .set_roles(
-            lena,
-            ws.id,
-            lead.id,
-            RoleSet::of(&[Role::Owner, Role::TechnicalLead]),
-        )
-        .await?;
-    let project = portal
-        .projects()
-        .create_project(
-            lena,
-            ws.id,
-            "Balance sync",
-            "Nightly balance sync for bookkeeping",
-            &["GET /v1/accounts".into()],
-            &[],
-        )
-        .await?;
-    let sub = portal
-        .pipeline()
-        .subscribe(lena, project.id, plan.id)
-        .await?;
-    let key = portal
-        .credentials()
-        .create_credential(
-            lena,
-            sub.id,
-            Environment::Sandbox,
-            NewCredentialKind::ApiKey,
-            "laptop",
-        )
-        .await?;
-    println!("sandbox key (shown once): {}", key.secret.expose());
+    let ws = team.create_workspace(lena, "Fintech Ltd").await?.id;
+    let roles = RoleSet::of(&[Role::Owner, Role::TechnicalLead]);
+    team.set_roles(lena, ws, lead.id, roles).await?;
+    let endpoints = ["GET /v1/accounts".to_owned()];
+    let projects = portal.projects();
+    let project = projects.create_project(lena, ws, "Sync", "Balances", &endpoints, &[]);
+    let sub = pipeline.subscribe(lena, project.await?.id, plan.id).await?;
+    let key = keys.create_credential(lena, sub.id, Sandbox, ApiKey, "laptop");
+    let secret = key.await?.secret;
+    println!("sandbox key, shown once: {}", secret.expose());
+
+    // The gateway verifies calls; they count for the integration gate.
     for _ in 0..25 {
-        portal
-            .credentials()
-            .verify_secret(
-                key.secret.expose(),
-                Some(Environment::Sandbox),
-                Some("GET /v1/accounts"),
-                true,
-            )
+        let call = Some("GET /v1/accounts");
+        keys.verify_secret(secret.expose(), Some(Sandbox), call, true)
             .await?;
     }
-
-    // Submit through the plan's form.
-    let answers = serde_json::from_value(serde_json::json!({
-        "legal_name": "Fintech Ltd", "website": "https://fintech.example", "contact_email": "lena@fintech.example",
-        "use_case": "accounting integration", "data_usage": "Balances kept 30 days, finance team only.",
-        "data_categories": ["balances"], "consent_capture": "OAuth consent screen",
-        "consent_withdrawal": "Settings page and e-mail", "privacy_policy_url": "https://fintech.example/privacy",
-        "accepts_terms": true
-    }))
-    .expect("valid JSON");
-    let sub = portal
-        .pipeline()
-        .submit(lena, sub.id, Some(answers), Some(sub.version))
+    let sub = pipeline
+        .submit(lena, sub.id, Some(demo_answers()), None)
         .await?;
-    println!("submitted: {}", sub.submit_label());
+    println!("{}", sub.submit_label());
 
-    // Clear the remaining gates: responsibles (separate people), consent sign-off.
-    for (email, role, what) in [
-        (
-            "bill@fintech.example",
-            Role::Billing,
-            Responsibility::BillingOwner,
-        ),
-        (
-            "cora@fintech.example",
-            Role::Compliance,
-            Responsibility::AuditContact,
-        ),
-        (
-            "sam@fintech.example",
-            Role::SecurityOwner,
-            Responsibility::SecurityOwner,
-        ),
-    ] {
-        let a = portal
-            .accounts()
-            .sign_up(email, email, "a long colleague passphrase")
+    // The remaining gates: three colleagues named responsible, the consent sign-off.
+    let responsibles = [
+        ("bill", Role::Billing, R::BillingOwner),
+        ("cora", Role::Compliance, R::AuditContact),
+        ("sam", Role::SecurityOwner, R::SecurityOwner),
+    ];
+    for (name, role, what) in responsibles {
+        let email = format!("{name}@fin.example");
+        let them = accounts.sign_up(&email, name, PASS).await?.id;
+        let inv = team
+            .invite(lena, ws, &email, RoleSet::of(&[role]), None)
             .await?;
-        let inv = portal
-            .workspaces()
-            .invite(lena, ws.id, email, RoleSet::of(&[role]), None)
+        team.accept_invitation(Caller::Account(them), inv.id)
             .await?;
-        portal
-            .workspaces()
-            .accept_invitation(Caller::Account(a.id), inv.id)
-            .await?;
-        portal
-            .workspaces()
-            .name_responsible(lena, ws.id, what, Some(a.id))
-            .await?;
+        team.name_responsible(lena, ws, what, Some(them)).await?;
     }
-    portal
-        .pipeline()
-        .sign_off_gate(reviewer, sub.id, Gate::ConsentHandling)
+    pipeline
+        .sign_off_gate(admin, sub.id, ConsentHandling)
         .await?;
-    for q in portal.pipeline().review_queue(reviewer, None, 50).await? {
-        println!(
-            "queue: {} — remaining gate: {:?}",
-            q.workspace_name,
-            q.gates.remaining_gate().map(|g| g.gate)
-        );
-    }
-    let sub = portal.pipeline().approve(reviewer, sub.id, None).await?;
+    let sub = pipeline.approve(admin, sub.id, None).await?;
     println!("phase: {}", sub.phase.kind());
 
-    // Production: clone, pay, create the production credential.
-    portal.projects().clone_to_production(lena, sub.id).await?;
-    portal
-        .billing()
-        .confirm_payment(admin, sub.id, dec!(49.00), "EUR", "INV-2026-11-0001")
+    // Production: clone the project, record the payment, create the production key.
+    projects.clone_to_production(lena, sub.id).await?;
+    let billing = portal.billing();
+    billing
+        .confirm_payment(admin, sub.id, dec!(49.00), "EUR", "INV-1")
         .await?;
-    let live = portal
-        .credentials()
-        .create_credential(
-            lena,
-            sub.id,
-            Environment::Production,
-            NewCredentialKind::ApiKey,
-            "production",
-        )
-        .await?;
-    println!(
-        "production key (shown once): {}…",
-        &live.secret.expose()[..12]
-    );
-    println!(
-        "next: {}",
-        portal.accounts().me(lena).await?.next_step.title
-    );
-    println!(
-        "audit events: {}, chains intact: {}",
-        store.audit_events().len(),
-        portal
-            .audit()
-            .verify_all_audit_chains()
-            .await?
-            .iter()
-            .all(|(_, r)| r.is_ok())
-    );
+    let live = keys.create_credential(lena, sub.id, Production, ApiKey, "live");
+    println!("production key: {}…", &live.await?.secret.expose()[..12]);
+    println!("next: {}", accounts.me(lena).await?.next_step.title);
     Ok(())
 }

@@ -14,7 +14,9 @@
 //! - [`ports`]: async traits for everything outside (stores, clock, randomness, payment, outbox);
 //! - [`services`]: the use cases, which authorize, apply the rules, and commit each change with its
 //!   audit event as one unit of work;
-//! - [`memory`]: in-memory adapters of every port, for examples, embedding and tests.
+//! - [`memory`]: in-memory adapters of every port, for examples, embedding and tests;
+//! - `testing` (feature `testing`): strict mocks of every port turned into a ready portal in
+//!   one call, and fixtures.
 //!
 //! The crate reads no clock and opens no connection: time, ids and randomness come in through
 //! ports, so every rule is a function of its arguments.
@@ -52,8 +54,15 @@ pub mod values;
 pub mod webhook;
 pub mod workspace;
 
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+/// docs/embedding.md, compiled: its examples run as doc-tests.
+#[cfg(all(doctest, feature = "testing"))]
+#[doc = include_str!("../../../docs/embedding.md")]
+pub struct EmbeddingGuide;
 #[cfg(test)]
-pub(crate) mod test_fixtures;
+pub(crate) use testing::fixtures as test_fixtures;
 
 pub use services::{
     Accounts, Audit, Billing, Caller, Catalog, Credentials, Endpoints, Exports, Infrastructure,

@@ -4,7 +4,6 @@
 //! or (through the HTTP layer's own helpers) a real server.
 
 use onboarding_core::demo::demo_catalog;
-use onboarding_core::form::Answers;
 use onboarding_core::gates::Gate;
 use onboarding_core::plan::{ApiProduct, Plan};
 use onboarding_core::project::Project;
@@ -195,19 +194,4 @@ pub async fn name_all_responsibles(portal: &Portal, p: &Partner) -> ServiceResul
     Ok(())
 }
 
-/// Answers that satisfy the demo's three-step form (and the gate evidence keys).
-pub fn demo_answers() -> Answers {
-    serde_json::from_value(serde_json::json!({
-        "legal_name": "Fintech Ltd",
-        "website": "https://fintech.example",
-        "contact_email": "lena@fintech.example",
-        "use_case": "accounting integration",
-        "data_usage": "Balances are kept 30 days and seen by the finance team only.",
-        "data_categories": ["balances", "transactions"],
-        "consent_capture": "An OAuth consent screen before the first read.",
-        "consent_withdrawal": "A settings page and a support e-mail; we delete data within 24 h.",
-        "privacy_policy_url": "https://fintech.example/privacy",
-        "accepts_terms": true
-    }))
-    .expect("static JSON")
-}
+pub use onboarding_core::testing::fixtures::demo_answers;

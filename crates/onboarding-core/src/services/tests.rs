@@ -2,8 +2,6 @@
 //! use case reads, and asserts on the one `ChangeSet` it commits: the state change and its
 //! audit event travel together, and a refusal commits nothing.
 
-use std::sync::Arc;
-
 use chrono::TimeDelta;
 
 use super::*;
@@ -12,155 +10,9 @@ use crate::pipeline::{Phase, PhaseKind, Subscription};
 use crate::plan::{Plan, Pricing};
 use crate::project::Environment;
 use crate::roles::Role;
-use crate::test_fixtures::*;
+use crate::testing::MockPorts as Mocks;
+use crate::testing::fixtures::*;
 use crate::workspace::Workspace;
-
-/// Every port as a mock with nothing expected; each test adds what its use case needs.
-struct Mocks {
-    clock: MockClock,
-    ids: MockIdGenerator,
-    secrets: MockSecretGenerator,
-    accounts: MockAccountStore,
-    workspaces: MockWorkspaceStore,
-    plans: MockPlanStore,
-    projects: MockProjectStore,
-    subscriptions: MockSubscriptionStore,
-    credentials: MockCredentialStore,
-    webhooks: MockWebhookStore,
-    usage: MockUsageStore,
-    alerts: MockAlertStore,
-    audit: MockAuditLog,
-    payments: MockPaymentGateway,
-    uow: MockUnitOfWork,
-}
-
-impl Mocks {
-    fn new() -> Self {
-        let mut clock = MockClock::new();
-        clock.expect_now().returning(t0);
-        let mut ids = MockIdGenerator::new();
-        let counter = std::sync::atomic::AtomicU64::new(100);
-        ids.expect_ulid().returning(move || {
-            ulid::Ulid::from_parts(counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst), 1)
-        });
-        let mut secrets = MockSecretGenerator::new();
-        secrets.expect_base62().returning(|n| "Q".repeat(n));
-        Self {
-            clock,
-            ids,
-            secrets,
-            accounts: MockAccountStore::new(),
-            workspaces: MockWorkspaceStore::new(),
-            plans: MockPlanStore::new(),
-            projects: MockProjectStore::new(),
-            subscriptions: MockSubscriptionStore::new(),
-            credentials: MockCredentialStore::new(),
-            webhooks: MockWebhookStore::new(),
-            usage: MockUsageStore::new(),
-            alerts: MockAlertStore::new(),
-            audit: MockAuditLog::new(),
-            payments: MockPaymentGateway::new(),
-            uow: MockUnitOfWork::new(),
-        }
-    }
-
-    fn member(mut self, roles: &[Role]) -> Self {
-        let m = Membership {
-            workspace_id: workspace_id(),
-            account_id: dev(),
-            roles: RoleSet::of(roles),
-            joined_at: t0(),
-        };
-        let other = Membership {
-            workspace_id: workspace_id(),
-            account_id: other_account(),
-            roles: RoleSet::of(&[Role::Billing]),
-            joined_at: t0(),
-        };
-        self.workspaces
-            .expect_members()
-            .returning(move |_| Ok(vec![m.clone(), other.clone()]));
-        self
-    }
-
-    fn subscription(mut self, s: Subscription) -> Self {
-        self.subscriptions
-            .expect_subscription()
-            .returning(move |_| Ok(Some(s.clone())));
-        self
-    }
-
-    fn plan(mut self, p: Plan) -> Self {
-        self.plans
-            .expect_plan()
-            .returning(move |_| Ok(Some(p.clone())));
-        self
-    }
-
-    fn sandbox_credentials(mut self, n: usize) -> Self {
-        let secret =
-            IssuedSecret::new(SecretKind::ApiKey, Environment::Sandbox, &"a".repeat(32)).unwrap();
-        let c = credential(Environment::Sandbox, &secret);
-        self.credentials
-            .expect_credentials_of_subscription()
-            .returning(move |_| Ok(vec![c.clone(); n]));
-        self
-    }
-
-    /// Facts for gate evaluation: a workspace with every responsible named, nothing else.
-    fn gate_facts(mut self, calls: u64) -> Self {
-        let ws = Workspace {
-            id: workspace_id(),
-            name: crate::values::Label::new("Acme").unwrap(),
-            billing_owner: Some(other_account()),
-            audit_contact: None,
-            security_owner: None,
-            created_at: t0(),
-            created_by: dev(),
-            version: 0,
-        };
-        self.workspaces
-            .expect_workspace()
-            .returning(move |_| Ok(Some(ws.clone())));
-        self.webhooks.expect_endpoints().returning(|_| Ok(vec![]));
-        self.webhooks
-            .expect_last_test_delivery()
-            .returning(|_| Ok(None));
-        self.usage
-            .expect_successful_calls()
-            .returning(move |_, _| Ok(calls));
-        self
-    }
-
-    fn portal(self) -> Portal {
-        let meter = {
-            let mut m = MockUsageSink::new();
-            m.expect_record().returning(|_| ());
-            m
-        };
-        Portal::new(Ports {
-            clock: Arc::new(self.clock),
-            ids: Arc::new(self.ids),
-            secrets: Arc::new(self.secrets),
-            passwords: Arc::new(crate::memory::TestPasswordHasher),
-            accounts: Arc::new(self.accounts),
-            workspaces: Arc::new(self.workspaces),
-            plans: Arc::new(self.plans),
-            projects: Arc::new(self.projects),
-            subscriptions: Arc::new(self.subscriptions),
-            credentials: Arc::new(self.credentials),
-            webhooks: Arc::new(self.webhooks),
-            usage: Arc::new(self.usage),
-            alerts: Arc::new(self.alerts),
-            audit: Arc::new(self.audit),
-            payments: Arc::new(self.payments),
-            uow: Arc::new(self.uow),
-            meter: Arc::new(meter),
-            vault: Arc::new(crate::memory::TestVault),
-            destinations: Arc::new(crate::memory::AnyDestination),
-        })
-    }
-}
 
 /// A plan with no form and only the integration gate: submission goes straight through.
 fn simple_plan(min_calls: u64) -> Plan {
@@ -215,7 +67,7 @@ async fn submit_commits_the_transition_and_its_audit_event_together() {
         .times(1)
         .returning(|_| Ok(()));
     let s = m
-        .portal()
+        .into_portal()
         .pipeline()
         .submit(Caller::Account(dev()), subscription_id(), None, Some(0))
         .await
@@ -233,7 +85,7 @@ async fn submit_without_a_sandbox_credential_is_refused_and_writes_nothing() {
         .sandbox_credentials(0);
     m.uow.expect_commit().never();
     let err = m
-        .portal()
+        .into_portal()
         .pipeline()
         .submit(Caller::Account(dev()), subscription_id(), None, None)
         .await
@@ -257,7 +109,7 @@ async fn a_developer_may_not_submit() {
         .subscription(sandbox_subscription());
     m.uow.expect_commit().never();
     let err = m
-        .portal()
+        .into_portal()
         .pipeline()
         .submit(Caller::Account(dev()), subscription_id(), None, None)
         .await
@@ -274,7 +126,7 @@ async fn a_stale_version_is_a_conflict_naming_the_current_phase() {
         .subscription(moved_on);
     m.uow.expect_commit().never();
     let err = m
-        .portal()
+        .into_portal()
         .pipeline()
         .submit(Caller::Account(dev()), subscription_id(), None, Some(2))
         .await
@@ -298,7 +150,7 @@ async fn submit_validates_answers_against_the_plans_form() {
         .sandbox_credentials(1);
     m.uow.expect_commit().never();
     let err = m
-        .portal()
+        .into_portal()
         .pipeline()
         .submit(Caller::Account(dev()), subscription_id(), None, None)
         .await
@@ -325,7 +177,7 @@ async fn approve_commits_production_with_its_audit_event_and_webhook_message() {
         .times(1)
         .returning(|_| Ok(()));
     let s = m
-        .portal()
+        .into_portal()
         .pipeline()
         .approve(staff(), subscription_id(), None)
         .await
@@ -342,7 +194,7 @@ async fn approve_is_refused_while_a_gate_is_pending() {
         .gate_facts(24);
     m.uow.expect_commit().never();
     let err = m
-        .portal()
+        .into_portal()
         .pipeline()
         .approve(staff(), subscription_id(), None)
         .await
@@ -363,7 +215,7 @@ async fn a_member_calling_a_reviewer_action_is_forbidden() {
         .subscription(in_review());
     m.uow.expect_commit().never();
     let err = m
-        .portal()
+        .into_portal()
         .pipeline()
         .approve(Caller::Account(dev()), subscription_id(), None)
         .await
@@ -379,7 +231,7 @@ async fn another_tenants_account_calling_a_reviewer_action_gets_not_found() {
     m.workspaces.expect_members().returning(|_| Ok(vec![]));
     m.uow.expect_commit().never();
     let outsider = Caller::Account(other_account());
-    let p = m.portal();
+    let p = m.into_portal();
     // The answer a subscription id that exists nowhere gets.
     let not_found = |e: ServiceError| {
         matches!(
@@ -472,7 +324,7 @@ async fn losing_a_concurrent_decision_reports_the_winners_phase() {
         .times(1)
         .returning(|_| Err(StoreError::Conflict("subscription".into())));
     let err = m
-        .portal()
+        .into_portal()
         .pipeline()
         .reject(staff(), subscription_id(), Some("no"), None)
         .await
@@ -488,7 +340,7 @@ async fn request_changes_requires_notes_and_commits_them() {
     let mut m = Mocks::new().subscription(in_review());
     m.uow.expect_commit().never();
     let err = m
-        .portal()
+        .into_portal()
         .pipeline()
         .request_changes(staff(), subscription_id(), "   ", None)
         .await
@@ -506,7 +358,7 @@ async fn request_changes_requires_notes_and_commits_them() {
         .times(1)
         .returning(|_| Ok(()));
     let s = m
-        .portal()
+        .into_portal()
         .pipeline()
         .request_changes(staff(), subscription_id(), " Explain data retention ", None)
         .await
@@ -529,7 +381,7 @@ async fn production_credentials_stay_locked_until_payment_on_a_paid_plan() {
     m.payments.expect_is_paid().returning(|_| Ok(false));
     m.uow.expect_commit().never();
     let err = m
-        .portal()
+        .into_portal()
         .credentials()
         .create_credential(
             Caller::Account(dev()),
@@ -555,7 +407,7 @@ async fn production_credentials_are_refused_before_approval() {
     m.payments.expect_is_paid().returning(|_| Ok(true));
     m.uow.expect_commit().never();
     let err = m
-        .portal()
+        .into_portal()
         .credentials()
         .create_credential(
             Caller::Account(dev()),
@@ -597,7 +449,7 @@ async fn a_production_credential_is_created_with_its_audit_event_and_only_its_ha
         .times(1)
         .returning(|_| Ok(()));
     let created = m
-        .portal()
+        .into_portal()
         .credentials()
         .create_credential(
             Caller::Account(dev()),
@@ -635,7 +487,7 @@ async fn rotate_keeps_the_old_hash_until_the_deadline() {
         .times(1)
         .returning(|_| Ok(()));
     let grace = crate::credential::GracePeriod::new(TimeDelta::hours(2)).unwrap();
-    m.portal()
+    m.into_portal()
         .credentials()
         .rotate_credential(Caller::Account(dev()), credential_id(), grace, None)
         .await
@@ -651,7 +503,7 @@ async fn verify_refuses_a_one_character_change_without_a_lookup() {
     let mut bad = good.expose().to_owned();
     bad.replace_range(10..11, "d");
     let answer = m
-        .portal()
+        .into_portal()
         .credentials()
         .verify_secret(&bad, None, None, true)
         .await
@@ -684,7 +536,7 @@ async fn verify_answers_the_full_identity_of_a_valid_secret() {
             )))
         });
     let a = m
-        .portal()
+        .into_portal()
         .credentials()
         .verify_secret(
             secret.expose(),
@@ -754,7 +606,7 @@ async fn the_queue_reads_a_shared_plan_and_workspace_once_per_page() {
         .times(1)
         .returning(|_| Ok(vec![]));
     let rows = m
-        .portal()
+        .into_portal()
         .pipeline()
         .review_queue(staff(), None, 50)
         .await
