@@ -10,8 +10,8 @@ mod m20250601_000001_credential_changes;
 mod m20250602_000001_webhook_deliveries;
 mod m20251201_000001_delivery_queue_order;
 mod m20261203_000001_vault_check;
-mod m20261203_000002_at_most_one;
-mod m20261203_000003_audit_chain_heads;
+mod m20261203_000002_audit_chain_heads;
+mod m20261203_000003_at_most_one;
 
 pub struct Migrator;
 
@@ -24,8 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20250602_000001_webhook_deliveries::Migration),
             Box::new(m20251201_000001_delivery_queue_order::Migration),
             Box::new(m20261203_000001_vault_check::Migration),
-            Box::new(m20261203_000002_at_most_one::Migration),
-            Box::new(m20261203_000003_audit_chain_heads::Migration),
+            Box::new(m20261203_000002_audit_chain_heads::Migration),
+            Box::new(m20261203_000003_at_most_one::Migration),
         ]
     }
 }
