@@ -99,6 +99,8 @@ define_id!(/// An outbox message (the `webhook-id` of its deliveries).
     MessageId, "msg");
 define_id!(/// One delivery of an outbox message to one webhook endpoint.
     DeliveryId, "whdlv");
+define_id!(/// A notification to one person (in the portal, and by e-mail).
+    NotificationId, "ntf");
 define_id!(/// An alert threshold of a project.
     AlertThresholdId, "alrt");
 define_id!(/// A recorded payment.

@@ -43,6 +43,7 @@ pub mod gates;
 pub mod ids;
 pub mod memory;
 pub mod next_step;
+pub mod notification;
 pub mod pipeline;
 pub mod plan;
 pub mod ports;
@@ -66,6 +67,6 @@ pub(crate) use testing::fixtures as test_fixtures;
 
 pub use services::{
     Accounts, Audit, Billing, Caller, Catalog, Credentials, Endpoints, Exports, Infrastructure,
-    Metering, Pipeline, Portal, Ports, Projects, RefusalCode, ServiceError, ServiceResult, Store,
-    Webhooks, Workspaces,
+    Metering, Notifications, Pipeline, Portal, Ports, Projects, RefusalCode, ServiceError,
+    ServiceResult, Store, Webhooks, Workspaces,
 };

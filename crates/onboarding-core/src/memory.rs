@@ -28,6 +28,8 @@ use crate::values::Email;
 use crate::webhook::{
     AttemptRecord, Delivery, DeliveryAttempt, DeliveryStatus, EVENT_TEST, WebhookEndpoint,
 };
+mod notifications;
+
 use crate::workspace::{
     Account, Invitation, InvitationStatus, JoinRequest, JoinRequestStatus, Membership, Staff,
     Workspace,
@@ -153,6 +155,7 @@ struct State {
     attempts: Vec<DeliveryAttempt>,
     auth_tokens: HashMap<SecretHash, AuthToken>,
     idempotency: HashMap<(String, String), IdempotencyRecord>,
+    notifications: notifications::NotificationState,
 }
 
 /// One idempotency key: who holds it, what it committed, its answer.
@@ -367,6 +370,7 @@ impl MemoryStore {
                 s.thresholds.remove(&id);
             }
             Change::RecordPayment(p) => s.payments.push(p),
+            Change::QueueNotification(n) => s.notifications.queue(n),
         }
         Ok(())
     }
@@ -444,6 +448,7 @@ fn clone_state(s: &State) -> State {
         attempts: s.attempts.clone(),
         auth_tokens: s.auth_tokens.clone(),
         idempotency: s.idempotency.clone(),
+        notifications: s.notifications.clone(),
     }
 }
 

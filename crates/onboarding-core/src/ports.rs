@@ -420,6 +420,8 @@ pub enum Change {
     DeleteAlertThreshold(AlertThresholdId),
     /// Record a confirmed payment.
     RecordPayment(Payment),
+    /// Queue a notification (portal centre and e-mail) raised by this change.
+    QueueNotification(crate::notification::Notification),
 }
 
 /// A row kept under optimistic concurrency: every update names the version it read, and the
@@ -489,7 +491,7 @@ pub trait UsageSink: Send + Sync {
 }
 
 /// Who a session or personal access token signs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Principal {
     /// A member of workspaces (consumer side).

@@ -7,6 +7,7 @@ mod changes;
 mod deliveries;
 mod entities;
 mod map;
+mod notifications;
 mod store;
 mod vault;
 

@@ -395,6 +395,7 @@ async fn apply(c: &DatabaseTransaction, change: &Change) -> Result<(), TxErr> {
         Change::RecordPayment(p) => {
             insert!(c, payment, map::payment_model(p), "payment");
         }
+        Change::QueueNotification(n) => crate::notifications::insert(c, n).await?,
     }
     Ok(())
 }

@@ -184,6 +184,7 @@ fn rig(store: &SeaOrmStore) -> Rig {
         meter: meter.clone(),
         vault: Arc::new(TestVault),
         destinations: Arc::new(AnyDestination),
+        notifications: s.clone(),
     });
     Rig {
         portal,
@@ -2377,4 +2378,198 @@ mod deliveries {
         })
         .await;
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notifications (issue 21)
+
+async fn notifications_behave(
+    store: &(impl onboarding_core::notification::NotificationStore + UnitOfWork),
+) {
+    use onboarding_core::notification::*;
+    let who = Principal::Account(AccountId::from_ulid(ulid(1)));
+    let other = Principal::Staff(StaffId::from_ulid(ulid(2)));
+    let n = |i: u64, to: Option<Principal>, kind| Notification {
+        id: NotificationId::from_ulid(ulid(100 + i)),
+        kind,
+        to: Addressee {
+            principal: to,
+            email: Email::new(&format!("p{i}@example.com")).unwrap(),
+        },
+        workspace_id: Some(WorkspaceId::from_ulid(ulid(3))),
+        data: serde_json::json!({ "notes": "Explain retention", "sealed_token": "sealed" }),
+        created_at: t0(),
+        read_at: None,
+        mail_status: MailStatus::Pending,
+        attempts: 0,
+        next_attempt_at: t0() + TimeDelta::seconds(i as i64),
+        last_error: None,
+    };
+    let set = ChangeSet {
+        changes: vec![
+            Change::QueueNotification(n(1, Some(who), NotificationKind::ChangesRequested)),
+            Change::QueueNotification(n(2, Some(who), NotificationKind::PasswordReset)),
+            Change::QueueNotification(n(3, Some(other), NotificationKind::Submitted)),
+            Change::QueueNotification(n(4, None, NotificationKind::Invitation)),
+        ],
+        ..ChangeSet::default()
+    };
+    store.commit(set).await.unwrap();
+    let first = store
+        .notification(NotificationId::from_ulid(ulid(101)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, n(1, Some(who), NotificationKind::ChangesRequested));
+
+    // The centre, newest first, keyset paged; read state per person.
+    let page = store.notifications_of(who, None, 1).await.unwrap();
+    assert_eq!(page[0].id, NotificationId::from_ulid(ulid(102)));
+    let rest = store
+        .notifications_of(who, Some(page[0].id), 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(store.unread_count(who).await.unwrap(), 2);
+    let theirs = NotificationId::from_ulid(ulid(103));
+    assert_eq!(
+        store
+            .mark_read(who, Some(vec![theirs]), t0())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .mark_read(who, Some(vec![first.id]), t0())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.mark_read(who, None, t0()).await.unwrap(), 1);
+    assert_eq!(store.unread_count(who).await.unwrap(), 0);
+    assert_eq!(store.unread_count(other).await.unwrap(), 1);
+
+    // Preferences.
+    assert_eq!(
+        store.preferences(who).await.unwrap(),
+        MailPreferences::default()
+    );
+    for _ in 0..2 {
+        store
+            .set_preference(who, NotificationKind::Approved, false)
+            .await
+            .unwrap();
+    }
+    assert!(
+        !store
+            .preferences(who)
+            .await
+            .unwrap()
+            .wants_email(NotificationKind::Approved)
+    );
+    store
+        .set_preference(who, NotificationKind::Approved, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.preferences(who).await.unwrap(),
+        MailPreferences::default()
+    );
+
+    // The queue: due ones only, oldest due first, leased to one owner at a time.
+    let lease = t0() + TimeDelta::seconds(60);
+    let at = t0() + TimeDelta::seconds(2);
+    let a = store.claim_due_mail(at, "a", lease, 10).await.unwrap();
+    assert_eq!(
+        a.iter().map(|n| n.id).collect::<Vec<_>>(),
+        [ulid(101), ulid(102)].map(NotificationId::from_ulid)
+    );
+    let b = store
+        .claim_due_mail(at + TimeDelta::seconds(5), "b", lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(b.len(), 2, "only the two not leased yet");
+    // A lost lease is refused and changes nothing.
+    let refused = store
+        .settle_mail(a[0].id, "b", MailOutcome::Sent, at)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::Conflict(_)));
+    store
+        .settle_mail(a[0].id, "a", MailOutcome::Sent, at)
+        .await
+        .unwrap();
+    let sent = store.notification(a[0].id).await.unwrap().unwrap();
+    assert_eq!(sent.mail_status, MailStatus::Sent);
+    assert_eq!(sent.attempts, 1);
+    assert!(
+        sent.data.get("sealed_token").is_none(),
+        "the token goes once sent"
+    );
+    assert_eq!(sent.data["notes"], "Explain retention");
+    let retry_at = t0() + TimeDelta::minutes(5);
+    store
+        .settle_mail(
+            a[1].id,
+            "a",
+            MailOutcome::Retry {
+                next_attempt_at: retry_at,
+                error: "421 try later".into(),
+            },
+            at,
+        )
+        .await
+        .unwrap();
+    let pending = store.notification(a[1].id).await.unwrap().unwrap();
+    assert_eq!(pending.mail_status, MailStatus::Pending);
+    assert_eq!(pending.last_error.as_deref(), Some("421 try later"));
+    assert!(
+        pending.data.get("sealed_token").is_some(),
+        "kept for the retry"
+    );
+    // Due again only at its retry time, even though its lease is gone.
+    assert!(
+        store
+            .claim_due_mail(at, "c", lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store
+        .claim_due_mail(retry_at, "c", retry_at + TimeDelta::seconds(60), 10)
+        .await
+        .unwrap();
+    // Also b's two leases have passed by then.
+    assert_eq!(again.len(), 3);
+    store
+        .settle_mail(
+            a[1].id,
+            "c",
+            MailOutcome::Failed {
+                error: "550".into(),
+            },
+            retry_at,
+        )
+        .await
+        .unwrap();
+    store
+        .settle_mail(b[0].id, "c", MailOutcome::Skipped, retry_at)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.notification(b[0].id).await.unwrap().unwrap().attempts,
+        0
+    );
+    let failed = store.notification(a[1].id).await.unwrap().unwrap();
+    assert_eq!(
+        (failed.mail_status, failed.attempts),
+        (MailStatus::Failed, 2)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_are_queued_read_and_leased_like_the_reference() {
+    notifications_behave(&MemoryStore::new()).await;
+    on_each_db(|store| async move { notifications_behave(&store).await }).await;
 }

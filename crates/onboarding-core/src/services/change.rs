@@ -116,6 +116,45 @@ impl<'a> Draft<'a> {
         self
     }
 
+    /// Queues a notification of `kind` to each of `to`, in this change set: a committed
+    /// change has its notifications, a refused one none. `data` feeds the templates and must
+    /// hold no secret in clear (a link token goes sealed under `sealed_token`).
+    pub(crate) fn notify(
+        mut self,
+        kind: crate::notification::NotificationKind,
+        to: Vec<crate::notification::Addressee>,
+        data: Value,
+    ) -> Self {
+        for to in to {
+            self.set.changes.push(Change::QueueNotification(
+                crate::notification::Notification {
+                    id: NotificationId::from_ulid(self.cx.ulid()),
+                    kind,
+                    to,
+                    workspace_id: self.workspace,
+                    data: data.clone(),
+                    created_at: self.at,
+                    read_at: None,
+                    mail_status: crate::notification::MailStatus::Pending,
+                    attempts: 0,
+                    next_attempt_at: self.at,
+                    last_error: None,
+                },
+            ));
+        }
+        self
+    }
+
+    /// Who makes the change.
+    pub(crate) fn actor(&self) -> Actor {
+        self.actor
+    }
+
+    /// The type of the webhook event raised last, if any.
+    pub(crate) fn last_event_type(&self) -> Option<EventType> {
+        self.set.outbox.last()?.event_type.parse().ok()
+    }
+
     /// The id of the webhook event raised last, for a use case that answers it or cites it
     /// in a later audit event; `None` if none was raised.
     pub(crate) fn last_message_id(&self) -> Option<MessageId> {

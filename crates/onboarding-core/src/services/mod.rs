@@ -11,6 +11,7 @@ mod exports;
 mod ingest;
 mod journey;
 mod metering;
+mod notifications;
 mod projects;
 mod subscriptions;
 mod webhooks;
@@ -28,6 +29,7 @@ pub use exports::{ExportFormat, ExportGrant, ExportKind, ExportScope, ReportReco
 pub use ingest::{IngestReport, RejectedCall, ReportedCall};
 pub use journey::JourneyView;
 pub use metering::{RaisedAlert, UsageView, month_bounds, period_bounds};
+pub use notifications::{NotificationPage, Notifications, OutgoingMail};
 pub use projects::{ClonedProject, ProjectOverview};
 pub use subscriptions::{QueueEntry, SubscriptionView};
 pub use webhooks::{
@@ -275,6 +277,8 @@ pub struct Ports {
     pub vault: Arc<dyn SecretVault>,
     /// Which addresses webhook deliveries may reach (registration refuses the others).
     pub destinations: Arc<dyn DestinationPolicy>,
+    /// Notifications: the centre, preferences, the e-mail queue, the staff directory.
+    pub notifications: Arc<dyn crate::notification::NotificationStore>,
 }
 
 /// Every store port at once: what one database adapter provides.
@@ -291,6 +295,7 @@ pub trait Store:
     + AuditLog
     + PaymentGateway
     + UnitOfWork
+    + crate::notification::NotificationStore
     + 'static
 {
 }
@@ -308,6 +313,7 @@ impl<T> Store for T where
         + AuditLog
         + PaymentGateway
         + UnitOfWork
+        + crate::notification::NotificationStore
         + 'static
 {
 }
@@ -350,6 +356,7 @@ impl Ports {
             alerts: store.clone(),
             audit: store.clone(),
             payments: store.clone(),
+            notifications: store.clone(),
             uow: store,
             meter: infra.meter,
             vault: infra.vault,
@@ -406,6 +413,7 @@ pub struct Portal {
     billing: Billing,
     exports: Exports,
     audit: Audit,
+    notifications: Notifications,
 }
 
 impl Portal {
@@ -424,6 +432,7 @@ impl Portal {
             billing: Billing { cx: cx.clone() },
             exports: Exports { cx: cx.clone() },
             audit: Audit { cx: cx.clone() },
+            notifications: Notifications { cx: cx.clone() },
             cx,
         }
     }
@@ -494,6 +503,11 @@ impl Portal {
     /// Reads of the audit log and checks of its hash chains.
     pub fn audit(&self) -> &Audit {
         &self.audit
+    }
+
+    /// The notification centre, preferences, and the e-mail queue's use cases.
+    pub fn notifications(&self) -> &Notifications {
+        &self.notifications
     }
 }
 
@@ -753,5 +767,7 @@ impl Context {
     }
 }
 
+#[cfg(test)]
+mod notification_tests;
 #[cfg(test)]
 mod tests;

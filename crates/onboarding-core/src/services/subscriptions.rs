@@ -696,6 +696,7 @@ impl Context {
         mut after: Subscription,
         draft: Draft<'_>,
     ) -> ServiceResult<Subscription> {
+        let draft = self.notify_transition(&after, draft).await?;
         let set = draft.update(&mut after).into_set()?;
         match self.p.uow.commit(set).await {
             Ok(()) => Ok(after),

@@ -44,7 +44,11 @@ fn updated_subscription(set: &ChangeSet) -> Option<&Subscription> {
 /// The committed set holds exactly one change, the subscription now in `phase`, and exactly
 /// one audit event named `action` about it.
 fn transition_committed(set: &ChangeSet, phase: PhaseKind, action: &str) -> bool {
-    set.changes.len() == 1
+    set.changes
+        .iter()
+        .filter(|c| !matches!(c, Change::QueueNotification(_)))
+        .count()
+        == 1
         && updated_subscription(set).is_some_and(|s| s.phase.kind() == phase)
         && set.audit.len() == 1
         && set.audit[0].action == action
@@ -57,7 +61,8 @@ async fn submit_commits_the_transition_and_its_audit_event_together() {
         .member(&[Role::TechnicalLead])
         .subscription(sandbox_subscription())
         .plan(simple_plan(0))
-        .sandbox_credentials(1);
+        .sandbox_credentials(1)
+        .notices();
     m.uow
         .expect_commit()
         .withf(|set| {
@@ -167,7 +172,8 @@ async fn approve_commits_production_with_its_audit_event_and_webhook_message() {
         .subscription(in_review())
         .plan(simple_plan(25))
         .member(&[Role::Owner])
-        .gate_facts(25);
+        .gate_facts(25)
+        .notices();
     m.uow
         .expect_commit()
         .withf(|set| {
@@ -300,7 +306,8 @@ async fn losing_a_concurrent_decision_reports_the_winners_phase() {
     let mut m = Mocks::new()
         .plan(simple_plan(0))
         .member(&[Role::Owner])
-        .gate_facts(0);
+        .gate_facts(0)
+        .notices();
     let mut seq = mockall::Sequence::new();
     let approved = in_review()
         .approve(
@@ -347,7 +354,11 @@ async fn request_changes_requires_notes_and_commits_them() {
         .unwrap_err();
     assert!(matches!(err, ServiceError::Invalid(ref f) if f.field == "notes"));
 
-    let mut m = Mocks::new().subscription(in_review());
+    let mut m = Mocks::new()
+        .subscription(in_review())
+        .plan(simple_plan(0))
+        .member(&[Role::Owner])
+        .notices();
     m.uow
         .expect_commit()
         .withf(|set| {

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::*;
 use crate::next_step::NextStep;
+use crate::notification::NotificationKind;
 use crate::roles::Role;
 use crate::values::{Email, Label};
 use crate::workspace::{
@@ -199,6 +200,7 @@ impl Workspaces {
             status: InvitationStatus::Pending,
             version: 0,
         };
+        let (to, data) = self.cx.invitation_notice(&inv).await?;
         let set = self
             .cx
             .change_in(caller.actor(), now, ws, None)
@@ -208,6 +210,7 @@ impl Workspaces {
                 inv.id,
                 json!({ "email": inv.email, "roles": roles }),
             )
+            .notify(NotificationKind::Invitation, vec![to], data)
             .into_set()?;
         self.cx
             .commit_checked(set, || self.cx.invitable(ws, &inv.email, now))
@@ -340,11 +343,17 @@ impl Workspaces {
             decided_at: None,
             version: 0,
         };
+        let owners = self
+            .cx
+            .members_to_notify(NotificationKind::JoinRequested, ws, caller.actor())
+            .await?;
+        let data = self.cx.member_notice(ws, account, None).await?;
         let set = self
             .cx
             .change_in(caller.actor(), now, ws, None)
             .with(Change::InsertJoinRequest(jr.clone()))
             .audit("join_request.created", jr.id, json!({}))
+            .notify(NotificationKind::JoinRequested, owners, data)
             .into_set()?;
         self.cx
             .commit_checked(set, || self.cx.may_request_to_join(ws, account))
@@ -403,8 +412,15 @@ impl Workspaces {
         } else {
             "join_request.declined"
         };
+        let requester = self.cx.account_addressee(jr.account_id).await?;
+        let mut data = self
+            .cx
+            .member_notice(jr.workspace_id, jr.account_id, approve.then_some(roles))
+            .await?;
+        data["approved"] = json!(approve);
         let set = draft
             .audit(action, id, json!({ "roles": approve.then_some(roles) }))
+            .notify(NotificationKind::JoinDecided, vec![requester], data)
             .into_set()?;
         // A concurrent decision won: answer what a later one would.
         self.cx
@@ -457,6 +473,8 @@ impl Workspaces {
             return Ok(m.clone());
         }
         let next = Membership { roles, ..m.clone() };
+        let member = self.cx.account_addressee(account).await?;
+        let data = self.cx.member_notice(ws, account, Some(roles)).await?;
         self.cx
             .change_in(caller.actor(), now, ws, None)
             .with(Change::PutMembership(next.clone()))
@@ -465,6 +483,7 @@ impl Workspaces {
                 account,
                 json!({ "from": m.roles, "to": roles }),
             )
+            .notify(NotificationKind::RolesChanged, vec![member], data)
             .commit()
             .await?;
         Ok(next)

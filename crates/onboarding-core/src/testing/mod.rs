@@ -51,6 +51,8 @@ pub struct MockPorts {
     pub payments: MockPaymentGateway,
     /// The `uow` port.
     pub uow: MockUnitOfWork,
+    /// The `notifications` port.
+    pub notifications: crate::notification::MockNotificationStore,
 }
 
 impl MockPorts {
@@ -82,6 +84,7 @@ impl MockPorts {
             audit: MockAuditLog::new(),
             payments: MockPaymentGateway::new(),
             uow: MockUnitOfWork::new(),
+            notifications: crate::notification::MockNotificationStore::new(),
         }
     }
 
@@ -158,6 +161,48 @@ impl MockPorts {
         self
     }
 
+    /// What addressing a notification reads: every account (`<id>@example.com`), the
+    /// fixture project and workspace, and a staff directory of one reviewer
+    /// ([`fixtures::reviewer`], `reviewer@provider.example`).
+    pub fn notices(mut self) -> Self {
+        self.accounts.expect_account().returning(|id| {
+            Ok(Some(crate::workspace::Account {
+                id,
+                email: crate::values::Email::new(&format!("{id}@example.com")).unwrap(),
+                name: crate::values::Label::new("Ada").unwrap(),
+                password_hash: String::new(),
+                created_at: t0(),
+            }))
+        });
+        self.projects
+            .expect_project()
+            .returning(|_| Ok(Some(sandbox_project())));
+        self.notifications.expect_staff_members().returning(|| {
+            Ok(vec![crate::workspace::Staff {
+                id: reviewer(),
+                email: crate::values::Email::new("reviewer@provider.example").unwrap(),
+                name: crate::values::Label::new("Grace").unwrap(),
+                role: crate::roles::StaffRole::Reviewer,
+                password_hash: String::new(),
+                created_at: t0(),
+            }])
+        });
+        let ws = Workspace {
+            id: workspace_id(),
+            name: crate::values::Label::new("Acme").unwrap(),
+            billing_owner: None,
+            audit_contact: None,
+            security_owner: None,
+            created_at: t0(),
+            created_by: dev(),
+            version: 0,
+        };
+        self.workspaces
+            .expect_workspace()
+            .returning(move |_| Ok(Some(ws.clone())));
+        self
+    }
+
     /// A ready portal over these mocks (argon2-free hashing, a test vault, any webhook
     /// destination allowed, a meter that accepts every call).
     pub fn into_portal(self) -> Portal {
@@ -186,6 +231,7 @@ impl MockPorts {
             meter: Arc::new(meter),
             vault: Arc::new(crate::memory::TestVault),
             destinations: Arc::new(crate::memory::AnyDestination),
+            notifications: Arc::new(self.notifications),
         })
     }
 }
