@@ -78,6 +78,8 @@ pub struct Config {
     /// `Bearer` token). Unset: `Authorization: Bearer`, else `X-Api-Key`.
     /// `PORTAL_FORWARD_AUTH_KEY_HEADER`.
     pub forward_auth_key_header: Option<String>,
+    /// E-mail: SMTP or `.eml` files, the sender, the provider's name (`PORTAL_SMTP_URL`, ...).
+    pub mail: crate::mail_worker::MailConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -97,6 +99,7 @@ impl std::fmt::Debug for Config {
             .field("webhook_allow_private", &self.webhook_allow_private)
             .field("webhook_allowed_cidrs", &self.webhook_allowed_cidrs)
             .field("forward_auth_key_header", &self.forward_auth_key_header)
+            .field("mail", &self.mail)
             .finish_non_exhaustive()
     }
 }
@@ -125,6 +128,7 @@ impl Default for Config {
             webhook_allow_private: false,
             webhook_allowed_cidrs: Vec::new(),
             forward_auth_key_header: None,
+            mail: Default::default(),
         }
     }
 }
@@ -292,6 +296,7 @@ impl Config {
         if let Some(v) = env("PORTAL_FORWARD_AUTH_KEY_HEADER") {
             c.forward_auth_key_header = Some(v.trim().to_owned()).filter(|v| !v.is_empty());
         }
+        c.mail = crate::mail_worker::MailConfig::from_env(&env)?;
         if let Some(h) = &c.forward_auth_key_header {
             http_api::forward_auth::KeyHeader::parse(h)
                 .map_err(|e| format!("forward_auth_key_header: {e}"))?;

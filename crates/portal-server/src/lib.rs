@@ -8,6 +8,7 @@ pub mod adapters;
 pub mod cache;
 pub mod config;
 pub mod export;
+pub mod mail_worker;
 mod routes;
 pub mod vault;
 pub mod webhook_worker;
@@ -231,6 +232,8 @@ pub struct RunningServer {
     workers: Vec<tokio::task::JoinHandle<()>>,
     /// The webhook delivery worker, stopped at shutdown after its pass in progress.
     webhooks: webhook_worker::WebhookRunner,
+    /// The mail worker, stopped at shutdown after its tick in progress.
+    mail: mail_worker::MailRunner,
 }
 
 impl RunningServer {
@@ -247,9 +250,16 @@ impl RunningServer {
         self.webhooks.run_once().await
     }
 
+    /// One mail worker tick at the clock's time (tests step the clock instead of sleeping):
+    /// sends every e-mail due, after a background tick in progress.
+    pub async fn run_mail_once(&self) -> Result<mailer::MailReport, String> {
+        self.mail.run_once().await
+    }
+
     /// The final flush, then the workers stop.
     async fn finish(&mut self) {
         self.webhooks.shutdown().await;
+        self.mail.shutdown().await;
         workers::flush_and_alert(&self.wiring).await;
         for w in self.workers.drain(..) {
             w.abort();
@@ -464,6 +474,9 @@ pub async fn start(
         ));
     }
     webhook_runner.spawn();
+    let mail_runner =
+        mail_worker::MailRunner::new(&wiring.portal, &config.mail, &config.data_dir, &base_url)?;
+    mail_runner.spawn();
 
     // The banner comes before the first request is served: whoever sees `/readyz` answer
     // (a script, a test reading the first admin's password) finds it complete. The listener is
@@ -523,6 +536,7 @@ pub async fn start(
         task,
         workers,
         webhooks: webhook_runner,
+        mail: mail_runner,
     })
 }
 

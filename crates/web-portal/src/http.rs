@@ -23,6 +23,8 @@ pub struct Ctx {
     /// A pre-session CSRF cookie to set on the response (first visit, signed out).
     new_presession: bool,
     pub path: String,
+    /// The signed-in person's unread notifications, for the header's badge.
+    pub unread: u64,
 }
 
 /// A parsed `application/x-www-form-urlencoded` body; keys may repeat (checkboxes).
@@ -65,12 +67,22 @@ impl Ctx {
                 None => (session::random_token(), true),
             },
         };
+        let unread = match &session {
+            Some(s) => state
+                .portal
+                .notifications()
+                .unread_count(s.caller)
+                .await
+                .unwrap_or(0),
+            None => 0,
+        };
         Ctx {
             state: state.clone(),
             session,
             csrf,
             new_presession,
             path: req.uri().path().to_owned(),
+            unread,
         }
     }
 

@@ -111,7 +111,7 @@ async fn not_found(state: WebState, req: Request) -> Response {
 
 /// The portal's pages, to be nested at `/` beside the REST API.
 pub fn routes(state: WebState) -> Route {
-    use pages::{access, admin, project, staff, subscription, workspace};
+    use pages::{access, admin, notifications, project, staff, subscription, workspace};
     let s = &state;
     Route::new()
         .at("/static/portal.css", get(h(s, pages::stylesheet)))
@@ -136,6 +136,13 @@ pub fn routes(state: WebState) -> Route {
         .at(
             "/invitations/:id/accept",
             post(h(s, access::accept_invitation)),
+        )
+        .at("/invitations/:id", get(h(s, notifications::invitation)))
+        .at("/notifications", get(h(s, notifications::centre)))
+        .at("/notifications/read", post(h(s, notifications::mark_read)))
+        .at(
+            "/unsubscribe",
+            get(h(s, notifications::unsubscribe_page)).post(h(s, notifications::unsubscribe)),
         )
         // Workspace
         .at("/workspaces/:id", get(h(s, workspace::page)))

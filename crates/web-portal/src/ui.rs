@@ -47,6 +47,9 @@ pub fn layout(ctx: &Ctx, title: &str, body: Markup) -> Markup {
                                         li { a href="/" aria-current=[current(ctx, "/")] { "Access" } }
                                     }
                                 }
+                                @if session.is_some() {
+                                    li { (crate::pages::notifications::nav_link(ctx)) }
+                                }
                             }
                         }
                         @if let Some(s) = session {
