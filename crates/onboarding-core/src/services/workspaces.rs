@@ -473,7 +473,12 @@ impl Workspaces {
             return Ok(m.clone());
         }
         let next = Membership { roles, ..m.clone() };
-        let member = self.cx.account_addressee(account).await?;
+        // Nobody is told of their own action.
+        let member = if caller == Caller::Account(account) {
+            vec![]
+        } else {
+            vec![self.cx.account_addressee(account).await?]
+        };
         let data = self.cx.member_notice(ws, account, Some(roles)).await?;
         self.cx
             .change_in(caller.actor(), now, ws, None)
@@ -483,7 +488,7 @@ impl Workspaces {
                 account,
                 json!({ "from": m.roles, "to": roles }),
             )
-            .notify(NotificationKind::RolesChanged, vec![member], data)
+            .notify(NotificationKind::RolesChanged, member, data)
             .commit()
             .await?;
         Ok(next)
