@@ -313,6 +313,9 @@ pub trait NotificationStore: Send + Sync {
         lease_until: DateTime<Utc>,
         limit: u64,
     ) -> StoreResult<Vec<Notification>>;
+    /// Lets go of every lease `owner` holds (a previous run of this server, which stopped):
+    /// its messages are due again at once instead of when the leases end. Answers how many.
+    async fn release_mail_leases(&self, owner: &str) -> StoreResult<u64>;
     /// Records an attempt and releases the lease: `Conflict` (nothing written) when `owner`
     /// no longer holds it. A final outcome (sent, skipped, failed) also drops the sealed link
     /// token from `data`: once the e-mail is out, nothing can reopen it.

@@ -476,6 +476,7 @@ pub async fn start(
     webhook_runner.spawn();
     let mail_runner =
         mail_worker::MailRunner::new(&wiring.portal, &config.mail, &config.data_dir, &base_url)?;
+    mail_runner.recover(&wiring.portal).await?;
     mail_runner.spawn();
 
     // The banner comes before the first request is served: whoever sees `/readyz` answer

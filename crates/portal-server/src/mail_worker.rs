@@ -79,9 +79,25 @@ impl MailConfig {
     }
 }
 
+/// This run's lease owner, kept in `<data_dir>/mail-worker`, and the previous run's.
+fn worker_owner(data_dir: &std::path::Path) -> Result<(String, Option<String>), String> {
+    let file = data_dir.join("mail-worker");
+    let previous = std::fs::read_to_string(&file)
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    let owner = format!("mail-{}", ulid::Ulid::generate());
+    std::fs::create_dir_all(data_dir)
+        .and_then(|()| std::fs::write(&file, &owner))
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    Ok((owner, previous))
+}
+
 /// The worker and its background task.
 pub struct MailRunner {
     worker: MailWorker,
+    /// The lease owner of this data directory's previous run, if there was one.
+    previous: Option<String>,
     stop: watch::Sender<bool>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -106,13 +122,40 @@ impl MailRunner {
             provider: config.provider_name.clone(),
             base_url: base_url.trim_end_matches('/').to_owned(),
         };
-        let worker = MailWorker::new(portal.notifications().clone(), sender, from, site);
+        let (owner, previous) = worker_owner(data_dir)?;
+        let worker = MailWorker::new(portal.notifications().clone(), sender, from, site)
+            .with_config(mailer::MailWorkerConfig {
+                owner,
+                ..Default::default()
+            });
         let (stop, _) = watch::channel(false);
         Ok(Self {
             worker,
+            previous,
             stop,
             task: Mutex::new(None),
         })
+    }
+
+    /// Takes back what this data directory's previous run had leased (it stopped, perhaps
+    /// killed mid-send): those messages are sent again now, under their same Message-ID,
+    /// rather than when the lease ends.
+    pub async fn recover(&self, portal: &Portal) -> Result<(), String> {
+        let Some(previous) = self.previous.clone() else {
+            return Ok(());
+        };
+        let n = portal
+            .notifications()
+            .release_mail_leases(&previous)
+            .await
+            .map_err(|e| format!("cannot release the previous run's e-mail leases: {e}"))?;
+        if n > 0 {
+            tracing::info!(
+                released = n,
+                "e-mails the previous run was sending are due again"
+            );
+        }
+        Ok(())
     }
 
     /// Starts the background loop until [`Self::shutdown`].

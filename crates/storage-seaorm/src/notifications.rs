@@ -429,6 +429,17 @@ impl NotificationStore for SeaOrmStore {
         Ok(step.out.into_inner().expect("claim lock"))
     }
 
+    async fn release_mail_leases(&self, owner: &str) -> StoreResult<u64> {
+        Ok(notification::Entity::update_many()
+            .col_expr(N::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(N::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(N::LeaseOwner.eq(owner))
+            .exec(&self.db)
+            .await
+            .map_err(store_err("release mail leases"))?
+            .rows_affected)
+    }
+
     async fn settle_mail(
         &self,
         id: NotificationId,

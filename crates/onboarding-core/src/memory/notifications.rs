@@ -148,6 +148,13 @@ impl NotificationStore for MemoryStore {
         Ok(due)
     }
 
+    async fn release_mail_leases(&self, owner: &str) -> StoreResult<u64> {
+        let mut s = self.state.lock().unwrap();
+        let before = s.notifications.leases.len();
+        s.notifications.leases.retain(|_, (o, _)| o != owner);
+        Ok((before - s.notifications.leases.len()) as u64)
+    }
+
     async fn settle_mail(
         &self,
         id: NotificationId,

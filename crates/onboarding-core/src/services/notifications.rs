@@ -204,6 +204,11 @@ impl Notifications {
         Ok(out)
     }
 
+    /// A restarted server takes back what its previous run (worker `owner`) had leased.
+    pub async fn release_mail_leases(&self, owner: &str) -> ServiceResult<u64> {
+        Ok(self.store().release_mail_leases(owner).await?)
+    }
+
     /// Records how an e-mail attempt ended: a failure is tried again by the backoff of
     /// [`crate::notification::mail_retry_delay`], then given up. `Conflict` when the lease
     /// was lost meanwhile (another worker owns the message now).
