@@ -145,6 +145,38 @@ impl<'a> Draft<'a> {
         self
     }
 
+    /// Notifies the workspace's members, by the audience rule of its kind, of the webhook
+    /// event raised last (credential rotated, alert crossed, ...): its payload, with the
+    /// workspace's and project's names, feeds the templates.
+    pub(crate) async fn notify_event(self) -> ServiceResult<Draft<'a>> {
+        let (Some(ws), Some(msg)) = (self.workspace, self.set.outbox.last()) else {
+            return Ok(self);
+        };
+        let Some(kind) = msg
+            .event_type
+            .parse()
+            .ok()
+            .and_then(crate::notification::NotificationKind::for_event)
+        else {
+            return Ok(self);
+        };
+        let mut data = msg.payload.clone();
+        let to = self.cx.members_to_notify(kind, ws, self.actor).await?;
+        data["workspace"] = self.cx.workspace_name(ws).await?.into();
+        data["workspace_id"] = ws.to_string().into();
+        if let Some(p) = self.project {
+            let name = self
+                .cx
+                .p
+                .projects
+                .project(p)
+                .await?
+                .map(|p| p.name.as_str().to_owned());
+            data["project"] = name.into();
+        }
+        Ok(self.notify(kind, to, data))
+    }
+
     /// Who makes the change.
     pub(crate) fn actor(&self) -> Actor {
         self.actor

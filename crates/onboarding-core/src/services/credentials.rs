@@ -496,6 +496,8 @@ impl Context {
         draft
             .audit(event.as_str(), id, details)
             .event(event, payload)
+            .notify_event()
+            .await?
             .commit()
             .await?;
         Ok(CreatedCredential {

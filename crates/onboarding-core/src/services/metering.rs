@@ -210,6 +210,8 @@ impl Metering {
                 })
                 .audit("alert.triggered", th.id, details)
                 .event(EventType::AlertTriggered, payload)
+                .notify_event()
+                .await?
                 .into_set()?;
             match self.cx.p.uow.commit(set).await {
                 Ok(()) => {}

@@ -481,7 +481,7 @@ use crate::credential::SecretHash;
 async fn rotate_keeps_the_old_hash_until_the_deadline() {
     let old = IssuedSecret::new(SecretKind::ApiKey, Environment::Sandbox, &"b".repeat(32)).unwrap();
     let cred = credential(Environment::Sandbox, &old);
-    let mut m = Mocks::new().member(&[Role::Developer]);
+    let mut m = Mocks::new().member(&[Role::Developer]).notices();
     let c2 = cred.clone();
     m.credentials
         .expect_credential()
