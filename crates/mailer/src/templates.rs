@@ -85,7 +85,7 @@ pub fn content(mail: &OutgoingMail, site: &Site) -> Content {
     let notes = d.get("notes").and_then(Value::as_str).map(str::to_owned);
     match n.kind {
         Invitation => c(
-            format!("You are invited to join {ws} on {}", site.provider),
+            format!("You are invited to join {ws}"),
             vec![
                 format!(
                     "{} invited you to the {ws} workspace as {}.",

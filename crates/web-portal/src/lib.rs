@@ -141,6 +141,10 @@ pub fn routes(state: WebState) -> Route {
         .at("/notifications", get(h(s, notifications::centre)))
         .at("/notifications/read", post(h(s, notifications::mark_read)))
         .at(
+            "/notifications/preferences",
+            post(h(s, notifications::set_preferences)),
+        )
+        .at(
             "/unsubscribe",
             get(h(s, notifications::unsubscribe_page)).post(h(s, notifications::unsubscribe)),
         )

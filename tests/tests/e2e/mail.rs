@@ -274,3 +274,52 @@ async fn a_failed_write_is_retried_with_backoff_and_survives_a_restart() {
     server.stop().await.unwrap();
     std::fs::remove_file(&blocked).ok();
 }
+
+#[tokio::test]
+async fn optional_kinds_are_turned_off_and_on_in_the_centre() {
+    let app = spawn_app().await;
+    let plan = app.plan(json!(["declared_use_case"]), false, 0).await;
+    let (o, _) = onboard(&app, "prefs@mail.example", &plan).await;
+    let html = o.dev.get("/notifications").await.body;
+    let html = html.as_str().unwrap();
+    assert!(
+        html.contains("value=\"changes_requested\" checked"),
+        "{html}"
+    );
+    let csrf = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    // Everything optional off but approvals; required kinds stay on whatever is sent.
+    let r = o
+        .dev
+        .http
+        .post(format!("{}/notifications/preferences", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("_csrf={csrf}&email=approved"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success() || r.status().is_redirection());
+    let html = o.dev.get("/notifications").await.body;
+    let html = html.as_str().unwrap();
+    assert!(!html.contains("value=\"changes_requested\" checked"));
+    assert!(html.contains("value=\"approved\" checked"));
+    assert!(html.contains("value=\"password_reset\" checked"));
+    submit(&o).await;
+    app.admin
+        .ok(
+            &format!("/api/v1/subscriptions/{}/request-changes", o.sub),
+            json!({"notes": "Not e-mailed"}),
+        )
+        .await;
+    app.server.run_mail_once().await.unwrap();
+    assert!(
+        !mails_to(&app, "prefs@mail.example")
+            .iter()
+            .any(|m| m.text.contains("Not e-mailed"))
+    );
+    app.stop().await;
+}

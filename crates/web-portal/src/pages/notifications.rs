@@ -75,6 +75,10 @@ pub async fn centre(state: WebState, req: Request) -> Response {
         Ok(p) => p,
         Err(e) => return ctx.error(e),
     };
+    let prefs = match state.portal.notifications().preferences(caller).await {
+        Ok(p) => p,
+        Err(e) => return ctx.error(e),
+    };
     let body = html! {
         p { (page.unread) " unread." }
         @if page.unread > 0 {
@@ -104,6 +108,22 @@ pub async fn centre(state: WebState, req: Request) -> Response {
         @if let Some(next) = page.next_before {
             p { a href=(format!("/notifications?before={next}")) { "Older notifications" } }
         }
+        h2 { "E-mail settings" }
+        form method="post" action="/notifications/preferences" {
+            (csrf(&ctx))
+            fieldset {
+                legend { "E-mail me about" }
+                @for (kind, on, optional) in &prefs {
+                    label {
+                        input type="checkbox" name="email" value=(kind.as_str()) checked[*on] disabled[!*optional];
+                        " " (kind.as_str().replace('_', " "))
+                        @if !*optional { " (security and account notices are always sent)" }
+                    }
+                    br;
+                }
+            }
+            button.button type="submit" { "Save e-mail settings" }
+        }
     };
     ctx.ok("Notifications", body)
 }
@@ -128,6 +148,30 @@ pub async fn mark_read(state: WebState, req: Request) -> Response {
         Ok(_) => redirect("/notifications"),
         Err(e) => ctx.error(e),
     }
+}
+
+/// `POST /notifications/preferences`: the optional kinds checked are e-mailed, the others
+/// not (required kinds are not in the form's say).
+pub async fn set_preferences(state: WebState, req: Request) -> Response {
+    let (ctx, form) = match Ctx::post(&state, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let caller = match ctx.require_caller() {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let on = form.all("email");
+    let n = state.portal.notifications();
+    for kind in NotificationKind::ALL.iter().filter(|k| !k.required()) {
+        if let Err(e) = n
+            .set_preference(caller, *kind, on.contains(&kind.as_str()))
+            .await
+        {
+            return ctx.error(e);
+        }
+    }
+    redirect("/notifications")
 }
 
 /// `GET /invitations/:id`, the invitation e-mail's link: accept when signed in as the
