@@ -1476,8 +1476,9 @@ async fn the_upgrade_refuses_duplicates_by_name() {
     use migration::{Migrator, MigratorTrait};
     on_each_db(|store| async move {
         let db = store.connection();
-        // Back to the schema before the rules, then two live twins and two clones.
-        Migrator::down(db, Some(1)).await.unwrap();
+        // Back to the schema before the rules (and the notifications migration after them),
+        // then two live twins and two clones.
+        Migrator::down(db, Some(2)).await.unwrap();
         let dup = subscription_of(10, 100, 200, sandbox());
         for n in [10, 11] {
             store
@@ -1507,7 +1508,7 @@ async fn the_upgrade_refuses_duplicates_by_name() {
         ] {
             assert!(err.contains(&needle), "`{needle}` not in: {err}");
         }
-        assert_eq!(Migrator::get_pending_migrations(db).await.unwrap().len(), 1);
+        assert_eq!(Migrator::get_pending_migrations(db).await.unwrap().len(), 2);
         // Resolved (one twin rejected, one clone removed), the upgrade goes through.
         for sql in [
             format!(
