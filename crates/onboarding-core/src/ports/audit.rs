@@ -7,8 +7,8 @@ use crate::ids::*;
 
 use super::StoreResult;
 
-/// Reads of the audit log; writes go through [`UnitOfWork::commit`], which seals drafts into their
-/// chains.
+/// Reads of the audit log; writes go through [`UnitOfWork::commit`](super::UnitOfWork::commit),
+/// which seals drafts into their chains.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AuditLog: Send + Sync {

@@ -148,8 +148,9 @@ pub trait IdempotencyStore: Send + Sync {
         now: DateTime<Utc>,
         lease: chrono::TimeDelta,
     ) -> StoreResult<IdempotencyClaim>;
-    /// [`UnitOfWork::commit`], and in the same transaction marks the claim committed (naming
-    /// `what`); `Conflict` and nothing applied when `hold` no longer holds the claim.
+    /// [`UnitOfWork::commit`](super::UnitOfWork::commit), and in the same transaction marks the
+    /// claim committed (naming `what`); `Conflict` and nothing applied when `hold` no longer holds
+    /// the claim.
     async fn commit_claimed(
         &self,
         hold: &IdempotencyHold,

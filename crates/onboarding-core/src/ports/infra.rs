@@ -45,8 +45,8 @@ pub trait DestinationPolicy: Send + Sync {
     fn check_ip(&self, ip: std::net::IpAddr) -> Result<(), String>;
 }
 
-/// Where counted calls go. Non-blocking: the bundled adapter buffers in memory and flushes
-/// batched upserts to the [`UsageStore`]; the hot path never waits on the database.
+/// Where counted calls go. Non-blocking: the bundled adapter buffers in memory and flushes batched
+/// upserts to the [`UsageStore`](super::UsageStore); the hot path never waits on the database.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait UsageSink: Send + Sync {
     /// Counts one verified call; must not block (the hot path calls it).

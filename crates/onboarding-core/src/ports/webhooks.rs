@@ -32,10 +32,10 @@ pub struct FanOut {
     pub deliveries: Vec<crate::webhook::Delivery>,
 }
 
-/// Webhook deliveries (issue 5): the outbox fanned out into one delivery per endpoint, claimed
-/// by workers under a lease, settled attempt by attempt. Writes that also change an endpoint
-/// (verified, failing, disabled) or raise audit events take that [`ChangeSet`] along and apply
-/// it in the same transaction, exactly as [`UnitOfWork::commit`] would.
+/// Webhook deliveries (issue 5): the outbox fanned out into one delivery per endpoint, claimed by
+/// workers under a lease, settled attempt by attempt. Writes that also change an endpoint
+/// (verified, failing, disabled) or raise audit events take that [`ChangeSet`] along and apply it
+/// in the same transaction, exactly as [`UnitOfWork::commit`](super::UnitOfWork::commit) would.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
