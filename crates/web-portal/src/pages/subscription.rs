@@ -16,7 +16,7 @@ use poem::http::StatusCode;
 use poem::{Request, Response};
 use serde_json::Value;
 
-use super::workspace::{caller_or_redirect, post_ctx};
+use super::macros::{caller_or_redirect, post_ctx};
 use crate::WebState;
 use crate::http::{Ctx, Errs, FormData, FormErrors, param, redirect};
 use crate::ui::{self, Field, csrf, form_errors};

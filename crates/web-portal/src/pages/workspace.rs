@@ -7,7 +7,7 @@ use maud::html;
 use onboarding_core::ServiceError;
 use onboarding_core::ids::{AccountId, WorkspaceId};
 use onboarding_core::next_step::StepAction;
-use onboarding_core::pipeline::{PhaseKind, Subscription};
+use onboarding_core::pipeline::Subscription;
 use onboarding_core::project::{Environment, Project};
 use onboarding_core::roles::{Action, Role, RoleSet, allowed};
 use onboarding_core::services::month_bounds;
@@ -15,6 +15,7 @@ use onboarding_core::workspace::{InvitationStatus, JoinRequestStatus, Responsibi
 use poem::http::StatusCode;
 use poem::{Request, Response};
 
+use super::macros::{caller_or_redirect, post_ctx};
 use crate::WebState;
 use crate::http::{Ctx, Errs, FormErrors, param, redirect};
 use crate::ui::{self, Field, csrf, form_errors};
@@ -34,21 +35,6 @@ pub fn responsibility_label(r: Responsibility) -> &'static str {
     }
 }
 
-fn phase_rank(p: PhaseKind) -> u8 {
-    match p {
-        PhaseKind::Production => 3,
-        PhaseKind::InReview => 2,
-        PhaseKind::Sandbox => 1,
-        PhaseKind::Rejected => 0,
-    }
-}
-
-/// The subscription the workspace's next step is most likely about: the one furthest along.
-pub fn furthest(subs: &[Subscription]) -> Option<&Subscription> {
-    subs.iter()
-        .max_by_key(|s| (phase_rank(s.phase.kind()), s.created_at))
-}
-
 /// Where the "Next step" panel of a workspace or project sends the user.
 pub fn step_link(
     action: StepAction,
@@ -56,7 +42,7 @@ pub fn step_link(
     projects: &[Project],
     subs: &[Subscription],
 ) -> Option<(&'static str, String)> {
-    let sub = furthest(subs);
+    let sub = onboarding_core::pipeline::furthest(subs);
     let sandbox_project = projects
         .iter()
         .find(|p| p.environment == Environment::Sandbox);
@@ -293,26 +279,6 @@ async fn render(ctx: &Ctx, id: WorkspaceId, fe: Option<FormErrors>) -> Response 
     ctx.page(status, &ws_name, body)
 }
 
-macro_rules! post_ctx {
-    ($state:expr, $req:expr) => {
-        match Ctx::post(&$state, $req).await {
-            Ok(x) => x,
-            Err(r) => return r,
-        }
-    };
-}
-pub(crate) use post_ctx;
-
-macro_rules! caller_or_redirect {
-    ($ctx:expr) => {
-        match $ctx.require_caller() {
-            Ok(c) => c,
-            Err(r) => return r,
-        }
-    };
-}
-pub(crate) use caller_or_redirect;
-
 async fn after(
     ctx: &Ctx,
     ws: WorkspaceId,
@@ -465,8 +431,8 @@ pub async fn export_audit(state: WebState, req: Request) -> Response {
     let Some(id) = param::<WorkspaceId>(&req, "id") else {
         return ctx.not_found();
     };
-    let form = super::project::query_form(&req);
-    match super::project::check_export(
+    let form = super::exports::query_form(&req);
+    match super::exports::check_export(
         &ctx,
         caller,
         onboarding_core::services::ExportScope::WorkspaceAudit(id),
@@ -543,12 +509,12 @@ async fn audit_page(ctx: &Ctx, id: WorkspaceId, fe: Option<FormErrors>) -> Respo
             h2 #reports-title { "Reports and exports" }
             @if can_export {
                 p.muted { "The audit events of one month, in chain order. Each download is recorded in the report history below." }
-                (super::project::export_form(&format!("/workspaces/{id}/exports"), "Download audit export", &period_now, Errs::of(fe, "export")))
+                (super::exports::export_form(&format!("/workspaces/{id}/exports"), "Download audit export", &period_now, Errs::of(fe, "export")))
             } @else {
                 p #export-not-allowed { "Audit log exports are for members with the security owner or compliance role, and owners." }
             }
             h3 { "Report history" }
-            (super::project::report_table(&rows))
+            (super::exports::report_table(&rows))
         }
         h2 { "Events" }
         @if events.is_empty() { p { "No events yet." } }
