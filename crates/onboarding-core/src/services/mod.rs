@@ -4,15 +4,18 @@
 
 mod accounts;
 mod audit;
+mod billing;
 mod catalog;
 mod change;
 mod credentials;
 mod error;
 mod exports;
 mod ingest;
+mod invitations;
 mod journey;
 mod metering;
 mod projects;
+mod review;
 mod subscriptions;
 mod webhooks;
 mod wiring;
@@ -31,7 +34,8 @@ pub use ingest::{IngestReport, RejectedCall, ReportedCall};
 pub use journey::JourneyView;
 pub use metering::{RaisedAlert, UsageView, month_bounds, period_bounds};
 pub use projects::{ClonedProject, ProjectOverview};
-pub use subscriptions::{QueueEntry, SubscriptionView};
+pub use review::QueueEntry;
+pub use subscriptions::SubscriptionView;
 pub use webhooks::{
     AttemptResult, CreatedEndpoint, DeliveryTarget, DispatchReport, Outcome, Prepared,
     RotatedSecret, Settled, Webhooks,

@@ -1,21 +1,17 @@
 //! The pipeline use cases: subscribe, submit, withdraw, the reviewers' decisions, sign-offs,
-//! the go-live queue and payments.
+//! gates and the subscription page. The go-live queue is in `review.rs`, payments in
+//! `billing.rs`.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-
-use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::json;
 
 use super::*;
-use crate::billing::Payment;
 use crate::credential::{Credential, production_lock};
 use crate::form::{Answers, SubmissionForm};
 use crate::gates::{GateEvaluation, GateFacts, Responsible, evaluate};
 use crate::next_step::NextStep;
 use crate::pipeline::{Notice, PhaseKind, SandboxAccess, Step, Subscription};
-use crate::plan::{Currency, Plan, SandboxAccessMode, TestDataEntry};
+use crate::plan::{Plan, SandboxAccessMode, TestDataEntry};
 use crate::project::Environment;
 use crate::values::Notes;
 use crate::webhook::EventType;
@@ -53,25 +49,6 @@ pub struct SubscriptionView {
     pub gates: GateEvaluation,
     /// The one next step for the subscription.
     pub next_step: NextStep,
-}
-
-/// One row of the go-live queue.
-#[derive(Debug, Clone, Serialize)]
-pub struct QueueEntry {
-    /// The subscription under review.
-    pub subscription: Subscription,
-    /// The organization's name.
-    pub workspace_name: String,
-    /// The sandbox project's name.
-    pub project_name: String,
-    /// The plan's name.
-    pub plan_name: String,
-    /// When it was submitted; the queue lists oldest first.
-    pub submitted_at: DateTime<Utc>,
-    /// How long it has waited, in seconds.
-    pub age_seconds: i64,
-    /// The gate summary; the first gate not passed is the remaining gate.
-    pub gates: GateEvaluation,
 }
 
 fn responsible(ws: &Workspace, r: Responsibility, members: &[Membership]) -> Responsible {
@@ -476,122 +453,6 @@ impl Pipeline {
             .change_in(Actor::Staff(staff), now, s.workspace_id, Some(s.project_id))
             .audit("gate.signed_off", s.id, json!({ "gate": gate }));
         self.cx.store_transition(&s, next, draft).await
-    }
-
-    /// The go-live queue: every `in_review` subscription, oldest first, with gate summary,
-    /// remaining gate and age. Keyset paging by (submitted at, id).
-    pub async fn review_queue(
-        &self,
-        caller: Caller,
-        after: Option<QueueCursor>,
-        limit: u64,
-    ) -> ServiceResult<Vec<QueueEntry>> {
-        self.cx.require_staff(caller, StaffAction::ReadQueue)?;
-        let now = self.cx.now();
-        // Submissions on one plan, or from one workspace, share their reads within a page:
-        // the plan, the workspace and its members are read once each.
-        let mut plans: HashMap<PlanId, Plan> = HashMap::new();
-        let mut workspaces: HashMap<WorkspaceId, (Workspace, Vec<Membership>)> = HashMap::new();
-        let mut out = Vec::new();
-        for s in self
-            .cx
-            .p
-            .subscriptions
-            .review_queue(after, limit.clamp(1, 200))
-            .await?
-        {
-            let crate::pipeline::Phase::InReview { submitted_at, .. } = s.phase else {
-                continue;
-            };
-            let plan = match plans.entry(s.plan_id) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(self.cx.catalog().plan(s.plan_id).await?),
-            };
-            let (ws, members) = match workspaces.entry(s.workspace_id) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(self.cx.workspace_with_members(s.workspace_id).await?),
-            };
-            let project = self.cx.p.projects.project(s.project_id).await?;
-            out.push(QueueEntry {
-                gates: self.cx.evaluate_gates_in(&s, plan, ws, members).await?,
-                workspace_name: ws.name.to_string(),
-                project_name: project.map(|p| p.name.to_string()).unwrap_or_default(),
-                plan_name: plan.name.to_string(),
-                submitted_at,
-                age_seconds: (now - submitted_at).num_seconds(),
-                subscription: s,
-            });
-        }
-        Ok(out)
-    }
-}
-
-impl Billing {
-    /// Records a payment an admin confirmed (the bundled payment adapter's flow).
-    pub async fn confirm_payment(
-        &self,
-        caller: Caller,
-        id: SubscriptionId,
-        amount: Decimal,
-        currency: &str,
-        reference: &str,
-    ) -> ServiceResult<Payment> {
-        let (staff, s) = self
-            .cx
-            .require_staff_on(caller, StaffAction::ConfirmPayment, id)
-            .await?;
-        let plan = self.cx.catalog().plan(s.plan_id).await?;
-        let currency = Currency::new(currency)?;
-        if amount <= Decimal::ZERO {
-            return Err(
-                FieldError::new("amount", "a payment amount must be greater than zero").into(),
-            );
-        }
-        match &plan.pricing {
-            crate::plan::Pricing::Paid { currency: c, .. } if c != &currency => {
-                return Err(FieldError::new(
-                    "currency",
-                    format!("this plan is priced in {}", c.as_str()),
-                )
-                .into());
-            }
-            crate::plan::Pricing::Free => {
-                return Err(ServiceError::Refused {
-                    code: RefusalCode::FreePlan,
-                    message: "free plans take no payment".into(),
-                });
-            }
-            _ => {}
-        }
-        let reference = reference.trim();
-        if reference.is_empty() || reference.len() > 200 {
-            return Err(
-                FieldError::new("reference", "a payment reference is 1-200 characters").into(),
-            );
-        }
-        let now = self.cx.now();
-        let payment = Payment {
-            id: PaymentId::from_ulid(self.cx.ulid()),
-            workspace_id: s.workspace_id,
-            subscription_id: id,
-            amount,
-            currency,
-            reference: reference.to_owned(),
-            confirmed_by: staff,
-            at: now,
-        };
-        let details = json!({ "amount": amount.to_string(), "currency": payment.currency, "subscription": id });
-        self.cx
-            .change_in(Actor::Staff(staff), now, s.workspace_id, Some(s.project_id))
-            .with(Change::RecordPayment(payment.clone()))
-            .audit("payment.confirmed", payment.id, details)
-            .event(
-                EventType::PaymentConfirmed,
-                json!({ "subscription_id": id, "payment_id": payment.id }),
-            )
-            .commit()
-            .await?;
-        Ok(payment)
     }
 }
 
