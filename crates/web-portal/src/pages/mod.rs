@@ -3,6 +3,8 @@
 
 pub mod access;
 pub mod admin;
+mod exports;
+mod macros;
 pub mod notifications;
 pub mod project;
 pub mod staff;
