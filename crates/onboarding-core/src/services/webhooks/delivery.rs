@@ -236,7 +236,7 @@ impl Webhooks {
         loop {
             tries += 1;
             let ep = self.portal.cx.p.webhooks.endpoint(d.endpoint_id).await?;
-            let (record, also) = self.settle(d, lease_owner, &result, ep.as_ref())?;
+            let (record, also) = self.settle(d, lease_owner, &result, ep.as_ref()).await?;
             let status = record.status;
             match self.deliveries.complete_attempts(vec![record], also).await {
                 Ok(()) => return Ok(status),
@@ -271,8 +271,12 @@ impl Webhooks {
             let record = match o {
                 Outcome::Sent(r) => {
                     let ep = endpoints.get_mut(&d.endpoint_id).expect("read above");
-                    let (record, more) = self.settle(d, lease_owner, r, ep.as_ref())?;
-                    if let Some(Change::UpdateWebhookEndpoint { value, .. }) = more.changes.last() {
+                    let (record, more) = self.settle(d, lease_owner, r, ep.as_ref()).await?;
+                    let updated = more.changes.iter().rev().find_map(|c| match c {
+                        Change::UpdateWebhookEndpoint { value, .. } => Some(value),
+                        _ => None,
+                    });
+                    if let Some(value) = updated {
                         *ep = Some(value.clone());
                     }
                     also.changes.extend(more.changes);
@@ -309,8 +313,9 @@ impl Webhooks {
         Ok(settled)
     }
 
-    /// The pure decision behind [`Self::record_attempt`].
-    fn settle(
+    /// The decision behind [`Self::record_attempt`]; it reads only to address the
+    /// notification of a disabled endpoint.
+    async fn settle(
         &self,
         d: &Delivery,
         lease_owner: &str,
@@ -405,7 +410,9 @@ impl Webhooks {
                     .event(
                         EventType::EndpointDisabled,
                         json!({ "endpoint_id": ep.id, "url": ep.url, "reason": reason, "failing_since": since }),
-                    );
+                    )
+                    .notify_event()
+                    .await?;
             }
         }
         if !next.is_enabled() {

@@ -202,3 +202,81 @@ async fn a_conflicting_tick_write_is_recorded_outcome_by_outcome() {
         [Settled::LostLease, Settled::Left(DeliveryStatus::Succeeded)]
     );
 }
+
+#[tokio::test]
+async fn a_disabled_endpoint_notifies_the_workspace_in_the_same_write() {
+    let (portal, store, _clock) = in_memory_portal(t0());
+    let owner = portal
+        .accounts()
+        .sign_up("owner@example.com", "Olive", "correct horse battery staple")
+        .await
+        .unwrap()
+        .id;
+    let ws = portal
+        .workspaces()
+        .create_workspace(Caller::Account(owner), "Acme")
+        .await
+        .unwrap()
+        .id;
+    let (_, _, mut ep) = with_endpoint().await;
+    ep.workspace_id = ws;
+    store
+        .commit(ChangeSet {
+            changes: vec![Change::InsertWebhookEndpoint(ep.clone())],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let d = delivery(&ep, 1, "credential.rotated", json!({}));
+    let mut mock = MockDeliveryStore::new();
+    mock.expect_complete_attempts()
+        .withf(move |recs, also| {
+            let notes: Vec<_> = also
+                .changes
+                .iter()
+                .filter_map(|c| match c {
+                    Change::QueueNotification(n) => Some(n),
+                    _ => None,
+                })
+                .collect();
+            recs.len() == 1
+                && also
+                    .audit
+                    .iter()
+                    .any(|a| a.action == "webhook_endpoint.disabled")
+                && notes.len() == 1
+                && notes[0].kind == crate::notification::NotificationKind::EndpointDisabled
+                && notes[0].to.principal == Some(Principal::Account(owner))
+                && notes[0].data["workspace"] == "Acme"
+                && notes[0].data["reason"] == "the endpoint answered 410 Gone"
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let wh = Webhooks::new(portal, Arc::new(mock));
+    assert_eq!(
+        wh.record_attempt(&d, "w1", answered(&ep, 410, ""))
+            .await
+            .unwrap(),
+        DeliveryStatus::Failed
+    );
+}
+
+#[tokio::test]
+async fn a_failed_attempt_that_disables_nothing_notifies_nobody() {
+    let (portal, _store, ep) = with_endpoint().await;
+    let d = delivery(&ep, 1, "credential.rotated", json!({}));
+    let mut mock = MockDeliveryStore::new();
+    mock.expect_complete_attempts()
+        .withf(|_, also| {
+            !also
+                .changes
+                .iter()
+                .any(|c| matches!(c, Change::QueueNotification(_)))
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let wh = Webhooks::new(portal, Arc::new(mock));
+    wh.record_attempt(&d, "w1", answered(&ep, 500, ""))
+        .await
+        .unwrap();
+}
