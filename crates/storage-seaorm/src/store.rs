@@ -322,6 +322,20 @@ async fn apply(c: &DatabaseTransaction, change: &Change) -> Result<(), TxErr> {
             };
             insert!(c, credential_secret, row, "access token");
         }
+        Change::SetStaffRole { id, role } => {
+            staff::Entity::update_many()
+                .col_expr(staff::Column::Role, Expr::value(role.as_str()))
+                .filter(staff::Column::Id.eq(id.to_string()))
+                .exec(c)
+                .await?;
+        }
+        Change::EndStaffSessions(id) => {
+            auth_token::Entity::delete_many()
+                .filter(auth_token::Column::PrincipalKind.eq("staff"))
+                .filter(auth_token::Column::PrincipalId.eq(id.to_string()))
+                .exec(c)
+                .await?;
+        }
         Change::EndAccessTokens(id) => {
             credential_secret::Entity::delete_many()
                 .filter(credential_secret::Column::CredentialId.eq(id.to_string()))

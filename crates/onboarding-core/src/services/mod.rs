@@ -12,6 +12,7 @@ mod ingest;
 mod journey;
 mod metering;
 mod projects;
+mod sso;
 mod subscriptions;
 mod webhooks;
 mod workspaces;
@@ -163,6 +164,8 @@ pub enum RefusalCode {
     CloneToProductionFirst,
     /// A workspace keeps at least one owner.
     LastOwner,
+    /// Staff sign in through single sign-on; local passwords are only for break-glass admins.
+    PasswordSignInOff,
 }
 
 impl RefusalCode {
@@ -411,7 +414,13 @@ pub struct Portal {
 impl Portal {
     /// A portal over these ports.
     pub fn new(ports: Ports) -> Self {
-        let cx = Context { p: Arc::new(ports) };
+        Self::over(Context {
+            p: Arc::new(ports),
+            staff_passwords: Default::default(),
+        })
+    }
+
+    fn over(cx: Context) -> Self {
         Self {
             accounts: Accounts { cx: cx.clone() },
             workspaces: Workspaces { cx: cx.clone() },
@@ -568,6 +577,8 @@ pub struct Audit {
 #[derive(Clone)]
 pub(crate) struct Context {
     pub(crate) p: Arc<Ports>,
+    /// Who may still sign in to the staff side with a password (single sign-on, issue 26).
+    pub(crate) staff_passwords: crate::sso::StaffPasswords,
 }
 
 impl Context {
