@@ -78,6 +78,8 @@ pub struct Config {
     /// `Bearer` token). Unset: `Authorization: Bearer`, else `X-Api-Key`.
     /// `PORTAL_FORWARD_AUTH_KEY_HEADER`.
     pub forward_auth_key_header: Option<String>,
+    /// Single sign-on: the `[sso]` section (file only; secrets also from the environment).
+    pub sso: crate::sso::SsoConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -97,6 +99,7 @@ impl std::fmt::Debug for Config {
             .field("webhook_allow_private", &self.webhook_allow_private)
             .field("webhook_allowed_cidrs", &self.webhook_allowed_cidrs)
             .field("forward_auth_key_header", &self.forward_auth_key_header)
+            .field("sso", &self.sso)
             .finish_non_exhaustive()
     }
 }
@@ -125,6 +128,7 @@ impl Default for Config {
             webhook_allow_private: false,
             webhook_allowed_cidrs: Vec::new(),
             forward_auth_key_header: None,
+            sso: Default::default(),
         }
     }
 }
@@ -146,6 +150,7 @@ struct FileConfig {
     webhook_allow_private: Option<bool>,
     webhook_allowed_cidrs: Option<Vec<String>>,
     forward_auth_key_header: Option<String>,
+    sso: Option<crate::sso::SsoConfig>,
 }
 
 impl Config {
@@ -213,7 +218,11 @@ impl Config {
             if f.forward_auth_key_header.is_some() {
                 c.forward_auth_key_header = f.forward_auth_key_header;
             }
+            if let Some(v) = f.sso {
+                c.sso = v;
+            }
         }
+        c.sso.finish(&env)?;
         if let Some(v) = env("PORTAL_BIND") {
             c.bind = v;
         }

@@ -19,11 +19,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use onboarding_core::sso::{ExternalIdentity, RoleMapping};
 use openidconnect::core::CoreAuthenticationFlow;
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse as _,
+    AuthorizationCode, ClientId, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, Scope, TokenResponse as _,
 };
 
 pub use http::{Http, HttpError};
+pub use openidconnect::ClientSecret;
 pub use state::{PENDING_TTL_SECONDS, Pending};
 use verify::{Client, Metadata, TokenResponse};
 pub use verify::{identity_from_token, parse_id_token};

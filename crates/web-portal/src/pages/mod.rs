@@ -4,6 +4,7 @@
 pub mod access;
 pub mod admin;
 pub mod project;
+pub mod sso;
 pub mod staff;
 pub mod subscription;
 pub mod workspace;
