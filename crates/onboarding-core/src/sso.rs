@@ -171,18 +171,13 @@ pub fn decide_account(identity: &ExternalIdentity, existing: Option<&Account>) -
 }
 
 /// Who may sign in to the staff side with a local password.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum StaffPasswords {
     /// Every staff member with a password (the default).
+    #[default]
     Allowed,
     /// Only these break-glass addresses (the first-run admin): the rest use single sign-on.
     BreakGlassOnly(Vec<Email>),
-}
-
-impl Default for StaffPasswords {
-    fn default() -> Self {
-        StaffPasswords::Allowed
-    }
 }
 
 impl StaffPasswords {
