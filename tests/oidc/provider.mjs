@@ -1,9 +1,11 @@
 // A real OpenID provider for the single sign-on tests: node-oidc-provider with its own login
-// pages, one confidential test client and two users. Each sign-in reads the users afresh, and
+// pages, one confidential test client, two staff users and two partners. Each sign-in reads the users afresh, and
 // `PUT /test/users/<id>` (JSON {"groups": [...]}) changes a user's claims, so a test can take
 // a staff role away and watch the next sign-in be refused.
 //
 //   OIDC_PORT=4010 OIDC_REDIRECT_URI=http://127.0.0.1:8080/sso/corp/callback node provider.mjs
+//
+// OIDC_REDIRECT_URI may list several, comma-separated (one per configured provider id).
 //
 // Prints `READY <issuer>` once it listens. oidc-provider comes from OIDC_PROVIDER_MODULES (the
 // node_modules folder .ci/run installs it into, under ~/.cache).
@@ -28,13 +30,16 @@ const issuer = `http://localhost:${port}`;
 const users = {
   rui: { email: 'rui@provider.test', email_verified: true, name: 'Rui Reviewer', groups: ['portal-reviewers'] },
   nina: { email: 'nina@provider.test', email_verified: true, name: 'Nina Nostaff', groups: ['everyone'] },
+  // Partners: one whose address the provider verified, one whose address it did not.
+  pat: { email: 'pat@partner.test', email_verified: true, name: 'Pat Partner', groups: [] },
+  eve: { email: 'eve@partner.test', email_verified: false, name: 'Eve Unverified', groups: [] },
 };
 
 const provider = new Provider(issuer, {
   clients: [{
     client_id: 'portal',
     client_secret: 'portal-test-secret',
-    redirect_uris: [redirect],
+    redirect_uris: redirect.split(','),
     response_types: ['code'],
     grant_types: ['authorization_code'],
     token_endpoint_auth_method: 'client_secret_basic',

@@ -1,4 +1,4 @@
-//! Issue 26: staff single sign-on against a real OpenID provider. `tests/oidc/provider.mjs`
+//! Issue 26: staff and partner single sign-on against a real OpenID provider. `tests/oidc/provider.mjs`
 //! runs node-oidc-provider (its own login pages, a test client, two users) as a child process;
 //! headless Chromium (chromedriver + fantoccini) signs in through those pages.
 //!
@@ -205,11 +205,13 @@ impl Walk {
 
     /// Staff sign-in page → the provider's button → the provider's own login page.
     async fn sign_in_as(&self, login: &str) {
-        self.c
-            .goto(&format!("{}/staff/sign-in", self.base))
-            .await
-            .unwrap();
-        self.find("a[href='/sso/corp/start']")
+        self.sign_in_through("/staff/sign-in", "corp", login).await;
+    }
+
+    /// A sign-in page → provider `id`'s button → the provider's own login page.
+    async fn sign_in_through(&self, page: &str, id: &str, login: &str) {
+        self.c.goto(&format!("{}{page}", self.base)).await.unwrap();
+        self.find(&format!("a[href='/sso/{id}/start']"))
             .await
             .click()
             .await
@@ -230,7 +232,7 @@ impl Walk {
 }
 
 #[tokio::test]
-async fn sso_staff_sign_in_through_a_real_provider_maps_roles_and_refuses() {
+async fn sso_staff_and_partners_sign_in_through_a_real_provider() {
     if !ready() {
         return;
     }
@@ -241,23 +243,39 @@ async fn sso_staff_sign_in_through_a_real_provider_maps_roles_and_refuses() {
             // Passwords off: only the first-run admin (spawn_app signs it in) keeps one.
             staff_passwords: false,
             break_glass: Vec::new(),
-            providers: vec![ProviderConfig {
-                id: "corp".into(),
-                label: Some("Sign in with Corp SSO".into()),
-                audience: ::sso_oidc::Audience::Staff,
-                issuer: idp.clone(),
-                client_id: "portal".into(),
-                client_secret: Some(Secret::new("portal-test-secret")),
-                scopes: vec!["email".into(), "profile".into(), "groups".into()],
-                role_claim: "groups".into(),
-                admin: vec!["portal-admins".into()],
-                reviewer: vec!["portal-reviewers".into()],
-                require_verified_email: true,
-            }],
+            providers: vec![
+                ProviderConfig {
+                    id: "partners".into(),
+                    label: Some("Sign in with PartnerID".into()),
+                    audience: ::sso_oidc::Audience::Partners,
+                    issuer: idp.clone(),
+                    client_id: "portal".into(),
+                    client_secret: Some(Secret::new("portal-test-secret")),
+                    scopes: vec!["email".into(), "profile".into()],
+                    role_claim: "groups".into(),
+                    admin: Vec::new(),
+                    reviewer: Vec::new(),
+                    require_verified_email: true,
+                },
+                ProviderConfig {
+                    id: "corp".into(),
+                    label: Some("Sign in with Corp SSO".into()),
+                    audience: ::sso_oidc::Audience::Staff,
+                    issuer: idp.clone(),
+                    client_id: "portal".into(),
+                    client_secret: Some(Secret::new("portal-test-secret")),
+                    scopes: vec!["email".into(), "profile".into(), "groups".into()],
+                    role_claim: "groups".into(),
+                    admin: vec!["portal-admins".into()],
+                    reviewer: vec!["portal-reviewers".into()],
+                    require_verified_email: true,
+                },
+            ],
         };
     })
     .await;
-    let _idp = start_provider(idp_port, &format!("{}/sso/corp/callback", app.base));
+    let redirects = format!("{0}/sso/corp/callback,{0}/sso/partners/callback", app.base);
+    let _idp = start_provider(idp_port, &redirects);
 
     // A submission waiting in the review queue.
     let plan = app.plan(json!([]), false, 0).await;
@@ -402,6 +420,35 @@ async fn sso_staff_sign_in_through_a_real_provider_maps_roles_and_refuses() {
         )
         .await;
     assert_eq!(r.body["code"], "password_sign_in_off", "{}", r.body);
+
+    // 4. Partners: an address the provider verified reaches the existing local account (whose
+    // password keeps working); an unverified one is refused and creates nothing.
+    let local = app.developer("pat@partner.test").await;
+    let local_id = local.get("/api/v1/me").await.body["account"]["id"].clone();
+    w.forget().await;
+    w.sign_in_through("/sign-in", "partners", "pat").await;
+    w.expect("Sign out").await;
+    let me = w.c.get_named_cookie("portal_session").await.unwrap();
+    let linked = reqwest::Client::new()
+        .get(format!("{}/api/v1/me", app.base))
+        .header("Cookie", format!("portal_session={}", me.value()))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(linked["account"]["id"], local_id, "{linked}");
+    w.forget().await;
+    w.sign_in_through("/sign-in", "partners", "eve").await;
+    w.expect("has not verified your e-mail address").await;
+    assert!(
+        accounts
+            .account_by_email(&Email::new("eve@partner.test").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let _ = w.c.close().await;
     app.stop().await;
