@@ -3,6 +3,8 @@
 
 pub mod access;
 pub mod admin;
+mod exports;
+mod macros;
 pub mod project;
 pub mod sso;
 pub mod staff;
