@@ -18,6 +18,8 @@ mod mail;
 mod metering;
 #[path = "e2e/seed_walk.rs"]
 mod seed_walk;
+#[path = "e2e/sso_oidc.rs"]
+mod sso_oidc;
 #[path = "e2e/webhooks.rs"]
 mod webhooks;
 

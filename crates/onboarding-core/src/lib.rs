@@ -50,6 +50,7 @@ pub mod ports;
 pub mod project;
 pub mod roles;
 pub mod services;
+pub mod sso;
 pub mod usage;
 pub mod values;
 pub mod webhook;

@@ -80,6 +80,8 @@ pub struct Config {
     pub forward_auth_key_header: Option<String>,
     /// E-mail: SMTP or `.eml` files, the sender, the provider's name (`PORTAL_SMTP_URL`, ...).
     pub mail: crate::mail_worker::MailConfig,
+    /// Single sign-on: the `[sso]` section (file only; secrets also from the environment).
+    pub sso: crate::sso::SsoConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -100,6 +102,7 @@ impl std::fmt::Debug for Config {
             .field("webhook_allowed_cidrs", &self.webhook_allowed_cidrs)
             .field("forward_auth_key_header", &self.forward_auth_key_header)
             .field("mail", &self.mail)
+            .field("sso", &self.sso)
             .finish_non_exhaustive()
     }
 }
@@ -129,6 +132,7 @@ impl Default for Config {
             webhook_allowed_cidrs: Vec::new(),
             forward_auth_key_header: None,
             mail: Default::default(),
+            sso: Default::default(),
         }
     }
 }
@@ -150,6 +154,7 @@ struct FileConfig {
     webhook_allow_private: Option<bool>,
     webhook_allowed_cidrs: Option<Vec<String>>,
     forward_auth_key_header: Option<String>,
+    sso: Option<crate::sso::SsoConfig>,
 }
 
 impl Config {
@@ -217,7 +222,11 @@ impl Config {
             if f.forward_auth_key_header.is_some() {
                 c.forward_auth_key_header = f.forward_auth_key_header;
             }
+            if let Some(v) = f.sso {
+                c.sso = v;
+            }
         }
+        c.sso.finish(&env)?;
         if let Some(v) = env("PORTAL_BIND") {
             c.bind = v;
         }

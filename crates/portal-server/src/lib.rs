@@ -10,6 +10,7 @@ pub mod config;
 pub mod export;
 pub mod mail_worker;
 mod routes;
+pub mod sso;
 pub mod vault;
 pub mod webhook_worker;
 pub mod workers;
@@ -372,7 +373,8 @@ pub async fn start(
 ) -> Result<RunningServer, String> {
     tracing::info!(database = %config.database_url_redacted(), bind = %config.bind, "starting");
     install_crypto_provider();
-    let wiring = connect(&config).await?;
+    let mut wiring = connect(&config).await?;
+    wiring.portal = sso::apply_policy(wiring.portal, &config.sso);
     let webhook_runner = webhook_worker::WebhookRunner::new(
         wiring.portal.clone(),
         wiring.deliveries.clone(),
@@ -414,15 +416,6 @@ pub async fn start(
                     .body(m.render())
             }),
         );
-    let web = web_portal::WebState::new(
-        wiring.portal.clone(),
-        wiring.tokens.clone(),
-        config.secure_cookies,
-    )
-    .with_webhooks(wiring.deliveries.clone());
-    let app = routes::mount(http_api::app(state, ops, metrics), web_portal::routes(web));
-    release_start_up_memory();
-
     let acceptor = TcpListener::bind(config.bind.clone())
         .into_acceptor()
         .await
@@ -436,6 +429,18 @@ pub async fn start(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
+    // Single sign-on callbacks are under the public URL, known once the port is bound.
+    let mut web = web_portal::WebState::new(
+        wiring.portal.clone(),
+        wiring.tokens.clone(),
+        config.secure_cookies,
+    )
+    .with_webhooks(wiring.deliveries.clone());
+    if let Some(s) = sso::web_sso(&config.sso, &base_url, &wiring.portal)? {
+        web = web.with_sso(s);
+    }
+    let app = routes::mount(http_api::app(state, ops, metrics), web_portal::routes(web));
+    release_start_up_memory();
 
     // The usage flusher with alert evaluation: every `usage_flush_seconds`, and once more at
     // shutdown (in stop/wait); the verification cache's invalidation feeds on a SQL database.

@@ -2574,3 +2574,91 @@ async fn notifications_are_queued_read_and_leased_like_the_reference() {
     notifications_behave(&MemoryStore::new()).await;
     on_each_db(|store| async move { notifications_behave(&store).await }).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Single sign-on (issue 26): a staff role that follows the claim, sessions that end with it
+
+async fn staff_role_and_sessions_follow_the_claim(
+    store: &(impl UnitOfWork + AccountStore + AuthTokenStore),
+) {
+    use onboarding_core::roles::StaffRole;
+    use onboarding_core::workspace::Staff;
+    let staff = |n: u64, email: &str| Staff {
+        id: StaffId::from_ulid(ulid(n)),
+        email: Email::new(email).unwrap(),
+        name: Label::new("Staff").unwrap(),
+        role: StaffRole::Reviewer,
+        password_hash: String::new(),
+        created_at: t0(),
+    };
+    let (gone, kept) = (
+        staff(1, "gone@provider.test"),
+        staff(2, "kept@provider.test"),
+    );
+    let token = |tag: &str, who: &Staff| AuthToken {
+        token_hash: SecretHash::of(tag),
+        principal: Principal::Staff(who.id),
+        kind: AuthTokenKind::Session,
+        name: String::new(),
+        csrf_token: Some("csrf".into()),
+        created_at: t0(),
+        expires_at: t0() + TimeDelta::hours(12),
+    };
+    let commit = |changes| ChangeSet {
+        changes,
+        ..Default::default()
+    };
+    store
+        .commit(commit(vec![
+            Change::InsertStaff(gone.clone()),
+            Change::InsertStaff(kept.clone()),
+        ]))
+        .await
+        .unwrap();
+    for (tag, who) in [("g1", &gone), ("g2", &gone), ("k1", &kept)] {
+        store.insert_token(token(tag, who)).await.unwrap();
+    }
+    store
+        .commit(commit(vec![Change::SetStaffRole {
+            id: gone.id,
+            role: StaffRole::Admin,
+        }]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.staff(gone.id).await.unwrap().unwrap().role,
+        StaffRole::Admin
+    );
+    assert_eq!(
+        store.staff(kept.id).await.unwrap().unwrap().role,
+        StaffRole::Reviewer
+    );
+    store
+        .commit(commit(vec![Change::EndStaffSessions(gone.id)]))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .tokens_of(Principal::Staff(gone.id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .tokens_of(Principal::Staff(kept.id))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn staff_roles_and_sessions_follow_single_sign_on_like_the_reference() {
+    staff_role_and_sessions_follow_the_claim(&MemoryStore::new()).await;
+    on_each_db(|store| async move {
+        staff_role_and_sessions_follow_the_claim(&store).await;
+    })
+    .await;
+}

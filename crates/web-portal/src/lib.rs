@@ -39,6 +39,7 @@ use onboarding_core::ports::{AuthTokenStore, Clock, DeliveryStore};
 use onboarding_core::{Portal, Webhooks};
 use poem::{Endpoint, EndpointExt, Request, Response, Route, get, post};
 
+pub use pages::sso::Sso;
 pub use session::{CSRF_FIELD, PRESESSION_COOKIE, SESSION_COOKIE, SESSION_TTL_HOURS};
 
 /// What the pages run on.
@@ -55,6 +56,8 @@ pub struct WebState {
     /// [`WebState::with_webhooks`] wires the delivery store, and then the project page says
     /// delivery history is unavailable.
     pub webhooks: Option<Webhooks>,
+    /// Single sign-on providers (none unless [`WebState::with_sso`]).
+    pub sso: Option<Arc<Sso>>,
     throttle: Arc<Mutex<session::Throttle>>,
 }
 
@@ -77,6 +80,7 @@ impl WebState {
             secure_cookies,
             clock,
             webhooks: None,
+            sso: None,
             throttle: Arc::new(Mutex::new(session::Throttle::default())),
         }
     }
@@ -87,6 +91,14 @@ impl WebState {
     /// webhook worker and the REST API use).
     pub fn with_webhooks(mut self, deliveries: Arc<dyn DeliveryStore>) -> Self {
         self.webhooks = Some(Webhooks::new(self.portal.clone(), deliveries));
+        self
+    }
+}
+
+impl WebState {
+    /// Wires single sign-on: buttons on the sign-in pages and the `/sso/...` routes.
+    pub fn with_sso(mut self, sso: Sso) -> Self {
+        self.sso = Some(Arc::new(sso));
         self
     }
 }
@@ -131,6 +143,8 @@ pub fn routes(state: WebState) -> Route {
             get(h(s, access::staff_sign_in_page)).post(h(s, access::staff_sign_in)),
         )
         .at("/sign-out", post(h(s, access::sign_out)))
+        .at("/sso/:id/start", get(h(s, pages::sso::start)))
+        .at("/sso/:id/callback", get(h(s, pages::sso::callback)))
         .at("/workspaces", post(h(s, access::create_workspace)))
         .at("/join-requests", post(h(s, access::request_to_join)))
         .at(

@@ -171,6 +171,14 @@ impl MemoryStore {
                 s.tokens.insert(t.hash.clone(), t);
             }
             Change::EndAccessTokens(id) => s.tokens.retain(|_, t| t.credential_id != id),
+            Change::SetStaffRole { id, role } => {
+                if let Some(m) = s.staff.get_mut(&id) {
+                    m.role = role;
+                }
+            }
+            Change::EndStaffSessions(id) => s
+                .auth_tokens
+                .retain(|_, t| t.principal != Principal::Staff(id)),
             Change::InsertWebhookEndpoint(e) => {
                 s.endpoints.insert(e.id, e);
             }

@@ -46,6 +46,16 @@ pub enum Change {
     InsertAccount(Account),
     /// A new provider staff member.
     InsertStaff(Staff),
+    /// A staff member's role changes (single sign-on follows the identity provider's claim).
+    SetStaffRole {
+        /// The staff member.
+        id: StaffId,
+        /// The new role.
+        role: crate::roles::StaffRole,
+    },
+    /// Every session and personal access token of the staff member ends (their identity
+    /// provider no longer grants them a role).
+    EndStaffSessions(StaffId),
     /// A new workspace.
     InsertWorkspace(Workspace),
     /// Replace a workspace (rename, billing owner, audit contact, security owner).

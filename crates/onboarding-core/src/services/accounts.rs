@@ -95,7 +95,13 @@ impl Accounts {
             return Err(ServiceError::Unauthenticated);
         };
         match self.cx.p.accounts.account_by_email(&email).await? {
-            Some(a) if self.cx.p.passwords.verify(password, &a.password_hash).await => Ok(a),
+            // An empty hash: the account signs in only through single sign-on.
+            Some(a)
+                if !a.password_hash.is_empty()
+                    && self.cx.p.passwords.verify(password, &a.password_hash).await =>
+            {
+                Ok(a)
+            }
             Some(_) => Err(ServiceError::Unauthenticated),
             None => {
                 let _ = self.cx.p.passwords.hash(password).await;
@@ -109,8 +115,19 @@ impl Accounts {
         let Ok(email) = Email::new(email) else {
             return Err(ServiceError::Unauthenticated);
         };
+        if !self.cx.staff_passwords.allows(&email) {
+            return Err(ServiceError::Refused {
+                code: RefusalCode::PasswordSignInOff,
+                message: "staff sign in through single sign-on; passwords are turned off".into(),
+            });
+        }
         match self.cx.p.accounts.staff_by_email(&email).await? {
-            Some(s) if self.cx.p.passwords.verify(password, &s.password_hash).await => Ok(s),
+            Some(s)
+                if !s.password_hash.is_empty()
+                    && self.cx.p.passwords.verify(password, &s.password_hash).await =>
+            {
+                Ok(s)
+            }
             Some(_) => Err(ServiceError::Unauthenticated),
             None => {
                 let _ = self.cx.p.passwords.hash(password).await;

@@ -125,6 +125,8 @@ pub enum RefusalCode {
     CloneToProductionFirst,
     /// A workspace keeps at least one owner.
     LastOwner,
+    /// Staff sign in through single sign-on; local passwords are only for break-glass admins.
+    PasswordSignInOff,
 }
 
 impl RefusalCode {

@@ -17,6 +17,7 @@ mod metering;
 mod notifications;
 mod projects;
 mod review;
+mod sso;
 mod subscriptions;
 mod webhooks;
 mod wiring;
@@ -111,7 +112,13 @@ pub struct Portal {
 impl Portal {
     /// A portal over these ports.
     pub fn new(ports: Ports) -> Self {
-        let cx = Context { p: Arc::new(ports) };
+        Self::over(Context {
+            p: Arc::new(ports),
+            staff_passwords: Default::default(),
+        })
+    }
+
+    fn over(cx: Context) -> Self {
         Self {
             accounts: Accounts { cx: cx.clone() },
             workspaces: Workspaces { cx: cx.clone() },
@@ -274,6 +281,8 @@ pub struct Audit {
 #[derive(Clone)]
 pub(crate) struct Context {
     pub(crate) p: Arc<Ports>,
+    /// Who may still sign in to the staff side with a password (single sign-on, issue 26).
+    pub(crate) staff_passwords: crate::sso::StaffPasswords,
 }
 
 impl Context {

@@ -6,7 +6,7 @@ use onboarding_core::ids::*;
 use onboarding_core::ports::*;
 use onboarding_core::values::Email;
 use onboarding_core::workspace::{Account, Staff};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
     QueryOrder,
@@ -25,6 +25,20 @@ pub(super) async fn apply(c: &DatabaseTransaction, change: &Change) -> Result<()
         }
         Change::InsertStaff(a) => {
             insert!(c, staff, map::staff_model(a), "staff e-mail");
+        }
+        Change::SetStaffRole { id, role } => {
+            staff::Entity::update_many()
+                .col_expr(staff::Column::Role, Expr::value(role.as_str()))
+                .filter(staff::Column::Id.eq(id.to_string()))
+                .exec(c)
+                .await?;
+        }
+        Change::EndStaffSessions(id) => {
+            auth_token::Entity::delete_many()
+                .filter(auth_token::Column::PrincipalKind.eq("staff"))
+                .filter(auth_token::Column::PrincipalId.eq(id.to_string()))
+                .exec(c)
+                .await?;
         }
         other => unreachable!("not a accounts change: {other:?}"),
     }

@@ -21,7 +21,9 @@ use crate::map;
 async fn apply(c: &DatabaseTransaction, change: &Change) -> Result<(), TxErr> {
     use Change::*;
     match change {
-        InsertAccount(_) | InsertStaff(_) => accounts::apply(c, change).await,
+        InsertAccount(_) | InsertStaff(_) | SetStaffRole { .. } | EndStaffSessions(_) => {
+            accounts::apply(c, change).await
+        }
         InsertWorkspace(_)
         | UpdateWorkspace { .. }
         | PutMembership(_)

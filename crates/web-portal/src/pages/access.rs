@@ -313,9 +313,18 @@ fn render_sign_in(ctx: &Ctx, fe: Option<FormErrors>, staff: bool) -> Response {
     let body = html! {
         @if staff {
             p { "For the API provider's admins and reviewers. Partner developers " a href="/sign-in" { "sign in here" } "." }
-            (credentials_form(ctx, "sign-in", "/staff/sign-in", e, false))
+            (super::sso::buttons(&ctx.state, sso_oidc::Audience::Staff))
+            @if ctx.state.sso.as_ref().is_some_and(|s| s.staff_passwords_off) {
+                details open[fe.is_some()] {
+                    summary { "Break-glass sign-in with a password" }
+                    (credentials_form(ctx, "sign-in", "/staff/sign-in", e, false))
+                }
+            } @else {
+                (credentials_form(ctx, "sign-in", "/staff/sign-in", e, false))
+            }
         } @else {
             p { "New here? " a href="/sign-up" { "Create an account" } "." }
+            (super::sso::buttons(&ctx.state, sso_oidc::Audience::Partners))
             (credentials_form(ctx, "sign-in", "/sign-in", e, false))
         }
     };

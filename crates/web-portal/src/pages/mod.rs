@@ -7,6 +7,7 @@ mod exports;
 mod macros;
 pub mod notifications;
 pub mod project;
+pub mod sso;
 pub mod staff;
 pub mod subscription;
 pub mod workspace;
