@@ -553,6 +553,12 @@ pub struct PricingDto {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price_per_request: Option<Text>,
+    /// Days a later period's invoice may stay unpaid before new production credentials lock
+    /// again (paid plans; 14 when omitted, at most 90).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[oai(validator(maximum(value = "90")))]
+    pub payment_grace_days: Option<u32>,
 }
 
 #[derive(Object, Debug, Clone)]
@@ -1110,9 +1116,12 @@ pub struct ConfirmPaymentRequest {
 pub struct PaymentDto {
     pub id: String,
     pub subscription_id: String,
+    /// The invoice the payment was recorded against.
+    pub invoice_id: String,
     pub amount: String,
     pub currency: String,
     pub reference: String,
+    /// Who recorded it: a staff id, or `system` for a payment processor's report.
     pub confirmed_by: String,
     pub at: DateTime<Utc>,
 }
@@ -1122,10 +1131,11 @@ impl From<&onboarding_core::billing::Payment> for PaymentDto {
         Self {
             id: p.id.to_string(),
             subscription_id: p.subscription_id.to_string(),
+            invoice_id: p.invoice_id.to_string(),
             amount: p.amount.to_string(),
             currency: p.currency.as_str().into(),
             reference: p.reference.clone(),
-            confirmed_by: p.confirmed_by.to_string(),
+            confirmed_by: p.recorded_by.to_string(),
             at: p.at,
         }
     }

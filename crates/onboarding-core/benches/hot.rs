@@ -81,6 +81,7 @@ fn invoice(c: &mut Criterion) {
                 monthly_fee: dec!(499.00),
                 included_requests: 100_000,
                 price_per_request: dec!(0.0012),
+                payment_grace_days: 14,
             },
             requests: 90_000 + i * 7_919,
         })

@@ -1,11 +1,10 @@
 //! Invoices (spec §9): lines per project and plan, computed with `Decimal` and rounded to the
 //! cent once per line (half away from zero, as invoices are usually rounded).
 
-use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{PaymentId, ProjectId, StaffId, SubscriptionId, WorkspaceId};
+use crate::ids::{ProjectId, WorkspaceId};
 use crate::plan::{Currency, Pricing};
 
 /// What one project used under one plan in the period.
@@ -88,6 +87,7 @@ pub fn to_cents(d: Decimal) -> Decimal {
 ///         monthly_fee: Decimal::new(49, 0),             // 49.00
 ///         included_requests: 10_000,
 ///         price_per_request: Decimal::new(2, 3),        // 0.002
+///         payment_grace_days: 14,
 ///     },
 ///     requests: 12_345,
 /// };
@@ -116,6 +116,7 @@ pub fn compute_invoice(
             monthly_fee,
             included_requests,
             price_per_request,
+            ..
         } = &u.pricing
         {
             let billable = u.requests.saturating_sub(*included_requests);
@@ -151,28 +152,7 @@ pub fn compute_invoice(
     }
 }
 
-/// A payment an admin confirmed (the bundled payment adapter) or a processor reported.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Payment {
-    /// The payment's ULID.
-    pub id: PaymentId,
-    /// The workspace that paid.
-    pub workspace_id: WorkspaceId,
-    /// The subscription this payment unlocks: once paid, its production credentials may be created.
-    pub subscription_id: SubscriptionId,
-    /// Amount paid, exact (`rust_decimal`); serialized as a decimal string.
-    #[serde(with = "rust_decimal::serde::str")]
-    pub amount: Decimal,
-    /// Currency of `amount`.
-    pub currency: Currency,
-    /// The payment's external reference (bank transfer id, processor charge id), as entered or
-    /// reported.
-    pub reference: String,
-    /// The admin who confirmed the payment.
-    pub confirmed_by: StaffId,
-    /// When the payment was confirmed.
-    pub at: DateTime<Utc>,
-}
+pub use crate::invoicing::Payment;
 
 #[cfg(test)]
 mod tests {
@@ -186,6 +166,7 @@ mod tests {
             monthly_fee: fee,
             included_requests: included,
             price_per_request: per,
+            payment_grace_days: 14,
         }
     }
 

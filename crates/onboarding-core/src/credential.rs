@@ -13,7 +13,6 @@ use sha2::{Digest, Sha256};
 use crate::audit::Actor;
 use crate::ids::{CredentialId, ProjectId, SubscriptionId, WorkspaceId};
 use crate::pipeline::{PhaseKind, Subscription};
-use crate::plan::Plan;
 use crate::project::Environment;
 use crate::values::{FieldError, Label};
 
@@ -606,6 +605,9 @@ pub enum LockReason {
     NotApproved,
     /// On a paid plan, the card stays locked until payment is complete.
     PaymentRequired,
+    /// A later invoice is unpaid past the plan's grace: no new production credentials until
+    /// it is paid (existing ones keep working; docs/decisions/0041).
+    PaymentOverdue,
 }
 
 impl LockReason {
@@ -618,18 +620,26 @@ impl LockReason {
             LockReason::PaymentRequired => {
                 "Production credentials unlock once payment for this paid plan is complete."
             }
+            LockReason::PaymentOverdue => {
+                "An invoice is unpaid past its grace period: new production credentials unlock once it is paid."
+            }
         }
     }
 }
 
 /// The production lock: `None` when production credentials may be created.
-pub fn production_lock(subscription: &Subscription, plan: &Plan, paid: bool) -> Option<LockReason> {
+pub fn production_lock(
+    subscription: &Subscription,
+    standing: &crate::invoicing::PaymentStanding,
+) -> Option<LockReason> {
+    use crate::invoicing::PaymentStanding;
     if subscription.phase.kind() != PhaseKind::Production {
-        Some(LockReason::NotApproved)
-    } else if plan.pricing.is_paid() && !paid {
-        Some(LockReason::PaymentRequired)
-    } else {
-        None
+        return Some(LockReason::NotApproved);
+    }
+    match standing {
+        PaymentStanding::Settled => None,
+        PaymentStanding::Due { .. } => Some(LockReason::PaymentRequired),
+        PaymentStanding::Overdue { .. } => Some(LockReason::PaymentOverdue),
     }
 }
 
@@ -779,20 +789,17 @@ mod tests {
 
     #[test]
     fn production_lock_reasons() {
-        let plan = standard_plan();
+        use crate::invoicing::PaymentStanding;
         let sub = sandbox_subscription();
         assert_eq!(
-            production_lock(&sub, &plan, true),
+            production_lock(&sub, &PaymentStanding::Settled),
             Some(LockReason::NotApproved)
         );
         let approved = approved_subscription();
         assert_eq!(
-            production_lock(&approved, &plan, false),
+            production_lock(&approved, &PaymentStanding::Due { invoice: None }),
             Some(LockReason::PaymentRequired)
         );
-        assert_eq!(production_lock(&approved, &plan, true), None);
-        let mut free = plan.clone();
-        free.pricing = crate::plan::Pricing::Free;
-        assert_eq!(production_lock(&approved, &free, false), None);
+        assert_eq!(production_lock(&approved, &PaymentStanding::Settled), None);
     }
 }

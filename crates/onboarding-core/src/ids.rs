@@ -103,6 +103,10 @@ define_id!(/// An alert threshold of a project.
     AlertThresholdId, "alrt");
 define_id!(/// A recorded payment.
     PaymentId, "pay");
+define_id!(/// An issued invoice.
+    InvoiceId, "inv");
+define_id!(/// A refund of a payment.
+    RefundId, "re");
 
 #[cfg(test)]
 mod tests {

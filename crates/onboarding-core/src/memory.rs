@@ -15,7 +15,9 @@ use sha2::{Digest, Sha256};
 use ulid::Ulid;
 
 use crate::audit::{AuditEvent, ChainHead};
-use crate::billing::Payment;
+#[path = "memory_invoices.rs"]
+mod invoices;
+
 use crate::credential::{AccessToken, Credential, SecretHash, SecretMatch};
 use crate::ids::*;
 use crate::pipeline::{Phase, PhaseKind, Subscription};
@@ -142,7 +144,7 @@ struct State {
     endpoints: BTreeMap<WebhookEndpointId, WebhookEndpoint>,
     test_deliveries: HashMap<ProjectId, (DateTime<Utc>, bool)>,
     thresholds: BTreeMap<AlertThresholdId, AlertThreshold>,
-    payments: Vec<Payment>,
+    books: invoices::Books,
     usage: BTreeMap<(CredentialId, String, DateTime<Utc>), UsageBucket>,
     audit: BTreeMap<Option<WorkspaceId>, Vec<AuditEvent>>,
     heads: BTreeMap<Option<WorkspaceId>, ChainHead>,
@@ -366,7 +368,11 @@ impl MemoryStore {
             Change::DeleteAlertThreshold(id) => {
                 s.thresholds.remove(&id);
             }
-            Change::RecordPayment(p) => s.payments.push(p),
+            c @ (Change::RecordPayment(_)
+            | Change::RecordRefund(_)
+            | Change::InsertInvoice(_)
+            | Change::UpdateInvoice { .. }
+            | Change::RecordProcessorEvent { .. }) => s.books.apply(c)?,
         }
         Ok(())
     }
@@ -434,7 +440,7 @@ fn clone_state(s: &State) -> State {
         endpoints: s.endpoints.clone(),
         test_deliveries: s.test_deliveries.clone(),
         thresholds: s.thresholds.clone(),
-        payments: s.payments.clone(),
+        books: s.books.clone(),
         usage: s.usage.clone(),
         audit: s.audit.clone(),
         heads: s.heads.clone(),
@@ -1004,19 +1010,6 @@ impl AuditLog for MemoryStore {
     }
     async fn head(&self, workspace: Option<WorkspaceId>) -> StoreResult<Option<ChainHead>> {
         Ok(self.state.lock().unwrap().heads.get(&workspace).cloned())
-    }
-}
-
-#[async_trait]
-impl PaymentGateway for MemoryStore {
-    async fn is_paid(&self, subscription: SubscriptionId) -> StoreResult<bool> {
-        Ok(self
-            .state
-            .lock()
-            .unwrap()
-            .payments
-            .iter()
-            .any(|p| p.subscription_id == subscription))
     }
 }
 

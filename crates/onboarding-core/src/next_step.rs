@@ -333,6 +333,13 @@ pub fn next_step(f: &JourneyFacts) -> NextStep {
                     StepActor::Member(Role::Billing),
                     "Complete payment to unlock production credentials",
                 )
+            } else if s.production_lock == Some(LockReason::PaymentOverdue) {
+                step(
+                    Lane::Production,
+                    CompletePayment,
+                    StepActor::Member(Role::Billing),
+                    "Pay the overdue invoice to create production credentials again",
+                )
             } else if s.production_credentials == 0 {
                 step(
                     Lane::Production,

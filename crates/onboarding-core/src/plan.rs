@@ -157,7 +157,18 @@ pub enum Pricing {
         /// Charged per request beyond the included quota; a decimal string in JSON (`"0.002"`).
         #[serde(with = "rust_decimal::serde::str")]
         price_per_request: Decimal,
+        /// Days a later period's invoice may stay unpaid before new production credentials
+        /// lock again (docs/decisions/0041); plans stored before it existed read the default.
+        #[serde(default = "default_grace_days")]
+        payment_grace_days: u32,
     },
+}
+
+/// The grace a paid plan gives a later period's invoice unless it says otherwise.
+pub const DEFAULT_GRACE_DAYS: u32 = 14;
+
+fn default_grace_days() -> u32 {
+    DEFAULT_GRACE_DAYS
 }
 
 impl Pricing {
@@ -171,9 +182,16 @@ impl Pricing {
         if let Pricing::Paid {
             monthly_fee,
             price_per_request,
+            payment_grace_days,
             ..
         } = self
         {
+            if *payment_grace_days > 90 {
+                return Err(FieldError::new(
+                    "pricing.payment_grace_days",
+                    "a grace is at most 90 days",
+                ));
+            }
             if monthly_fee.is_sign_negative() {
                 return Err(FieldError::new(
                     "pricing.monthly_fee",

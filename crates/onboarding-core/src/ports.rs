@@ -279,14 +279,12 @@ pub trait AuditLog: Send + Sync {
     async fn head(&self, workspace: Option<WorkspaceId>) -> StoreResult<Option<ChainHead>>;
 }
 
-/// Payment status. The bundled adapter reads payments an admin confirmed; a processor plugs in here.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-#[async_trait]
-pub trait PaymentGateway: Send + Sync {
-    /// Whether the subscription's plan is paid for: paid plans lock production credentials until it
-    /// is.
-    async fn is_paid(&self, subscription: SubscriptionId) -> StoreResult<bool>;
-}
+pub use crate::invoicing::ports::{
+    CheckoutSession, CheckoutUrls, GatewayError, InvoiceStore, ManualPayments, PaymentGateway,
+    PaymentMethod,
+};
+#[cfg(any(test, feature = "mocks"))]
+pub use crate::invoicing::ports::{MockInvoiceStore, MockPaymentGateway};
 
 /// A message for the webhook outbox, written in the same transaction as the change that raised it.
 #[derive(Debug, Clone, PartialEq)]
@@ -418,8 +416,27 @@ pub enum Change {
     },
     /// Delete an alert threshold.
     DeleteAlertThreshold(AlertThresholdId),
-    /// Record a confirmed payment.
+    /// Record a payment against an invoice (the invoice's own update comes beside it).
     RecordPayment(Payment),
+    /// A newly issued invoice.
+    InsertInvoice(crate::invoicing::IssuedInvoice),
+    /// Replace an invoice (paid, refunded, voided, written off).
+    UpdateInvoice {
+        /// The new value.
+        value: crate::invoicing::IssuedInvoice,
+        /// The version read before the change; of two concurrent payments only one applies.
+        expected_version: i64,
+    },
+    /// Record a refund of a payment.
+    RecordRefund(crate::invoicing::Refund),
+    /// Record that a payment processor's event was handled: `Conflict` if it already was, so
+    /// each event id changes state once, whichever replica receives it.
+    RecordProcessorEvent {
+        /// The processor's event id (`evt_…`).
+        id: String,
+        /// When it was handled.
+        at: DateTime<Utc>,
+    },
 }
 
 /// A row kept under optimistic concurrency: every update names the version it read, and the
@@ -458,6 +475,7 @@ versioned! {
     Subscription => UpdateSubscription,
     Credential => UpdateCredential,
     WebhookEndpoint => UpdateWebhookEndpoint,
+    crate::invoicing::IssuedInvoice => UpdateInvoice,
 }
 
 /// Everything one use case writes: applied atomically, or not at all.

@@ -206,9 +206,24 @@ pub enum EventType {
     /// A usage alert threshold was crossed.
     #[strum(serialize = "alert.triggered")]
     AlertTriggered,
-    /// A payment was recorded.
+    /// A payment was recorded against an invoice (by an admin, or reported by the processor).
     #[strum(serialize = "payment.confirmed")]
     PaymentConfirmed,
+    /// An invoice was issued (up front at approval, or for a later period).
+    #[strum(serialize = "invoice.issued")]
+    InvoiceIssued,
+    /// An invoice is paid in full.
+    #[strum(serialize = "invoice.paid")]
+    InvoicePaid,
+    /// Money was refunded on an invoice's payment.
+    #[strum(serialize = "payment.refunded")]
+    PaymentRefunded,
+    /// An invoice was voided: nothing is owed on it.
+    #[strum(serialize = "invoice.voided")]
+    InvoiceVoided,
+    /// An invoice was written off as uncollectible (still owed).
+    #[strum(serialize = "invoice.marked_uncollectible")]
+    InvoiceMarkedUncollectible,
     /// A sandbox project was cloned to production.
     #[strum(serialize = "project.cloned")]
     ProjectCloned,

@@ -151,6 +151,7 @@ async fn world() -> World {
                     monthly_fee: dec!(49),
                     included_requests: 10,
                     price_per_request: dec!(0.01),
+                    payment_grace_days: 14,
                 },
                 gates: vec![
                     Gate::DeclaredUseCase,
@@ -404,15 +405,20 @@ proptest! {
                     Ok(is_transition) => {
                         let after = snapshot(&w).await;
                         assert_ne!(before, after, "{s:?} succeeded without a change");
-                        assert_eq!(after.1, before.1 + 1, "{s:?} must write exactly one audit event");
+                        // A paid plan's approval also records the up-front invoice it issues.
+                        let audited = if matches!(s, Step::Approve(_)) { 2 } else { 1 };
+                        assert_eq!(after.1, before.1 + audited, "{s:?} must write exactly {audited} audit event(s)");
                         if is_transition {
                             assert_ne!(before.0, after.0);
                         }
                     }
                 }
-                use onboarding_core::ports::{PaymentGateway, SubscriptionStore, ProjectStore};
+                use onboarding_core::ports::{InvoiceStore, SubscriptionStore, ProjectStore};
                 let sub = w.store.subscription(w.sub).await.unwrap().unwrap();
-                let paid = w.store.is_paid(w.sub).await.unwrap();
+                let paid = w.store.invoices_of_subscription(w.sub).await.unwrap().iter().any(|i| {
+                    i.kind == onboarding_core::invoicing::InvoiceKind::UpFront
+                        && i.state == onboarding_core::invoicing::InvoiceState::Paid
+                });
                 for c in w.store_credentials().await {
                     let project = w.store.project(c.project_id).await.unwrap().unwrap();
                     prop_assert_eq!(project.environment, c.environment, "credential in a project of the other environment");

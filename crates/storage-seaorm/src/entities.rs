@@ -218,8 +218,11 @@ entity!(payment, "payment", {
     pub amount: String,
     pub currency: String,
     pub reference: String,
+    /// Who recorded it (`staff_…`, or `system` for a processor's report).
     pub confirmed_by: String,
     pub at: DateTimeUtc,
+    /// Null only before the invoices migration (which fills it in).
+    pub invoice_id: Option<String>,
 });
 
 entity!(usage_bucket, "usage_bucket", {

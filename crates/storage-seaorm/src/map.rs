@@ -456,8 +456,9 @@ pub fn payment_model(p: &Payment) -> payment::Model {
         amount: p.amount.to_string(),
         currency: p.currency.as_str().to_owned(),
         reference: p.reference.clone(),
-        confirmed_by: p.confirmed_by.to_string(),
+        confirmed_by: p.recorded_by.to_string(),
         at: p.at,
+        invoice_id: Some(p.invoice_id.to_string()),
     }
 }
 
@@ -469,8 +470,9 @@ pub fn payment(m: payment::Model) -> R<Payment> {
         amount: dec(&m.amount)?,
         currency: de(&m.currency)?,
         reference: m.reference,
-        confirmed_by: de(&m.confirmed_by)?,
+        recorded_by: crate::invoices::actor(&m.confirmed_by)?,
         at: m.at,
+        invoice_id: de(m.invoice_id.as_deref().unwrap_or_default())?,
     })
 }
 

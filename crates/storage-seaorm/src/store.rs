@@ -395,6 +395,10 @@ async fn apply(c: &DatabaseTransaction, change: &Change) -> Result<(), TxErr> {
         Change::RecordPayment(p) => {
             insert!(c, payment, map::payment_model(p), "payment");
         }
+        Change::InsertInvoice(_)
+        | Change::UpdateInvoice { .. }
+        | Change::RecordRefund(_)
+        | Change::RecordProcessorEvent { .. } => crate::invoices::apply(c, change).await?,
     }
     Ok(())
 }
@@ -1102,18 +1106,6 @@ impl AuditLog for SeaOrmStore {
             hash: h.hash,
             event_id: h.event_id,
         }))
-    }
-}
-
-#[async_trait]
-impl PaymentGateway for SeaOrmStore {
-    async fn is_paid(&self, subscription: SubscriptionId) -> StoreResult<bool> {
-        Ok(payment::Entity::find()
-            .filter(payment::Column::SubscriptionId.eq(subscription.to_string()))
-            .count(&self.db)
-            .await
-            .map_err(store_err("read payments"))?
-            > 0)
     }
 }
 

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use onboarding_core::audit::{Actor, AuditDraft, AuditEvent, verify_chain};
-use onboarding_core::billing::Payment;
 use onboarding_core::credential::{
     AccessToken, Credential, CredentialKind, CredentialStatus, RetiringSecret, SecretHash,
     SecretMatch, SecretRecord,
@@ -20,7 +19,6 @@ use onboarding_core::memory::{
     TestPasswordHasher, TestVault, in_memory_portal,
 };
 use onboarding_core::pipeline::{Phase, SandboxAccess, Subscription};
-use onboarding_core::plan::Currency;
 use onboarding_core::ports::*;
 use onboarding_core::project::{Environment, Project};
 use onboarding_core::roles::{Role, RoleSet};
@@ -36,6 +34,9 @@ use sea_orm::{ConnectionTrait, Database};
 use storage_seaorm::{SeaOrmStore, connect_and_migrate};
 use test_support::*;
 use ulid::Ulid;
+
+#[path = "conformance/invoices.rs"]
+mod invoices;
 
 // ---------------------------------------------------------------------------------------------
 // Databases
@@ -179,7 +180,8 @@ fn rig(store: &SeaOrmStore) -> Rig {
         usage: s.clone(),
         alerts: s.clone(),
         audit: s.clone(),
-        payments: s.clone(),
+        invoices: s.clone(),
+        payments: Arc::new(ManualPayments::default()),
         uow: s.clone(),
         meter: meter.clone(),
         vault: Arc::new(TestVault),
@@ -356,7 +358,9 @@ async fn the_whole_pipeline_matches_the_reference_store_event_for_event() {
             "subscribe",
         ] {
             let n = out.added.iter().find(|(s, _)| *s == one).unwrap().1;
-            assert_eq!(n, 1, "step `{one}` wrote {n} audit events");
+            // A paid plan's approval also records the up-front invoice it issues.
+            let expected = if one == "approve" { 2 } else { 1 };
+            assert_eq!(n, expected, "step `{one}` wrote {n} audit events");
         }
         assert_eq!(out.added, mem_out.added);
 
@@ -383,7 +387,17 @@ async fn the_whole_pipeline_matches_the_reference_store_event_for_event() {
             let n = result.unwrap_or_else(|b| panic!("chain {chain:?} broken: {b}"));
             assert!(n > 0);
         }
-        assert!(store.is_paid(out.sub).await.unwrap());
+        let invoices = store.invoices_of_subscription(out.sub).await.unwrap();
+        assert_eq!(
+            invoices,
+            mem.invoices_of_subscription(out.sub).await.unwrap()
+        );
+        assert!(
+            invoices
+                .iter()
+                .any(|i| i.state == onboarding_core::invoicing::InvoiceState::Paid),
+            "{invoices:?}"
+        );
     })
     .await;
 }
@@ -718,46 +732,6 @@ async fn a_version_conflict_rolls_back_the_whole_change_set() {
             None
         );
         assert_eq!(all_events(&store).await, before);
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn money_round_trips_exactly() {
-    on_each_db(|store| async move {
-        let amount = Decimal::from_str("12345678901234.0123456789").unwrap();
-        let p = Payment {
-            id: PaymentId::from_ulid(ulid(1)),
-            workspace_id: WorkspaceId::from_ulid(ulid(2)),
-            subscription_id: SubscriptionId::from_ulid(ulid(3)),
-            amount,
-            currency: Currency::new("EUR").unwrap(),
-            reference: "INV-9".into(),
-            confirmed_by: StaffId::from_ulid(ulid(4)),
-            at: t0(),
-        };
-        store
-            .commit(ChangeSet {
-                changes: vec![Change::RecordPayment(p.clone())],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let back = store.payments_of(p.subscription_id).await.unwrap();
-        assert_eq!(back, vec![p]);
-        assert_eq!(back[0].amount.to_string(), "12345678901234.0123456789");
-        assert!(
-            store
-                .is_paid(SubscriptionId::from_ulid(ulid(3)))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !store
-                .is_paid(SubscriptionId::from_ulid(ulid(5)))
-                .await
-                .unwrap()
-        );
     })
     .await;
 }
@@ -1475,8 +1449,9 @@ async fn the_upgrade_refuses_duplicates_by_name() {
     use migration::{Migrator, MigratorTrait};
     on_each_db(|store| async move {
         let db = store.connection();
-        // Back to the schema before the rules, then two live twins and two clones.
-        Migrator::down(db, Some(1)).await.unwrap();
+        // Back to the schema before the rules (and the invoices after them), then two live
+        // twins and two clones.
+        Migrator::down(db, Some(2)).await.unwrap();
         let dup = subscription_of(10, 100, 200, sandbox());
         for n in [10, 11] {
             store
@@ -1506,7 +1481,7 @@ async fn the_upgrade_refuses_duplicates_by_name() {
         ] {
             assert!(err.contains(&needle), "`{needle}` not in: {err}");
         }
-        assert_eq!(Migrator::get_pending_migrations(db).await.unwrap().len(), 1);
+        assert_eq!(Migrator::get_pending_migrations(db).await.unwrap().len(), 2);
         // Resolved (one twin rejected, one clone removed), the upgrade goes through.
         for sql in [
             format!(
@@ -1601,11 +1576,11 @@ async fn a_cut_tail_breaks_the_chain_at_its_stored_head() {
         for (_, res) in r.portal.audit().verify_all_audit_chains().await.unwrap() {
             assert_eq!(res, Ok(4));
         }
-        // A database from before the heads (the heads and the later at-most-one migration
-        // undone): the migration starts each chain from its last event.
+        // A database from before the heads (the heads and the later at-most-one and invoices
+        // migrations undone): the migration starts each chain from its last event.
         {
             use migration::{Migrator, MigratorTrait};
-            Migrator::down(store.connection(), Some(2)).await.unwrap();
+            Migrator::down(store.connection(), Some(3)).await.unwrap();
             Migrator::up(store.connection(), None).await.unwrap();
         }
         assert_eq!(store.head(ws).await.unwrap(), Some(head.clone()));

@@ -146,9 +146,8 @@ impl Credentials {
             }
             Environment::Production => {
                 let plan = self.cx.catalog().plan(s.plan_id).await?;
-                if let Some(reason) =
-                    production_lock(&s, &plan, self.cx.p.payments.is_paid(sub).await?)
-                {
+                let standing = self.cx.payment_standing(&s, &plan).await?;
+                if let Some(reason) = production_lock(&s, &standing) {
                     return Err(ServiceError::Locked(reason));
                 }
                 s.production_project_id.ok_or(ServiceError::Refused {

@@ -91,7 +91,7 @@ impl Context {
             webhook_verified: endpoints.iter().any(|e| e.is_verified()),
             gates,
             production_project: s.production_project_id.is_some(),
-            production_lock: production_lock(s, plan, self.p.payments.is_paid(s.id).await?),
+            production_lock: production_lock(s, &self.payment_standing(s, plan).await?),
             production_credentials: active(Environment::Production),
             operating_pass_done,
         })

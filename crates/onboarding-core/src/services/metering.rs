@@ -242,16 +242,27 @@ impl Billing {
                 self.cx.require(caller, ws, Action::ReadInvoices).await?;
             }
         }
+        self.cx.period_statement(ws, period).await
+    }
+}
+
+impl Context {
+    /// The period's statement of usage and fees, per production project on a paid plan.
+    pub(super) async fn period_statement(
+        &self,
+        ws: WorkspaceId,
+        period: &str,
+    ) -> ServiceResult<Invoice> {
         let (from, to) = period_bounds(period)?;
         let mut usage = Vec::new();
-        for project in self.cx.p.projects.projects(ws).await? {
+        for project in self.p.projects.projects(ws).await? {
             if project.environment != Environment::Production || project.created_at >= to {
                 continue;
             }
-            let Some((pricing, plan_name)) = self.cx.production_pricing(&project).await? else {
+            let Some((pricing, plan_name)) = self.production_pricing(&project).await? else {
                 continue;
             };
-            let requests = totals(&self.cx.p.usage.buckets(project.id, from, to).await?).0;
+            let requests = totals(&self.p.usage.buckets(project.id, from, to).await?).0;
             usage.push(BillableUsage {
                 project_id: project.id,
                 project_name: project.name.to_string(),
@@ -333,6 +344,7 @@ mod tests {
             monthly_fee: Decimal::new(4900, 2),
             included_requests: 100,
             price_per_request: Decimal::new(25, 4),
+            payment_grace_days: 14,
         };
         assert_eq!(
             Context::spend(&pricing, 0, 100),

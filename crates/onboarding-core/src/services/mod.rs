@@ -9,6 +9,7 @@ mod change;
 mod credentials;
 mod exports;
 mod ingest;
+mod invoices;
 mod journey;
 mod metering;
 mod projects;
@@ -26,6 +27,7 @@ pub use catalog::PlanInput;
 pub use credentials::{CreatedCredential, IssuedToken, NewCredentialKind, VerifyAnswer};
 pub use exports::{ExportFormat, ExportGrant, ExportKind, ExportScope, ReportRecord};
 pub use ingest::{IngestReport, RejectedCall, ReportedCall};
+pub use invoices::{InvoiceView, ProcessorOutcome};
 pub use journey::JourneyView;
 pub use metering::{RaisedAlert, UsageView, month_bounds, period_bounds};
 pub use projects::{ClonedProject, ProjectOverview};
@@ -163,6 +165,10 @@ pub enum RefusalCode {
     CloneToProductionFirst,
     /// A workspace keeps at least one owner.
     LastOwner,
+    /// Payments are recorded by the provider: there is no hosted checkout to start.
+    NoCheckout,
+    /// Nothing is due on the invoice.
+    NothingDue,
 }
 
 impl RefusalCode {
@@ -265,7 +271,10 @@ pub struct Ports {
     pub alerts: Arc<dyn AlertStore>,
     /// Reads of the audit log.
     pub audit: Arc<dyn AuditLog>,
-    /// Payment status of subscriptions.
+    /// Issued invoices, their payments and refunds.
+    pub invoices: Arc<dyn InvoiceStore>,
+    /// How partners pay: manual by default; `Ports::over_store` sets it, an embedder may
+    /// replace it (the Stripe adapter).
     pub payments: Arc<dyn PaymentGateway>,
     /// The one way to write: a change set, atomically.
     pub uow: Arc<dyn UnitOfWork>,
@@ -289,7 +298,7 @@ pub trait Store:
     + UsageStore
     + AlertStore
     + AuditLog
-    + PaymentGateway
+    + InvoiceStore
     + UnitOfWork
     + 'static
 {
@@ -306,7 +315,7 @@ impl<T> Store for T where
         + UsageStore
         + AlertStore
         + AuditLog
-        + PaymentGateway
+        + InvoiceStore
         + UnitOfWork
         + 'static
 {
@@ -349,7 +358,8 @@ impl Ports {
             usage: store.clone(),
             alerts: store.clone(),
             audit: store.clone(),
-            payments: store.clone(),
+            invoices: store.clone(),
+            payments: Arc::new(ManualPayments::default()),
             uow: store,
             meter: infra.meter,
             vault: infra.vault,

@@ -4,18 +4,16 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::json;
 
 use super::*;
-use crate::billing::Payment;
 use crate::credential::{Credential, production_lock};
 use crate::form::{Answers, SubmissionForm};
 use crate::gates::{GateEvaluation, GateFacts, Responsible, evaluate};
 use crate::next_step::NextStep;
 use crate::pipeline::{Notice, PhaseKind, SandboxAccess, Step, Subscription};
-use crate::plan::{Currency, Plan, SandboxAccessMode, TestDataEntry};
+use crate::plan::{Plan, SandboxAccessMode, TestDataEntry};
 use crate::project::Environment;
 use crate::values::Notes;
 use crate::webhook::EventType;
@@ -49,6 +47,10 @@ pub struct SubscriptionView {
     pub production_lock: Option<crate::credential::LockReason>,
     /// Whether payment is complete (always `true` on a free plan).
     pub paid: bool,
+    /// The invoice to pay to unlock production credentials (up front, or overdue).
+    pub payment_due: Option<crate::invoicing::IssuedInvoice>,
+    /// How partners pay: the provider's instructions, or a Pay button.
+    pub payment_method: crate::ports::PaymentMethod,
     /// The gates as they stand now.
     pub gates: GateEvaluation,
     /// The one next step for the subscription.
@@ -221,7 +223,7 @@ impl Pipeline {
             .into_iter()
             .partition(|c| c.environment == Environment::Sandbox);
         let active_sandbox = sandbox_credentials.iter().filter(|c| c.is_active()).count();
-        let paid = self.cx.p.payments.is_paid(id).await?;
+        let standing = self.cx.payment_standing(&s, &plan).await?;
         let submit_blocked_by = match s.phase.kind() {
             PhaseKind::Sandbox if !s.sandbox_access.is_granted() => Some("Sandbox access has not been granted yet.".to_owned()),
             PhaseKind::Sandbox if active_sandbox == 0 => Some("Create a sandbox credential first: a subscription with no sandbox credentials cannot be submitted for review.".to_owned()),
@@ -244,8 +246,10 @@ impl Pipeline {
             },
             sandbox_credentials,
             production_credentials,
-            production_lock: production_lock(&s, &plan, paid),
-            paid,
+            production_lock: production_lock(&s, &standing),
+            paid: standing.is_settled(),
+            payment_due: standing.invoice().cloned(),
+            payment_method: self.cx.p.payments.method(),
             gates,
             next_step,
             subscription: s,
@@ -355,6 +359,10 @@ impl Pipeline {
         let draft = self
             .cx
             .pipeline_event(&next, EventType::SubscriptionApproved, None, now);
+        let draft = self
+            .cx
+            .with_up_front_invoice(draft, &next, &plan, now)
+            .await?;
         self.cx.store_transition(&s, next, draft).await
     }
 
@@ -523,75 +531,6 @@ impl Pipeline {
             });
         }
         Ok(out)
-    }
-}
-
-impl Billing {
-    /// Records a payment an admin confirmed (the bundled payment adapter's flow).
-    pub async fn confirm_payment(
-        &self,
-        caller: Caller,
-        id: SubscriptionId,
-        amount: Decimal,
-        currency: &str,
-        reference: &str,
-    ) -> ServiceResult<Payment> {
-        let (staff, s) = self
-            .cx
-            .require_staff_on(caller, StaffAction::ConfirmPayment, id)
-            .await?;
-        let plan = self.cx.catalog().plan(s.plan_id).await?;
-        let currency = Currency::new(currency)?;
-        if amount <= Decimal::ZERO {
-            return Err(
-                FieldError::new("amount", "a payment amount must be greater than zero").into(),
-            );
-        }
-        match &plan.pricing {
-            crate::plan::Pricing::Paid { currency: c, .. } if c != &currency => {
-                return Err(FieldError::new(
-                    "currency",
-                    format!("this plan is priced in {}", c.as_str()),
-                )
-                .into());
-            }
-            crate::plan::Pricing::Free => {
-                return Err(ServiceError::Refused {
-                    code: RefusalCode::FreePlan,
-                    message: "free plans take no payment".into(),
-                });
-            }
-            _ => {}
-        }
-        let reference = reference.trim();
-        if reference.is_empty() || reference.len() > 200 {
-            return Err(
-                FieldError::new("reference", "a payment reference is 1-200 characters").into(),
-            );
-        }
-        let now = self.cx.now();
-        let payment = Payment {
-            id: PaymentId::from_ulid(self.cx.ulid()),
-            workspace_id: s.workspace_id,
-            subscription_id: id,
-            amount,
-            currency,
-            reference: reference.to_owned(),
-            confirmed_by: staff,
-            at: now,
-        };
-        let details = json!({ "amount": amount.to_string(), "currency": payment.currency, "subscription": id });
-        self.cx
-            .change_in(Actor::Staff(staff), now, s.workspace_id, Some(s.project_id))
-            .with(Change::RecordPayment(payment.clone()))
-            .audit("payment.confirmed", payment.id, details)
-            .event(
-                EventType::PaymentConfirmed,
-                json!({ "subscription_id": id, "payment_id": payment.id }),
-            )
-            .commit()
-            .await?;
-        Ok(payment)
     }
 }
 

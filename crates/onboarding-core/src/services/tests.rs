@@ -168,11 +168,26 @@ async fn approve_commits_production_with_its_audit_event_and_webhook_message() {
         .plan(simple_plan(25))
         .member(&[Role::Owner])
         .gate_facts(25);
+    // A paid plan's approval issues its up-front invoice in the same change.
+    m.invoices
+        .expect_invoices_of_subscription()
+        .returning(|_| Ok(vec![]));
+    m.projects
+        .expect_project()
+        .returning(|_| Ok(Some(sandbox_project())));
     m.uow
         .expect_commit()
         .withf(|set| {
-            transition_committed(set, PhaseKind::Production, "subscription.approved")
+            let (issued, transition) = set.changes.split_at(1);
+            let set = ChangeSet {
+                changes: transition.to_vec(),
+                audit: set.audit[..1].to_vec(),
+                outbox: set.outbox.clone(),
+            };
+            transition_committed(&set, PhaseKind::Production, "subscription.approved")
                 && set.outbox[0].event_type == "subscription.approved"
+                && matches!(issued, [Change::InsertInvoice(i)] if i.total == rust_decimal::Decimal::new(4900, 2))
+                && set.outbox[1].event_type == "invoice.issued"
         })
         .times(1)
         .returning(|_| Ok(()));
@@ -372,13 +387,28 @@ fn approved_and_cloned() -> Subscription {
     s
 }
 
+/// The fixture subscription's up-front invoice, paid in full.
+fn paid_up_front() -> crate::invoicing::IssuedInvoice {
+    let subject = crate::invoicing::InvoiceSubject {
+        workspace_id: workspace_id(),
+        subscription_id: subscription_id(),
+        project_id: sandbox_project().id,
+        project_name: "p".into(),
+    };
+    let id = InvoiceId::from_ulid(ulid::Ulid::from_parts(6, 6));
+    let i = crate::invoicing::up_front_invoice(id, &subject, &standard_plan(), t0()).unwrap();
+    i.pay(i.total, &i.currency, t0()).unwrap()
+}
+
 #[tokio::test]
 async fn production_credentials_stay_locked_until_payment_on_a_paid_plan() {
     let mut m = Mocks::new()
         .member(&[Role::TechnicalLead])
         .subscription(approved_and_cloned())
         .plan(standard_plan());
-    m.payments.expect_is_paid().returning(|_| Ok(false));
+    m.invoices
+        .expect_invoices_of_subscription()
+        .returning(|_| Ok(vec![]));
     m.uow.expect_commit().never();
     let err = m
         .into_portal()
@@ -404,7 +434,9 @@ async fn production_credentials_are_refused_before_approval() {
         .member(&[Role::TechnicalLead])
         .subscription(in_review())
         .plan(standard_plan());
-    m.payments.expect_is_paid().returning(|_| Ok(true));
+    m.invoices
+        .expect_invoices_of_subscription()
+        .returning(|_| Ok(vec![]));
     m.uow.expect_commit().never();
     let err = m
         .into_portal()
@@ -430,7 +462,9 @@ async fn a_production_credential_is_created_with_its_audit_event_and_only_its_ha
         .member(&[Role::TechnicalLead])
         .subscription(approved_and_cloned())
         .plan(standard_plan());
-    m.payments.expect_is_paid().returning(|_| Ok(true));
+    m.invoices
+        .expect_invoices_of_subscription()
+        .returning(|_| Ok(vec![paid_up_front()]));
     let secret =
         IssuedSecret::new(SecretKind::ApiKey, Environment::Production, &"Q".repeat(32)).unwrap();
     let plaintext = secret.expose().to_owned();

@@ -47,7 +47,9 @@ pub struct MockPorts {
     pub alerts: MockAlertStore,
     /// The `audit` port.
     pub audit: MockAuditLog,
-    /// The `payments` port.
+    /// The `invoices` port.
+    pub invoices: MockInvoiceStore,
+    /// The `payments` port (the processor).
     pub payments: MockPaymentGateway,
     /// The `uow` port.
     pub uow: MockUnitOfWork,
@@ -80,6 +82,7 @@ impl MockPorts {
             usage: MockUsageStore::new(),
             alerts: MockAlertStore::new(),
             audit: MockAuditLog::new(),
+            invoices: MockInvoiceStore::new(),
             payments: MockPaymentGateway::new(),
             uow: MockUnitOfWork::new(),
         }
@@ -181,6 +184,7 @@ impl MockPorts {
             usage: Arc::new(self.usage),
             alerts: Arc::new(self.alerts),
             audit: Arc::new(self.audit),
+            invoices: Arc::new(self.invoices),
             payments: Arc::new(self.payments),
             uow: Arc::new(self.uow),
             meter: Arc::new(meter),

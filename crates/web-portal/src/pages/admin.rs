@@ -91,6 +91,7 @@ fn plan_values(plan: &Plan) -> FormData {
             monthly_fee,
             included_requests,
             price_per_request,
+            payment_grace_days,
         } => {
             d.push(("pricing.kind".into(), "paid".into()));
             d.push(("pricing.currency".into(), currency.as_str().into()));
@@ -102,6 +103,10 @@ fn plan_values(plan: &Plan) -> FormData {
             d.push((
                 "pricing.price_per_request".into(),
                 price_per_request.to_string(),
+            ));
+            d.push((
+                "pricing.payment_grace_days".into(),
+                payment_grace_days.to_string(),
             ));
         }
     }
@@ -170,11 +175,23 @@ fn parse_plan(f: &FormData) -> Result<PlanInput, Vec<FieldError>> {
                 0
             }
         };
+        let grace = f.text("pricing.payment_grace_days");
+        let payment_grace_days = match grace.trim() {
+            "" => onboarding_core::plan::DEFAULT_GRACE_DAYS,
+            g => g.parse::<u32>().unwrap_or_else(|_| {
+                errs.push(FieldError::new(
+                    "pricing.payment_grace_days",
+                    "enter a whole number of days",
+                ));
+                0
+            }),
+        };
         currency.map(|currency| Pricing::Paid {
             currency,
             monthly_fee,
             included_requests,
             price_per_request,
+            payment_grace_days,
         })
     } else {
         Some(Pricing::Free)
@@ -341,6 +358,7 @@ fn plan_editor(
                 (Field::new(f, "pricing.monthly_fee", "Monthly fee").value(&v("pricing.monthly_fee")).help("A decimal string, e.g. 49.00").input(e))
                 (Field::new(f, "pricing.included_requests", "Included requests per month").kind("number").value(&v("pricing.included_requests")).input(e))
                 (Field::new(f, "pricing.price_per_request", "Price per request above the quota").value(&v("pricing.price_per_request")).help("A decimal string, e.g. 0.0025").input(e))
+                (Field::new(f, "pricing.payment_grace_days", "Payment grace (days)").value(&v("pricing.payment_grace_days")).help("How long a later month's invoice may stay unpaid before new production credentials lock again; 14 when blank.").input(e))
             }
             (Field::new(f, "gates", "Production gates that apply").checkboxes(e, &Gate::ALL.iter().map(|g| (g.as_str().to_owned(), g.title().to_owned())).collect::<Vec<_>>(), &gates_checked))
             (Field::new(f, "integration_min_calls", "Minimum successful sandbox calls (integration verification)").kind("number").value(&v("integration_min_calls")).input(e))
