@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 mod gateway_nginx;
 #[path = "e2e/metering.rs"]
 mod metering;
+#[path = "e2e/payments.rs"]
+mod payments;
 #[path = "e2e/seed_walk.rs"]
 mod seed_walk;
 #[path = "e2e/webhooks.rs"]

@@ -57,6 +57,7 @@ pub type Apis = (
     AuditApi,
     WebhooksApi,
     MeteringApi,
+    api::invoices::InvoicesApi,
 );
 
 const DESCRIPTION: &str = "The onboarding portal: from first sign-in to live production traffic.\n\n\
@@ -81,6 +82,7 @@ pub fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
             AuditApi { state: s() },
             WebhooksApi { state: s() },
             MeteringApi { state: s() },
+            api::invoices::InvoicesApi { state: s() },
         ),
         "Onboarding portal API",
         env!("CARGO_PKG_VERSION"),

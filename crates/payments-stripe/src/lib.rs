@@ -51,6 +51,8 @@ pub struct StripeConfig {
     pub webhook_secrets: Vec<Secret>,
     /// How far a signature's timestamp may be from now, in seconds (300).
     pub tolerance_seconds: i64,
+    /// The portal's public URL: Stripe sends the partner back to pages under it.
+    pub return_base: String,
 }
 
 /// Checkout Sessions through Stripe's REST API.
@@ -138,7 +140,16 @@ impl PaymentGateway for StripeCheckout {
         invoice: &IssuedInvoice,
         urls: &CheckoutUrls,
     ) -> Result<CheckoutSession, GatewayError> {
-        let form = checkout_form(invoice, urls)?;
+        // The use case names pages of the portal; Stripe needs absolute URLs.
+        let absolute = |u: &str| match u.starts_with('/') {
+            true => format!("{}{u}", self.config.return_base.trim_end_matches('/')),
+            false => u.to_owned(),
+        };
+        let urls = CheckoutUrls {
+            success: absolute(&urls.success),
+            cancel: absolute(&urls.cancel),
+        };
+        let form = checkout_form(invoice, &urls)?;
         let url = format!(
             "{}/v1/checkout/sessions",
             self.config.api_base.trim_end_matches('/')

@@ -78,6 +78,9 @@ pub struct Config {
     /// `Bearer` token). Unset: `Authorization: Bearer`, else `X-Api-Key`.
     /// `PORTAL_FORWARD_AUTH_KEY_HEADER`.
     pub forward_auth_key_header: Option<String>,
+    /// The payment processor: manual (default) or Stripe, from `PORTAL_PAYMENTS` and friends
+    /// (`payments.rs`).
+    pub payments: crate::payments::Payments,
 }
 
 impl std::fmt::Debug for Config {
@@ -97,6 +100,7 @@ impl std::fmt::Debug for Config {
             .field("webhook_allow_private", &self.webhook_allow_private)
             .field("webhook_allowed_cidrs", &self.webhook_allowed_cidrs)
             .field("forward_auth_key_header", &self.forward_auth_key_header)
+            .field("payments", &self.payments)
             .finish_non_exhaustive()
     }
 }
@@ -125,6 +129,7 @@ impl Default for Config {
             webhook_allow_private: false,
             webhook_allowed_cidrs: Vec::new(),
             forward_auth_key_header: None,
+            payments: Default::default(),
         }
     }
 }
@@ -299,6 +304,7 @@ impl Config {
         // Refuse a bad block at start-up rather than at the first delivery.
         webhooks::AddressPolicy::allowing(&c.webhook_allowed_cidrs)
             .map_err(|e| format!("webhook_allowed_cidrs: {e}"))?;
+        c.payments = crate::payments::Payments::from_env(&env)?;
         Ok(c)
     }
 }

@@ -8,6 +8,7 @@ pub mod adapters;
 pub mod cache;
 pub mod config;
 pub mod export;
+pub mod payments;
 mod routes;
 pub mod vault;
 pub mod webhook_worker;
@@ -85,6 +86,8 @@ pub struct Wiring {
     /// The SQL store, when the database is one: its credential change feed drives the
     /// cache's invalidation across replicas.
     pub sql: Option<storage_seaorm::SeaOrmStore>,
+    /// The Stripe adapter, when payments go through Stripe: its events endpoint is mounted.
+    pub stripe: Option<Arc<payments_stripe::StripeCheckout>>,
 }
 
 fn wire<S: Store>(
@@ -93,6 +96,10 @@ fn wire<S: Store>(
     vault: Arc<dyn SecretVault>,
     destinations: Arc<dyn onboarding_core::ports::DestinationPolicy>,
     sql: Option<storage_seaorm::SeaOrmStore>,
+    (payments, stripe): (
+        Arc<dyn onboarding_core::ports::PaymentGateway>,
+        Option<Arc<payments_stripe::StripeCheckout>>,
+    ),
 ) -> Wiring {
     let usage = Arc::new(BufferedUsage::new(store.clone()));
     // Commits under an `Idempotency-Key` mark their claim in the same transaction.
@@ -125,6 +132,7 @@ fn wire<S: Store>(
     ports.plans = verify_cache.clone();
     ports.credentials = verify_cache.clone();
     ports.uow = verify_cache.clone();
+    ports.payments = payments;
     Wiring {
         portal: Portal::new(ports),
         tokens: store.clone(),
@@ -133,6 +141,7 @@ fn wire<S: Store>(
         usage,
         verify_cache,
         sql,
+        stripe,
     }
 }
 
@@ -198,6 +207,11 @@ pub async fn connect_with(config: &Config, mode: SchemaMode) -> Result<Wiring, S
         None => webhooks::ChaChaVault::from_base64(&webhooks::ChaChaVault::generate_key())
             .map_err(|e| e.to_string())?,
     });
+    let return_base = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.bind));
+    let gateway = payments::gateway(&config.payments, &return_base)?;
     Ok(match store {
         None => wire(
             Arc::new(onboarding_core::memory::MemoryStore::new()),
@@ -205,6 +219,7 @@ pub async fn connect_with(config: &Config, mode: SchemaMode) -> Result<Wiring, S
             vault,
             destinations,
             None,
+            gateway,
         ),
         Some(store) => wire(
             Arc::new(store.clone()),
@@ -212,6 +227,7 @@ pub async fn connect_with(config: &Config, mode: SchemaMode) -> Result<Wiring, S
             vault,
             destinations,
             Some(store),
+            gateway,
         ),
     })
 }
@@ -417,17 +433,25 @@ pub async fn start(
     .with_webhooks(wiring.deliveries.clone());
     let metrics = Arc::new(Metrics::default());
     let m = metrics.clone();
-    let ops = Route::new()
-        .at("/healthz", healthz)
-        .at("/readyz", readyz)
-        .at(
-            "/metrics",
-            poem::endpoint::make_sync(move |_| {
-                poem::Response::builder()
-                    .content_type("text/plain; version=0.0.4")
-                    .body(m.render())
-            }),
+    let mut ops = Route::new();
+    if let Some(stripe) = &wiring.stripe {
+        ops = ops.at(
+            payments::STRIPE_EVENTS_PATH,
+            payments::events_endpoint(
+                wiring.portal.clone(),
+                stripe.clone(),
+                wiring.portal.ports().clock.clone(),
+            ),
         );
+    }
+    let ops = ops.at("/healthz", healthz).at("/readyz", readyz).at(
+        "/metrics",
+        poem::endpoint::make_sync(move |_| {
+            poem::Response::builder()
+                .content_type("text/plain; version=0.0.4")
+                .body(m.render())
+        }),
+    );
     let web = web_portal::WebState::new(
         wiring.portal.clone(),
         wiring.tokens.clone(),

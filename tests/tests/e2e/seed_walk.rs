@@ -136,6 +136,7 @@ async fn happy_path_to_production_credentials_on_a_paid_plan() {
                     monthly_fee: Some("499.00".into()),
                     included_requests: Some(100_000),
                     price_per_request: Some("0.0010".into()),
+                    payment_grace_days: Some(14),
                 },
                 gates: Some(gates.map(String::from).to_vec()),
                 integration_min_calls: Some(2),

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod catalog;
 pub mod credentials;
+pub mod invoices;
 pub mod metering;
 pub mod oauth;
 pub mod projects;
@@ -46,7 +47,7 @@ pub enum Tag {
     Audit,
     /// Usage views, ingestion from gateways, alerts, exports and the report history.
     Usage,
-    /// Invoices per period.
+    /// Invoices per period, issued invoices, payments, refunds and the Pay action.
     Billing,
     /// Webhook endpoints (register, verify, test, rotate the signing secret) and deliveries.
     Webhooks,
