@@ -46,6 +46,11 @@ impl InvoiceState {
     pub fn as_str(self) -> &'static str {
         self.into()
     }
+
+    /// Every state, in lifecycle order (derived from the enum).
+    pub fn all() -> impl Iterator<Item = InvoiceState> {
+        <Self as strum::IntoEnumIterator>::iter()
+    }
 }
 
 /// Which invoice of its subscription this is.

@@ -158,6 +158,9 @@ pub fn routes(state: WebState) -> Route {
         )
         .at("/workspaces/:id/audit", get(h(s, workspace::audit)))
         .at("/workspaces/:id/billing", get(h(s, workspace::billing)))
+        .at("/invoices/:id", get(h(s, pages::invoices::page)))
+        .at("/invoices/:id/pay", post(h(s, pages::invoices::pay)))
+        .at("/staff/invoices", get(h(s, pages::invoices::staff_list)))
         // Project
         .at("/projects/:id", get(h(s, project::page)))
         .at(

@@ -229,6 +229,9 @@ async fn render(ctx: &Ctx, id: SubscriptionId, fe: Option<FormErrors>) -> Respon
                 div.locked {
                     p { span.badge.badge-locked { "Locked" } " " (reason.message()) }
                     @if v.paid { p.muted { "Payment: complete." } }
+                    @if v.payment_due.is_some() || reason != onboarding_core::credential::LockReason::NotApproved {
+                        (super::invoices::due(ctx, v.payment_due.as_ref(), &v.payment_method))
+                    }
                 }
             } @else {
                 p { span.badge.badge-passed { "Unlocked" } " The integration was approved"

@@ -594,39 +594,16 @@ pub async fn billing(state: WebState, req: Request) -> Response {
         }
         Err(e) => return ctx.error(e),
     };
-    let subs = match p.pipeline().subscriptions(caller, id).await {
-        Ok(s) => s,
+    let issued = match p.billing().invoices(caller, id).await {
+        Ok(v) => v,
         Err(e) => return ctx.error(e),
     };
-    let mut rows = Vec::new();
-    for s in &subs {
-        match p.pipeline().subscription_view(caller, s.id).await {
-            Ok(v) => rows.push(v),
-            Err(e) => return ctx.error(e),
-        }
-    }
     let body = html! {
         p.breadcrumb { a href=(format!("/workspaces/{id}")) { "Workspace" } " / Billing and usage" }
         section.card aria-labelledby="pay-title" {
-            h2 #pay-title { "Payment status per subscription" }
-            p { "On a paid plan the production credential stays locked until payment is complete. Payments are confirmed by the API provider's admins." }
-            @if rows.is_empty() { p { "No subscriptions yet." } }
-            @else {
-                table {
-                    caption.visually-hidden { "Subscriptions and payment" }
-                    thead { tr { th scope="col" { "Subscription" } th scope="col" { "Plan" } th scope="col" { "Phase" } th scope="col" { "Payment" } } }
-                    tbody {
-                        @for v in &rows {
-                            tr {
-                                td { a href=(format!("/subscriptions/{}", v.subscription.id)) { code { (v.subscription.id) } } }
-                                td { (v.plan_name) }
-                                td { (v.subscription.phase.kind().as_str().replace('_', " ")) }
-                                td { @if v.paid { "Paid" } @else { "No payment recorded" } }
-                            }
-                        }
-                    }
-                }
-            }
+            h2 #pay-title { "Invoices" }
+            p { "A paid plan's production credentials unlock once its first invoice, issued at approval, is paid in full." }
+            (super::invoices::list(&issued))
         }
         section.card aria-labelledby="inv-title" {
             h2 #inv-title { "Invoice for " (invoice.period) " (so far)" }
