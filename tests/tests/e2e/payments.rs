@@ -293,6 +293,13 @@ async fn the_partner_pays_through_stripe_checkout_and_production_unlocks() {
         assert_eq!(f["mode"], "payment");
         assert!(f["success_url"].starts_with("http"), "{f:?}");
     }
+    let card = o
+        .dev
+        .get(&format!("/subscriptions/{}", o.sub))
+        .await
+        .body
+        .to_string();
+    assert!(card.contains("Pay 499.00 EUR"), "{card}");
     // The customer pays; Stripe posts the signed event; the portal applies it.
     let paid = Client::new()
         .get(a["url"].as_str().unwrap())
@@ -348,6 +355,32 @@ async fn an_admin_records_a_matching_payment_and_production_unlocks() {
             .contains("IBAN")
     );
     assert_eq!(detail["can_pay"], false);
+    // The pages say what is due, with the instructions, by project and plan.
+    let card = o
+        .dev
+        .get(&format!("/subscriptions/{}", o.sub))
+        .await
+        .body
+        .to_string();
+    assert!(card.contains("499.00 EUR"), "{card}");
+    assert!(card.contains("IBAN DE89"), "{card}");
+    let reference = inv["reference"].as_str().unwrap();
+    assert!(card.contains(reference), "{card}");
+    let billing = o
+        .dev
+        .get(&format!("/workspaces/{}/billing", o.ws))
+        .await
+        .body
+        .to_string();
+    assert!(
+        billing.contains(reference) && billing.contains("Business"),
+        "{billing}"
+    );
+    let printable = o.dev.get(&format!("/invoices/{id}")).await.body.to_string();
+    assert!(
+        printable.contains("Ledger sync") && printable.contains("window.print()"),
+        "{printable}"
+    );
     let r = o
         .dev
         .post(&format!("/api/v1/invoices/{id}/checkout"), json!({}))
