@@ -96,10 +96,7 @@ fn wire<S: Store>(
     vault: Arc<dyn SecretVault>,
     destinations: Arc<dyn onboarding_core::ports::DestinationPolicy>,
     sql: Option<storage_seaorm::SeaOrmStore>,
-    (payments, stripe): (
-        Arc<dyn onboarding_core::ports::PaymentGateway>,
-        Option<Arc<payments_stripe::StripeCheckout>>,
-    ),
+    (payments, stripe): payments::Gateway,
 ) -> Wiring {
     let usage = Arc::new(BufferedUsage::new(store.clone()));
     // Commits under an `Idempotency-Key` mark their claim in the same transaction.

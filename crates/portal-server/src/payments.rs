@@ -71,11 +71,12 @@ impl Payments {
     }
 }
 
+/// The configured processor, and the Stripe adapter again when it is Stripe (its events
+/// endpoint is mounted then).
+pub type Gateway = (Arc<dyn PaymentGateway>, Option<Arc<StripeCheckout>>);
+
 /// The processor's adapter, and the Stripe one again for the events endpoint.
-pub fn gateway(
-    config: &Payments,
-    public_url: &str,
-) -> Result<(Arc<dyn PaymentGateway>, Option<Arc<StripeCheckout>>), String> {
+pub fn gateway(config: &Payments, public_url: &str) -> Result<Gateway, String> {
     match &config.processor {
         PaymentsConfig::Manual => {
             let mut manual = ManualPayments::default();

@@ -53,7 +53,7 @@ fn only_a_full_payment_in_the_invoices_currency_opens_the_lock() {
     let standing =
         |invoices: &[IssuedInvoice]| payment_standing(sub, &plan.pricing, invoices, at(2));
     assert!(matches!(
-        standing(&[i.clone()]),
+        standing(std::slice::from_ref(&i)),
         PaymentStanding::Due { invoice: Some(_) }
     ));
 
@@ -61,7 +61,7 @@ fn only_a_full_payment_in_the_invoices_currency_opens_the_lock() {
     let partial = i.pay(dec!(20.00), &eur(), at(2)).unwrap();
     assert_eq!(partial.state, InvoiceState::Open);
     assert_eq!(partial.amount_due(), dec!(29.00));
-    assert!(!standing(&[partial.clone()]).is_settled());
+    assert!(!standing(std::slice::from_ref(&partial)).is_settled());
 
     // Another currency is refused and changes nothing.
     let usd = Currency::new("USD").unwrap();
@@ -85,7 +85,7 @@ fn only_a_full_payment_in_the_invoices_currency_opens_the_lock() {
     let paid = partial.pay(dec!(29.00), &eur(), at(3)).unwrap();
     assert_eq!(paid.state, InvoiceState::Paid);
     assert_eq!(paid.paid_at, Some(at(3)));
-    assert!(standing(&[paid.clone()]).is_settled());
+    assert!(standing(std::slice::from_ref(&paid)).is_settled());
     assert_eq!(
         paid.pay(dec!(1), &eur(), at(3)),
         Err(InvoiceError::State {
@@ -102,7 +102,12 @@ fn another_subscriptions_paid_invoice_leaves_the_lock_closed() {
         .unwrap()
         .pay(dec!(49.00), &eur(), at(1))
         .unwrap();
-    let s = payment_standing(subscription_id(), &plan.pricing, &[theirs.clone()], at(2));
+    let s = payment_standing(
+        subscription_id(),
+        &plan.pricing,
+        std::slice::from_ref(&theirs),
+        at(2),
+    );
     assert_eq!(s, PaymentStanding::Due { invoice: None });
     // And their payment settles theirs.
     assert!(payment_standing(other, &plan.pricing, &[theirs], at(2)).is_settled());
@@ -184,7 +189,7 @@ fn a_refund_reopens_a_paid_invoice_and_cannot_exceed_what_was_paid() {
         !payment_standing(
             subscription_id(),
             &standard_plan().pricing,
-            &[part.clone()],
+            std::slice::from_ref(&part),
             at(2)
         )
         .is_settled()

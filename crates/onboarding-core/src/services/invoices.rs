@@ -37,7 +37,7 @@ pub struct InvoiceView {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProcessorOutcome {
     /// The event changed the invoice.
-    Applied(IssuedInvoice),
+    Applied(Box<IssuedInvoice>),
     /// This event id was handled before: nothing changed.
     Duplicate,
 }
@@ -639,7 +639,7 @@ impl Context {
         r: ServiceResult<IssuedInvoice>,
     ) -> ServiceResult<ProcessorOutcome> {
         match r {
-            Ok(inv) => Ok(ProcessorOutcome::Applied(inv)),
+            Ok(inv) => Ok(ProcessorOutcome::Applied(Box::new(inv))),
             Err(ServiceError::Stale { .. })
                 if self.p.invoices.processor_event_seen(event_id).await? =>
             {
