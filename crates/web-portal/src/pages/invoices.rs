@@ -9,7 +9,7 @@ use onboarding_core::ports::{CheckoutUrls, PaymentMethod};
 use poem::http::StatusCode;
 use poem::{Request, Response};
 
-use super::workspace::{caller_or_redirect, post_ctx};
+use super::macros::{caller_or_redirect, post_ctx};
 use crate::WebState;
 use crate::http::{Ctx, param, redirect};
 use crate::ui::csrf;

@@ -3,7 +3,9 @@
 
 pub mod access;
 pub mod admin;
+mod exports;
 pub mod invoices;
+mod macros;
 pub mod project;
 pub mod staff;
 pub mod subscription;
