@@ -12,6 +12,7 @@ mod m20251201_000001_delivery_queue_order;
 mod m20261203_000001_vault_check;
 mod m20261203_000002_audit_chain_heads;
 mod m20261203_000003_at_most_one;
+mod m20261207_000040_staff_inbox;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_vault_check::Migration),
             Box::new(m20261203_000002_audit_chain_heads::Migration),
             Box::new(m20261203_000003_at_most_one::Migration),
+            Box::new(m20261207_000040_staff_inbox::Migration),
         ]
     }
 }

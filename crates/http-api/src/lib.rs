@@ -36,6 +36,7 @@ use api::accounts::AccountsApi;
 use api::audit::AuditApi;
 use api::catalog::CatalogApi;
 use api::credentials::CredentialsApi;
+use api::inbox::InboxApi;
 use api::metering::MeteringApi;
 use api::oauth::GatewayApi;
 use api::projects::ProjectsApi;
@@ -52,6 +53,7 @@ pub type Apis = (
     ProjectsApi,
     SubscriptionsApi,
     ReviewApi,
+    InboxApi,
     CredentialsApi,
     GatewayApi,
     AuditApi,
@@ -76,6 +78,7 @@ pub fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
             ProjectsApi { state: s() },
             SubscriptionsApi { state: s() },
             ReviewApi { state: s() },
+            InboxApi { state: s() },
             CredentialsApi { state: s() },
             GatewayApi { state: s() },
             AuditApi { state: s() },

@@ -41,6 +41,7 @@ pub mod demo;
 pub mod form;
 pub mod gates;
 pub mod ids;
+pub mod inbox;
 pub mod memory;
 pub mod next_step;
 pub mod pipeline;

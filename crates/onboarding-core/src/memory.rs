@@ -638,6 +638,31 @@ impl SubscriptionStore for MemoryStore {
             .map(|(_, x)| x)
             .collect())
     }
+    async fn inbox(&self, q: &crate::inbox::InboxQuery) -> StoreResult<Vec<Subscription>> {
+        let mut rows = self.inbox_rows(q);
+        rows.retain(|(k, _)| q.after.is_none_or(|a| *k > a));
+        rows.truncate(q.limit as usize);
+        Ok(rows.into_iter().map(|(_, x)| x).collect())
+    }
+    async fn inbox_count(&self, q: &crate::inbox::InboxQuery) -> StoreResult<u64> {
+        Ok(self.inbox_rows(q).len() as u64)
+    }
+}
+
+impl MemoryStore {
+    /// Every row the inbox query admits, oldest first.
+    fn inbox_rows(&self, q: &crate::inbox::InboxQuery) -> Vec<(QueueCursor, Subscription)> {
+        let s = self.state.lock().unwrap();
+        let paid = |id| s.payments.iter().any(|p| p.subscription_id == id);
+        let mut rows: Vec<_> = s
+            .subscriptions
+            .values()
+            .filter(|x| q.admits(x, paid(x.id)))
+            .filter_map(|x| crate::inbox::InboxQuery::key(x).map(|k| (k, x.clone())))
+            .collect();
+        rows.sort_by_key(|(k, _)| *k);
+        rows
+    }
 }
 
 #[async_trait]

@@ -171,6 +171,11 @@ pub trait SubscriptionStore: Send + Sync {
         after: Option<QueueCursor>,
         limit: u64,
     ) -> StoreResult<Vec<Subscription>>;
+    /// One staff inbox queue, oldest first by (waiting since, id), after the query's cursor:
+    /// the subscriptions [`InboxQuery::admits`](crate::inbox::InboxQuery::admits).
+    async fn inbox(&self, query: &crate::inbox::InboxQuery) -> StoreResult<Vec<Subscription>>;
+    /// How many subscriptions the query admits (its cursor and limit ignored).
+    async fn inbox_count(&self, query: &crate::inbox::InboxQuery) -> StoreResult<u64>;
 }
 
 /// API keys and OAuth clients (only secret hashes are stored).

@@ -43,6 +43,7 @@ use onboarding_core::credential::{Credential, SecretHash, SecretMatch};
 use onboarding_core::ids::{
     CredentialId, PlanId, ProductId, ProjectId, SubscriptionId, WorkspaceId,
 };
+use onboarding_core::inbox::InboxQuery;
 use onboarding_core::pipeline::{PhaseKind, Subscription};
 use onboarding_core::plan::{ApiProduct, Plan};
 use onboarding_core::ports::{
@@ -308,6 +309,12 @@ impl SubscriptionStore for VerifyCache {
     ) -> StoreResult<Vec<Subscription>> {
         self.subscriptions.review_queue(after, limit).await
     }
+    async fn inbox(&self, q: &InboxQuery) -> StoreResult<Vec<Subscription>> {
+        self.subscriptions.inbox(q).await
+    }
+    async fn inbox_count(&self, q: &InboxQuery) -> StoreResult<u64> {
+        self.subscriptions.inbox_count(q).await
+    }
 }
 
 #[async_trait]
@@ -545,6 +552,12 @@ mod tests {
             _: u64,
         ) -> StoreResult<Vec<Subscription>> {
             Ok(vec![])
+        }
+        async fn inbox(&self, _: &InboxQuery) -> StoreResult<Vec<Subscription>> {
+            Ok(vec![])
+        }
+        async fn inbox_count(&self, _: &InboxQuery) -> StoreResult<u64> {
+            Ok(0)
         }
     }
 

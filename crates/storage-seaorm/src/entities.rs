@@ -147,6 +147,8 @@ entity!(subscription, "subscription", {
     pub created_at: DateTimeUtc,
     pub created_by: String,
     pub version: i64,
+    pub waiting_on: Option<String>,
+    pub waiting_since: Option<DateTimeUtc>,
 });
 
 entity!(credential, "credential", {

@@ -6,6 +6,7 @@
 mod changes;
 mod deliveries;
 mod entities;
+mod inbox;
 mod map;
 mod store;
 mod vault;

@@ -302,6 +302,7 @@ pub fn subscription_model(x: &Subscription) -> subscription::Model {
         Phase::InReview { submitted_at, .. } => Some(*submitted_at),
         _ => None,
     };
+    let waiting = onboarding_core::inbox::InboxQueue::candidate(x);
     subscription::Model {
         id: x.id.to_string(),
         workspace_id: x.workspace_id.to_string(),
@@ -318,6 +319,8 @@ pub fn subscription_model(x: &Subscription) -> subscription::Model {
         created_at: x.created_at,
         created_by: x.created_by.to_string(),
         version: x.version,
+        waiting_on: waiting.map(|(q, _)| q.as_str().to_owned()),
+        waiting_since: waiting.map(|(_, at)| at),
     }
 }
 

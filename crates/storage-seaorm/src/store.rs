@@ -826,6 +826,15 @@ impl SubscriptionStore for SeaOrmStore {
             .await;
         all(r, "read review queue", map::subscription)
     }
+    async fn inbox(
+        &self,
+        q: &onboarding_core::inbox::InboxQuery,
+    ) -> StoreResult<Vec<Subscription>> {
+        self.inbox_page(q).await
+    }
+    async fn inbox_count(&self, q: &onboarding_core::inbox::InboxQuery) -> StoreResult<u64> {
+        self.inbox_total(q).await
+    }
 }
 
 #[async_trait]

@@ -2378,3 +2378,136 @@ mod deliveries {
         .await;
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The staff inbox (issue 20)
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_staff_inbox_pages_each_queue_like_the_reference_store() {
+    use onboarding_core::inbox::{InboxQuery, InboxQueue};
+    use onboarding_core::pipeline::ChangesRequested;
+    use onboarding_core::values::Notes;
+    on_each_db(|store| async move {
+        let (a, b) = (
+            WorkspaceId::from_ulid(ulid(1)),
+            WorkspaceId::from_ulid(ulid(2)),
+        );
+        let other_plan = PlanId::from_ulid(ulid(9));
+        let reviewer = StaffId::from_ulid(ulid(4));
+        let at = |m| t0() + TimeDelta::minutes(m);
+        let mem = MemoryStore::new();
+        let mut subs = Vec::new();
+        // Five of each kind, spread over two workspaces and two plans, some sharing a time.
+        for i in 0..5u64 {
+            let ws = if i % 2 == 0 { a } else { b };
+            let mut r = in_review(100 + i, ws, at(10 - i as i64 % 3));
+            if i == 4 {
+                r.plan_id = other_plan;
+            }
+            subs.push(r);
+            let mut s = in_review(200 + i, ws, t0());
+            s.phase = Phase::Sandbox {
+                changes_requested: None,
+            };
+            s.sandbox_access = SandboxAccess::Requested { at: at(i as i64) };
+            subs.push(s);
+            let mut c = in_review(300 + i, ws, t0());
+            c.phase = Phase::Sandbox {
+                changes_requested: Some(ChangesRequested {
+                    notes: Notes::new("Explain consent withdrawal").unwrap(),
+                    at: at(7),
+                    by: reviewer,
+                }),
+            };
+            subs.push(c);
+            let mut p = in_review(400 + i, ws, t0());
+            p.phase = Phase::Production {
+                approved_at: at(20 - i as i64),
+                approved_by: reviewer,
+            };
+            subs.push(p);
+        }
+        let mut rejected = in_review(500, a, t0());
+        rejected.phase = Phase::Rejected {
+            notes: None,
+            at: t0(),
+            by: reviewer,
+        };
+        subs.push(rejected);
+        let paid = Payment {
+            id: PaymentId::from_ulid(ulid(600)),
+            workspace_id: a,
+            subscription_id: SubscriptionId::from_ulid(ulid(402)),
+            amount: Decimal::new(4900, 2),
+            currency: Currency::new("EUR").unwrap(),
+            reference: "INV-1".into(),
+            confirmed_by: reviewer,
+            at: at(30),
+        };
+        let mut changes: Vec<Change> = subs.into_iter().map(Change::InsertSubscription).collect();
+        changes.push(Change::RecordPayment(paid));
+        let set = ChangeSet {
+            changes,
+            ..Default::default()
+        };
+        store.commit(set.clone()).await.unwrap();
+        mem.commit(set).await.unwrap();
+        // A resubmission moves a row between queues: the stored key follows the phase.
+        let mut moved = store
+            .subscription(SubscriptionId::from_ulid(ulid(304)))
+            .await
+            .unwrap()
+            .unwrap();
+        moved.phase = moved
+            .phase
+            .submit(AccountId::from_ulid(ulid(8)), at(1))
+            .unwrap();
+        let update = ChangeSet {
+            changes: vec![Change::UpdateSubscription {
+                expected_version: moved.version,
+                value: Subscription {
+                    version: moved.version + 1,
+                    ..moved
+                },
+            }],
+            ..Default::default()
+        };
+        store.commit(update.clone()).await.unwrap();
+        mem.commit(update).await.unwrap();
+
+        let plan = PlanId::from_ulid(ulid(7));
+        let mut seen = std::collections::HashMap::new();
+        for queue in InboxQueue::ALL.iter().copied() {
+            for plans in [None, Some(vec![plan]), Some(vec![other_plan]), Some(vec![])] {
+                for workspace in [None, Some(a), Some(b)] {
+                    let mut q = InboxQuery {
+                        queue,
+                        plans: plans.clone(),
+                        workspace,
+                        after: None,
+                        limit: 2,
+                    };
+                    let mut ids = Vec::new();
+                    loop {
+                        let page = store.inbox(&q).await.unwrap();
+                        assert_eq!(page, mem.inbox(&q).await.unwrap(), "{q:?}");
+                        let Some(last) = page.last() else { break };
+                        q.after = InboxQuery::key(last);
+                        ids.extend(page.iter().map(|s| s.id.ulid()));
+                    }
+                    assert_eq!(store.inbox_count(&q).await.unwrap(), ids.len() as u64);
+                    assert_eq!(mem.inbox_count(&q).await.unwrap(), ids.len() as u64);
+                    if plans.is_none() && workspace.is_none() {
+                        seen.insert(queue.as_str(), ids);
+                    }
+                }
+            }
+        }
+        // Oldest first, ties by id; the paid and the rejected subscription wait nowhere.
+        assert_eq!(seen["in_review"], [304, 102, 101, 104, 100, 103].map(ulid));
+        assert_eq!(seen["sandbox_access"], [200, 201, 202, 203, 204].map(ulid));
+        assert_eq!(seen["changes_requested"], [300, 301, 302, 303].map(ulid));
+        assert_eq!(seen["awaiting_payment"], [404, 403, 401, 400].map(ulid));
+    })
+    .await;
+}

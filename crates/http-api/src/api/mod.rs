@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod catalog;
 pub mod credentials;
+pub mod inbox;
 pub mod metering;
 pub mod oauth;
 pub mod projects;
@@ -36,7 +37,8 @@ pub enum Tag {
     Projects,
     /// The pipeline: subscribe, submit, withdraw, decisions, sandbox access, payments.
     Subscriptions,
-    /// The go-live queue and gate sign-off.
+    /// The staff inbox (every queue waiting on provider staff), the go-live queue and gate
+    /// sign-off.
     Review,
     /// API keys and OAuth clients: create, list, regenerate, rotate, revoke.
     Credentials,

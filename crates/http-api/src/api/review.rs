@@ -19,14 +19,14 @@ pub struct ReviewApi {
 /// last row seen: the same key the store pages by, so a page never skips or repeats a row.
 /// Every string of the documented pattern is a valid cursor (the digits fit an `i64`, the id
 /// is a ULID), so the pattern on the parameter is the whole rule.
-fn parse_cursor(c: &str) -> ApiResult<(DateTime<Utc>, SubscriptionId)> {
+pub(super) fn parse_cursor(c: &str) -> ApiResult<(DateTime<Utc>, SubscriptionId)> {
     let bad = || Problem::field("cursor", "not a cursor returned by this endpoint");
     let (at, id) = c.split_once('~').ok_or_else(bad)?;
     let at = DateTime::from_timestamp_nanos(at.parse().map_err(|_| bad())?);
     Ok((at, id.parse().map_err(|_| bad())?))
 }
 
-fn cursor_of(at: DateTime<Utc>, id: SubscriptionId) -> String {
+pub(super) fn cursor_of(at: DateTime<Utc>, id: SubscriptionId) -> String {
     // Submissions are stamped by the server clock, after 1970 and before 2262.
     format!("{}~{id}", at.timestamp_nanos_opt().unwrap_or(0))
 }
