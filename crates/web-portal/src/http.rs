@@ -3,6 +3,7 @@
 use std::str::FromStr;
 
 use maud::{Markup, html};
+use onboarding_core::services::{InboxCounts, InboxFilter};
 use onboarding_core::values::FieldError;
 use onboarding_core::{Caller, ServiceError};
 use poem::http::{StatusCode, header};
@@ -23,6 +24,9 @@ pub struct Ctx {
     /// A pre-session CSRF cookie to set on the response (first visit, signed out).
     new_presession: bool,
     pub path: String,
+    /// The staff inbox's counts for the staff navigation (staff sessions only); an error is
+    /// shown there, in words.
+    pub inbox: Option<Result<InboxCounts, String>>,
 }
 
 /// A parsed `application/x-www-form-urlencoded` body; keys may repeat (checkboxes).
@@ -65,12 +69,24 @@ impl Ctx {
                 None => (session::random_token(), true),
             },
         };
+        let inbox = match session.as_ref().map(|s| s.caller) {
+            Some(c @ Caller::Staff { .. }) => Some(
+                state
+                    .portal
+                    .pipeline()
+                    .inbox_counts(c, InboxFilter::default())
+                    .await
+                    .map_err(|e| e.to_string()),
+            ),
+            _ => None,
+        };
         Ctx {
             state: state.clone(),
             session,
             csrf,
             new_presession,
             path: req.uri().path().to_owned(),
+            inbox,
         }
     }
 

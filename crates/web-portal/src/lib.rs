@@ -111,7 +111,7 @@ async fn not_found(state: WebState, req: Request) -> Response {
 
 /// The portal's pages, to be nested at `/` beside the REST API.
 pub fn routes(state: WebState) -> Route {
-    use pages::{access, admin, project, staff, subscription, workspace};
+    use pages::{access, admin, inbox, project, staff, subscription, workspace};
     let s = &state;
     Route::new()
         .at("/static/portal.css", get(h(s, pages::stylesheet)))
@@ -211,8 +211,8 @@ pub fn routes(state: WebState) -> Route {
             post(h(s, subscription::credential_action)),
         )
         // Provider staff
-        .at("/staff", get(h(s, staff::queue)))
-        .at("/staff/open", get(h(s, staff::open_by_id)))
+        .at("/staff", get(h(s, inbox::go_live)))
+        .at("/staff/inbox/:queue", get(h(s, inbox::queue)))
         .at("/staff/subscriptions/:id", get(h(s, staff::review)))
         .at(
             "/staff/subscriptions/:id/:op",

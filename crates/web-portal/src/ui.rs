@@ -38,7 +38,7 @@ pub fn layout(ctx: &Ctx, title: &str, body: Markup) -> Markup {
                                         li { a href="/staff/sign-in" aria-current=[current(ctx, "/staff/sign-in")] { "Provider staff" } }
                                     }
                                     (Some(_), Some(role)) => {
-                                        li { a href="/staff" aria-current=[current(ctx, "/staff")] { "Go-live queue" } }
+                                        (crate::pages::inbox::nav(ctx))
                                         @if role == StaffRole::Admin {
                                             li { a href="/staff/plans" aria-current=[current(ctx, "/staff/plans")] { "Plans" } }
                                         }

@@ -1,4 +1,4 @@
-//! Provider staff: the go-live queue and the review page (gate checklist, sign-off, approve,
+//! Provider staff: the review page (gate checklist, sign-off, approve,
 //! reject, request changes, sandbox access, payment confirmation).
 
 use maud::html;
@@ -17,7 +17,7 @@ use crate::WebState;
 use crate::http::{Ctx, Errs, FormErrors, param, redirect};
 use crate::ui::{self, Field, csrf, form_errors};
 
-fn staff_caller(ctx: &Ctx) -> Result<Caller, Response> {
+pub(crate) fn staff_caller(ctx: &Ctx) -> Result<Caller, Response> {
     match ctx.caller() {
         Some(c @ Caller::Staff { .. }) => Ok(c),
         Some(_) => Err(ctx.message(
@@ -26,110 +26,6 @@ fn staff_caller(ctx: &Ctx) -> Result<Caller, Response> {
             "This page is for the API provider's reviewers and admins.",
         )),
         None => Err(redirect("/staff/sign-in")),
-    }
-}
-
-pub async fn queue(state: WebState, req: Request) -> Response {
-    let ctx = Ctx::load(&state, &req).await;
-    let caller = match staff_caller(&ctx) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let p = &state.portal;
-    let entries = match p.pipeline().review_queue(caller, None, 200).await {
-        Ok(e) => e,
-        Err(e) => return ctx.error(e),
-    };
-    let oldest = match entries.first() {
-        Some(e) => p
-            .pipeline()
-            .subscription_view(caller, e.subscription.id)
-            .await
-            .ok(),
-        None => None,
-    };
-    let body = html! {
-        p { "Every submission in review, oldest first. Each row names the remaining gate: the first check that has not passed." }
-        @if let (Some(v), Some(e)) = (&oldest, entries.first()) {
-            p.muted { "The oldest submission: " (e.workspace_name) " / " (e.project_name) "." }
-            (ui::next_step(&v.next_step, Some(("Review the oldest submission", format!("/staff/subscriptions/{}", e.subscription.id)))))
-        }
-        section.card aria-labelledby="queue-title" {
-            h2 #queue-title { "In review (" (entries.len()) ")" }
-            @if entries.is_empty() {
-                p { "The queue is empty: no submission is waiting for review." }
-            } @else {
-                table.queue {
-                    caption.visually-hidden { "Go-live queue, oldest first" }
-                    thead { tr {
-                        th scope="col" { "Age" } th scope="col" { "Organization" } th scope="col" { "Project" }
-                        th scope="col" { "Plan" } th scope="col" { "Gates" } th scope="col" { "Remaining gate" } th scope="col" { span.visually-hidden { "Open" } }
-                    } }
-                    tbody {
-                        @for e in &entries {
-                            tr {
-                                td { (ui::age(e.age_seconds)) br; small { (ui::when(e.submitted_at)) } }
-                                td { (e.workspace_name) }
-                                td { (e.project_name) }
-                                td { (e.plan_name) }
-                                td { (e.gates.passed_count()) "/" (e.gates.gates.len()) " passed" }
-                                td {
-                                    @match e.gates.remaining_gate() {
-                                        Some(g) => {
-                                            strong { (g.gate.title()) }
-                                            @match &g.state {
-                                                GateState::Pending { missing, actor } | GateState::Failed { reason: missing, actor } => {
-                                                    br; small { (missing) " — " (ui::gate_actor_label(*actor)) }
-                                                }
-                                                GateState::Passed => {}
-                                            }
-                                        }
-                                        None => span.badge.badge-passed { "all passed: ready to approve" },
-                                    }
-                                }
-                                td { a href=(format!("/staff/subscriptions/{}", e.subscription.id)) { "Review" span.visually-hidden { " " (e.workspace_name) " / " (e.project_name) } } }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        section.card aria-labelledby="open-title" {
-            h2 #open-title { "Open a subscription by id" }
-            p { "For sandbox access requests and payments: paste the subscription id the partner gave you." }
-            form method="get" action="/staff/open" {
-                div.field {
-                    label for="open-id" { "Subscription id" }
-                    input #open-id name="id" type="text" required;
-                }
-                button.button.secondary type="submit" { "Open" }
-            }
-        }
-    };
-    ctx.ok("Go-live queue", body)
-}
-
-pub async fn open_by_id(state: WebState, req: Request) -> Response {
-    let ctx = Ctx::load(&state, &req).await;
-    if let Err(r) = staff_caller(&ctx) {
-        return r;
-    }
-    let id = req
-        .uri()
-        .query()
-        .and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "id")
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .and_then(|v| v.parse::<SubscriptionId>().ok());
-    match id {
-        Some(id) => redirect(&format!("/staff/subscriptions/{id}")),
-        None => ctx.message(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "That is not a subscription id (it starts with sub_).",
-        ),
     }
 }
 
