@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 
 #[path = "e2e/gateway_nginx.rs"]
 mod gateway_nginx;
+#[path = "e2e/inbox.rs"]
+mod inbox;
 #[path = "e2e/metering.rs"]
 mod metering;
 #[path = "e2e/seed_walk.rs"]

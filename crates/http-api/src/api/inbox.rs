@@ -206,8 +206,9 @@ impl InboxApi {
     async fn queue(
         &self,
         auth: Auth,
-        /// `in_review`, `sandbox_access`, `awaiting_payment` or `changes_requested`.
-        queue: Path<InboxQueueName>,
+        /// `in_review`, `sandbox_access`, `awaiting_payment` or `changes_requested`; any
+        /// other name is a 404, like any other unknown resource.
+        queue: Path<String>,
         /// Only plans of this API product (`prod_...`).
         product: Query<Option<String>>,
         /// Only this plan (`plan_...`).
@@ -218,13 +219,14 @@ impl InboxApi {
         cursor: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Ok200<InboxPage>> {
+        let queue = InboxQueue::parse(&queue).ok_or_else(|| Problem::not_found("inbox queue"))?;
         let f = filter(product.as_deref(), plan.as_deref(), workspace.as_deref())?;
         let after = cursor.0.as_deref().map(parse_cursor).transpose()?;
         let limit = u64::from(limit.0.unwrap_or(50).clamp(1, 200));
         let portal = self.state.portal();
         let rows = portal
             .pipeline()
-            .inbox(auth.caller(), queue.0.core(), f, after, limit)
+            .inbox(auth.caller(), queue, f, after, limit)
             .await?;
         let plans = portal.catalog().plans().await?;
         let product_of = |id: PlanId| {
