@@ -564,9 +564,17 @@ async fn a_new_partner_goes_from_sign_up_to_a_production_credential() {
     w.sign_out().await;
 
     // Paid plan: the admin confirms payment.
+    // The admin finds it in the inbox's payment queue, by the navigation: no id typed.
     w.sign_in("admin@provider.test", true).await;
     w.find("#queue-title").await;
-    w.go(&format!("/staff/subscriptions/{sub_id}")).await;
+    w.expect("Awaiting payment (1)").await;
+    w.nav("a[href='/staff/inbox/awaiting_payment']").await;
+    w.expect("Northwind").await;
+    keep.push((w.shot("inbox-awaiting-payment").await, "inbox.png"));
+    w.nav(&format!(
+        "table.queue a[href='/staff/subscriptions/{sub_id}']"
+    ))
+    .await;
     w.fill("#payment-reference", "INV-2026-0042").await;
     w.nav("form[action$='/confirm-payment'] button[type=submit]")
         .await;
