@@ -80,11 +80,11 @@ async fn every_queue_lists_what_waits_on_staff_and_staff_reach_it_by_links() {
 
     let q = app.admin.get("/api/v1/inbox/in_review").await;
     assert_eq!(q.status, StatusCode::OK, "{}", q.body);
-    assert_eq!(ids(&q.body), [acme.sub.clone()]);
+    assert_eq!(ids(&q.body), vec![acme.sub.clone()]);
     assert_eq!(q.body["items"][0]["gates"]["all_passed"], true);
     assert_eq!(q.body["items"][0]["age_seconds"], 600);
     let q = app.admin.get("/api/v1/inbox/sandbox_access").await.body;
-    assert_eq!(ids(&q), [beta_sub.clone()]);
+    assert_eq!(ids(&q), vec![beta_sub.clone()]);
     assert_eq!(q["items"][0]["workspace_name"], "Beta");
     assert_eq!(q["items"][0]["plan_name"], "Partner preview");
     let all = app.admin.get("/api/v1/inbox").await.body;
@@ -117,7 +117,7 @@ async fn every_queue_lists_what_waits_on_staff_and_staff_reach_it_by_links() {
         .get(&format!("/api/v1/inbox/in_review?product={product}"))
         .await
         .body;
-    assert_eq!(ids(&q), [acme.sub.clone()]);
+    assert_eq!(ids(&q), vec![acme.sub.clone()]);
     let r = app
         .admin
         .get("/api/v1/inbox/in_review?product=prod_01JDQ000000000000000000000")
@@ -147,7 +147,7 @@ async fn every_queue_lists_what_waits_on_staff_and_staff_reach_it_by_links() {
         )
         .await;
     let q = app.admin.get("/api/v1/inbox/changes_requested").await.body;
-    assert_eq!(ids(&q), [acme.sub.clone()]);
+    assert_eq!(ids(&q), vec![acme.sub.clone()]);
     assert_eq!(q["items"][0]["notes"], "Describe retention");
     assert!(ids(&app.admin.get("/api/v1/inbox/in_review").await.body).is_empty());
 
@@ -207,7 +207,7 @@ async fn every_queue_lists_what_waits_on_staff_and_staff_reach_it_by_links() {
         .get("/api/v1/inbox/awaiting_payment?limit=1")
         .await
         .body;
-    assert_eq!(ids(&q), [acme.sub.clone()]);
+    assert_eq!(ids(&q), vec![acme.sub.clone()]);
     assert_eq!(q["items"][0]["pricing"]["monthly_fee"], "499.00");
     // A full page carries a cursor; the page after the last row is empty.
     let next = q["next_cursor"].as_str().unwrap();

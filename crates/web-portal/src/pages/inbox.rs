@@ -10,6 +10,7 @@ use onboarding_core::gates::GateState;
 use onboarding_core::ids::{PlanId, ProductId, SubscriptionId, WorkspaceId};
 use onboarding_core::inbox::InboxQueue;
 use onboarding_core::plan::Pricing;
+use onboarding_core::ports::QueueCursor;
 use onboarding_core::roles::StaffRole;
 use onboarding_core::services::{InboxEntry, InboxFilter};
 use onboarding_core::values::FieldError;
@@ -62,7 +63,7 @@ fn cursor_of(at: DateTime<Utc>, id: SubscriptionId) -> String {
     format!("{}~{id}", at.timestamp_nanos_opt().unwrap_or(0))
 }
 
-fn parse_cursor(c: &str) -> Option<(DateTime<Utc>, SubscriptionId)> {
+fn parse_cursor(c: &str) -> Option<QueueCursor> {
     let (at, id) = c.split_once('~')?;
     Some((
         DateTime::from_timestamp_nanos(at.parse().ok()?),
@@ -71,9 +72,7 @@ fn parse_cursor(c: &str) -> Option<(DateTime<Utc>, SubscriptionId)> {
 }
 
 /// The filters and cursor of the query string; a malformed one is refused beside its field.
-fn read_query(
-    q: &FormData,
-) -> Result<(InboxFilter, Option<(DateTime<Utc>, SubscriptionId)>), FormErrors> {
+fn read_query(q: &FormData) -> Result<(InboxFilter, Option<QueueCursor>), FormErrors> {
     let mut fe = FormErrors::new("filter", q.clone());
     fn id<T: std::str::FromStr>(
         q: &FormData,
