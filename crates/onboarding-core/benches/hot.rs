@@ -62,7 +62,6 @@ fn gates(c: &mut Criterion) {
         billing_owner: Responsible::Named,
         audit_contact: Responsible::Named,
         security_owner: Responsible::Named,
-        member_count: 3,
         ..GateFacts::default()
     };
     c.bench_function("gates::evaluate", |b| {

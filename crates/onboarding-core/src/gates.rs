@@ -38,8 +38,8 @@ pub enum Gate {
     BillingOwnership,
     /// Gate 6: A `compliance` member is named audit contact.
     AuditReadiness,
-    /// Gate 7: A `security_owner` is named and no member holds every role alone (unless the plan waives
-    /// it).
+    /// Gate 7: A `security_owner` is named, and it is neither the account that submitted nor an
+    /// `owner` (separation of duties, unless the plan waives it).
     InternalAccessControls,
 }
 
@@ -168,10 +168,12 @@ pub struct GateFacts {
     pub audit_contact: Responsible,
     /// The named security owner (gate 7, needs the `security_owner` role).
     pub security_owner: Responsible,
-    /// Members whose role set holds every role.
-    pub members_holding_every_role: usize,
-    /// Members of the workspace.
-    pub member_count: usize,
+    /// The named security owner is the account that submitted (the current submission, or
+    /// the latest one).
+    pub security_owner_submitted: bool,
+    /// The named security owner holds the `owner` role: an owner may do everything, so it
+    /// cannot be the check on itself.
+    pub security_owner_is_owner: bool,
 }
 
 /// The result of evaluating a plan's gates: one status per applicable gate, canonical order.
@@ -353,14 +355,18 @@ fn evaluate_one(gate: Gate, plan: &Plan, f: &GateFacts, now: DateTime<Utc>) -> G
             if named != GateState::Passed || plan.waive_separation_of_duties {
                 return named;
             }
-            if f.members_holding_every_role > 0 || f.member_count < 2 {
-                GateState::Failed {
-                    reason: "separation of duties: no single member may hold every role alone"
-                        .into(),
-                    actor: GateActor::Member(Role::Owner),
-                }
+            let reason = if f.security_owner_submitted {
+                "separation of duties: the security owner submitted this request; name another \
+                 member as security owner, or have another member submit"
+            } else if f.security_owner_is_owner {
+                "separation of duties: the security owner holds the owner role; name a member \
+                 who is not an owner (an owner can do everything, so cannot be the check on it)"
             } else {
-                GateState::Passed
+                return GateState::Passed;
+            };
+            GateState::Failed {
+                reason: reason.into(),
+                actor: GateActor::Member(Role::Owner),
             }
         }
     }
@@ -462,8 +468,8 @@ mod tests {
             billing_owner: Responsible::Named,
             audit_contact: Responsible::Named,
             security_owner: Responsible::Named,
-            members_holding_every_role: 0,
-            member_count: 3,
+            security_owner_submitted: false,
+            security_owner_is_owner: false,
         }
     }
 
@@ -589,22 +595,45 @@ mod tests {
     }
 
     #[test]
-    fn separation_of_duties_fails_unless_waived() {
-        let mut f = passing();
-        f.members_holding_every_role = 1;
-        assert!(matches!(
-            state(&f, Gate::InternalAccessControls),
-            GateState::Failed { .. }
-        ));
-        let mut plan = standard_plan();
-        plan.waive_separation_of_duties = true;
-        assert!(evaluate(&plan, &f, t0()).all_passed());
-        let mut f = passing();
-        f.member_count = 1;
-        assert!(matches!(
-            state(&f, Gate::InternalAccessControls),
-            GateState::Failed { .. }
-        ));
+    fn separation_of_duties_fails_for_a_submitting_or_owning_security_owner_unless_waived() {
+        let mut waived = standard_plan();
+        waived.waive_separation_of_duties = true;
+        // (submitted, holds owner) → passes without the waiver?
+        for (submitted, owner, passes) in [
+            (false, false, true),
+            (true, false, false),
+            (false, true, false),
+            (true, true, false),
+        ] {
+            let f = GateFacts {
+                security_owner_submitted: submitted,
+                security_owner_is_owner: owner,
+                ..passing()
+            };
+            let got = state(&f, Gate::InternalAccessControls);
+            assert_eq!(
+                got == GateState::Passed,
+                passes,
+                "{submitted} {owner}: {got:?}"
+            );
+            if !passes {
+                let GateState::Failed { reason, actor } = got else {
+                    panic!("a violation is failed, not pending: {got:?}")
+                };
+                assert!(reason.contains(if submitted { "submitted" } else { "owner role" }));
+                assert_eq!(actor, GateActor::Member(Role::Owner));
+            }
+            assert!(
+                evaluate(&waived, &f, t0()).all_passed(),
+                "the plan waives it"
+            );
+        }
+        // The waiver never excuses an unnamed security owner.
+        let f = GateFacts {
+            security_owner: Responsible::NotNamed,
+            ..passing()
+        };
+        assert!(!evaluate(&waived, &f, t0()).all_passed());
     }
 
     #[test]

@@ -596,6 +596,18 @@ impl Subscription {
         Ok(next)
     }
 
+    /// The member who submitted: the current submission's while in review, else the latest
+    /// submission's (`None` before the first).
+    pub fn submitter(&self) -> Option<AccountId> {
+        if let Phase::InReview { submitted_by, .. } = self.phase {
+            return Some(submitted_by);
+        }
+        self.history.iter().rev().find_map(|d| match d.by {
+            Actor::Account(id) if d.action == PipelineAction::Submit => Some(id),
+            _ => None,
+        })
+    }
+
     /// The manual gates signed off for the current submission.
     pub fn signed_off_gates(&self) -> Vec<Gate> {
         self.sign_offs.iter().map(|s| s.gate).collect()

@@ -123,7 +123,7 @@ impl RoleSet {
         self.0 == 0
     }
 
-    /// True when this one set holds every role: the separation-of-duties gate refuses it.
+    /// True when this one set holds every role.
     pub fn holds_every_role(self) -> bool {
         Role::ALL.iter().all(|r| self.contains(*r))
     }

@@ -652,6 +652,7 @@ impl Context {
         members: &[Membership],
     ) -> ServiceResult<GateEvaluation> {
         let endpoints = self.p.webhooks.endpoints(s.project_id).await?;
+        let security = ws.responsible(Responsibility::SecurityOwner);
         let facts = GateFacts {
             answers: s.answers.clone(),
             signed_off: s.signed_off_gates(),
@@ -665,11 +666,12 @@ impl Context {
             billing_owner: responsible(ws, Responsibility::BillingOwner, members),
             audit_contact: responsible(ws, Responsibility::AuditContact, members),
             security_owner: responsible(ws, Responsibility::SecurityOwner, members),
-            members_holding_every_role: members
-                .iter()
-                .filter(|m| m.roles.holds_every_role())
-                .count(),
-            member_count: members.len(),
+            security_owner_submitted: security.is_some() && security == s.submitter(),
+            security_owner_is_owner: security.is_some_and(|id| {
+                members
+                    .iter()
+                    .any(|m| m.account_id == id && m.roles.contains(crate::roles::Role::Owner))
+            }),
         };
         Ok(evaluate(plan, &facts, self.now()))
     }
