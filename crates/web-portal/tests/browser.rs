@@ -553,9 +553,13 @@ async fn a_new_partner_goes_from_sign_up_to_a_production_credential() {
     w.expect("Submitted for Review").await;
     w.sign_out().await;
 
-    // The reviewer signs off consent handling and approves.
+    // The reviewer reads the earlier round in the history, signs off consent handling and
+    // approves.
     w.sign_in("reviewer@provider.test", true).await;
     w.nav("table.queue a[href^='/staff/subscriptions/']").await;
+    w.find("#history-title").await;
+    w.expect("Round 1").await;
+    w.expect("Please say how long you store balances").await;
     w.nav("form[action$='/sign-off'] button[type=submit]").await;
     w.find("#gates-title").await;
     w.expect("6 of 6 passed").await;

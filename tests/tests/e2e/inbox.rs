@@ -196,6 +196,23 @@ async fn every_queue_lists_what_waits_on_staff_and_staff_reach_it_by_links() {
         .await;
     assert!(ids(&app.admin.get("/api/v1/inbox/sandbox_access").await.body).is_empty());
     submit(&acme).await;
+    // The decision history keeps the first round's notes, on both sides.
+    for (who, path) in [
+        (&acme.dev, format!("/subscriptions/{}", acme.sub)),
+        (&app.admin, format!("/staff/subscriptions/{}", acme.sub)),
+    ] {
+        let page = who.get(&path).await;
+        let html = page.body.as_str().unwrap();
+        assert!(html.contains("Decision history"), "{html}");
+        assert!(
+            html.contains("Round 1") && html.contains("Round 2"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<blockquote>Describe retention</blockquote>"),
+            "{html}"
+        );
+    }
     app.admin
         .ok(
             &format!("/api/v1/subscriptions/{}/approve", acme.sub),

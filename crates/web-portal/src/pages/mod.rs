@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod history;
 pub mod inbox;
 pub mod project;
 pub mod staff;

@@ -65,6 +65,10 @@ async fn render(ctx: &Ctx, id: SubscriptionId, fe: Option<FormErrors>) -> Respon
         (Ok(a), Ok(b), Ok(c)) => (a, b.project, c),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return ctx.error(e),
     };
+    let history = match p.pipeline().decision_history(caller, id).await {
+        Ok(h) => h,
+        Err(e) => return ctx.error(e),
+    };
     let status = fe.as_ref().map_or(StatusCode::OK, |f| f.status());
     let fe = fe.as_ref();
     let phase = s.phase.kind();
@@ -201,6 +205,7 @@ async fn render(ctx: &Ctx, id: SubscriptionId, fe: Option<FormErrors>) -> Respon
                 }
             }
         }
+        (super::history::card(&history))
         @if admin && phase == PhaseKind::Rejected {
             section.card {
                 h2 { "Reopen" }

@@ -128,6 +128,10 @@ async fn render(ctx: &Ctx, id: SubscriptionId, fe: Option<FormErrors>) -> Respon
         Ok(o) => o.project,
         Err(e) => return ctx.error(e),
     };
+    let history = match p.pipeline().decision_history(caller, id).await {
+        Ok(h) => h,
+        Err(e) => return ctx.error(e),
+    };
     let roles = roles_in(ctx, caller, &v)
         .await
         .unwrap_or_else(RoleSet::empty);
@@ -254,6 +258,7 @@ async fn render(ctx: &Ctx, id: SubscriptionId, fe: Option<FormErrors>) -> Respon
                 }
             }
         }
+        (super::history::card(&history))
     };
     ctx.page(status, &title, body)
 }
