@@ -1,5 +1,7 @@
 //! Sign up, sign in and out (accounts and staff separately), the access page, tokens, staff.
 
+pub mod dto;
+
 use chrono::TimeDelta;
 use onboarding_core::Caller;
 use onboarding_core::credential::SecretHash;

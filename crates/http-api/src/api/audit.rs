@@ -1,5 +1,7 @@
 //! The tamper-evident audit log: a workspace's events, and chain verification for admins.
 
+pub mod dto;
+
 use onboarding_core::Caller;
 use onboarding_core::ids::*;
 use onboarding_core::roles::{StaffAction, staff_allowed};

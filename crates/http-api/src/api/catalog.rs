@@ -2,6 +2,8 @@
 //! Docs lane is public) lists and reads them. Test data is not part of the public plan: it is
 //! shown on a subscription once its sandbox access is granted.
 
+pub mod dto;
+
 use onboarding_core::gates::Gate;
 use onboarding_core::ids::*;
 use onboarding_core::services::PlanInput;

@@ -1,6 +1,8 @@
 //! API keys and OAuth clients. The secret appears only in the create, regenerate and rotate
 //! answers; listings show the prefix and the last four characters.
 
+pub mod dto;
+
 use onboarding_core::credential::GracePeriod;
 use onboarding_core::ids::*;
 use onboarding_core::services::{CreatedCredential, NewCredentialKind};

@@ -1,5 +1,7 @@
 //! Projects, clone to production, alert thresholds and the operating pass.
 
+pub mod dto;
+
 use onboarding_core::ids::*;
 use onboarding_core::usage::AlertMetric;
 use poem_openapi::OpenApi;

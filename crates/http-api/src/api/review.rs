@@ -1,5 +1,7 @@
 //! The go-live queue and gate sign-off (provider staff).
 
+pub mod dto;
+
 use chrono::{DateTime, Utc};
 use onboarding_core::gates::Gate;
 use onboarding_core::ids::*;

@@ -2,6 +2,8 @@
 //! decisions, reopen, sandbox access and payments. Transitions take the version they expect
 //! (`If-Match` or `version`); a stale one answers 412 (If-Match) or 409 with the current phase.
 
+pub mod dto;
+
 use onboarding_core::ids::*;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Header, Path, Query};

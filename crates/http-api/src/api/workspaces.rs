@@ -1,5 +1,7 @@
 //! Workspaces, members, invitations, join requests and named responsibles.
 
+pub mod dto;
+
 use chrono::TimeDelta;
 use onboarding_core::ids::*;
 use onboarding_core::workspace::Responsibility;

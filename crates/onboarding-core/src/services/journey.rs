@@ -19,15 +19,6 @@ pub struct JourneyView {
     pub next_step: NextStep,
 }
 
-fn phase_rank(p: PhaseKind) -> u8 {
-    match p {
-        PhaseKind::Production => 3,
-        PhaseKind::InReview => 2,
-        PhaseKind::Sandbox => 1,
-        PhaseKind::Rejected => 0,
-    }
-}
-
 impl Workspaces {
     /// The next step of a workspace, for its members.
     pub async fn next_step_for_workspace(
@@ -110,19 +101,13 @@ impl Context {
         Ok(next_step(&facts))
     }
 
-    /// The subscription furthest along the pipeline (most recent on ties).
-    pub(super) fn furthest(subs: &[Subscription]) -> Option<&Subscription> {
-        subs.iter()
-            .max_by_key(|s| (phase_rank(s.phase.kind()), s.created_at))
-    }
-
     pub(super) async fn workspace_next_step(&self, ws: &Workspace) -> ServiceResult<NextStep> {
         let projects = self.p.projects.projects(ws.id).await?;
         let has_sandbox_project = projects
             .iter()
             .any(|p| p.environment == Environment::Sandbox);
         let subs = self.p.subscriptions.subscriptions(ws.id).await?;
-        let subscription = match Context::furthest(&subs) {
+        let subscription = match crate::pipeline::furthest(&subs) {
             Some(s) => {
                 let plan = self.catalog().plan(s.plan_id).await?;
                 Some(self.subscription_facts(s, &plan).await?)

@@ -1,25 +1,22 @@
 //! The pipeline use cases: subscribe, submit, withdraw, the reviewers' decisions, sign-offs,
-//! the go-live queue and payments.
+//! gates and the subscription page. The go-live queue is in `review.rs`, payments in
+//! `billing.rs`.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-
-use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::json;
 
 use super::*;
-use crate::billing::Payment;
 use crate::credential::{Credential, production_lock};
 use crate::form::{Answers, SubmissionForm};
-use crate::gates::{GateEvaluation, GateFacts, Responsible, evaluate};
+use crate::gates::GateEvaluation;
 use crate::next_step::NextStep;
 use crate::pipeline::{Notice, PhaseKind, SandboxAccess, Step, Subscription};
-use crate::plan::{Currency, Plan, SandboxAccessMode, TestDataEntry};
+use crate::plan::{Plan, SandboxAccessMode, TestDataEntry};
 use crate::project::Environment;
 use crate::values::Notes;
 use crate::webhook::EventType;
-use crate::workspace::{Responsibility, Workspace};
+
+mod loading;
 
 /// The subscription page.
 #[derive(Debug, Clone, Serialize)]
@@ -53,35 +50,6 @@ pub struct SubscriptionView {
     pub gates: GateEvaluation,
     /// The one next step for the subscription.
     pub next_step: NextStep,
-}
-
-/// One row of the go-live queue.
-#[derive(Debug, Clone, Serialize)]
-pub struct QueueEntry {
-    /// The subscription under review.
-    pub subscription: Subscription,
-    /// The organization's name.
-    pub workspace_name: String,
-    /// The sandbox project's name.
-    pub project_name: String,
-    /// The plan's name.
-    pub plan_name: String,
-    /// When it was submitted; the queue lists oldest first.
-    pub submitted_at: DateTime<Utc>,
-    /// How long it has waited, in seconds.
-    pub age_seconds: i64,
-    /// The gate summary; the first gate not passed is the remaining gate.
-    pub gates: GateEvaluation,
-}
-
-fn responsible(ws: &Workspace, r: Responsibility, members: &[Membership]) -> Responsible {
-    match ws.responsible(r) {
-        None => Responsible::NotNamed,
-        Some(id) => match members.iter().find(|m| m.account_id == id) {
-            Some(m) if m.roles.contains(r.required_role()) => Responsible::Named,
-            _ => Responsible::LacksRole,
-        },
-    }
 }
 
 /// Notes a reviewer may leave out: absent or blank means none; anything else must be valid notes.
@@ -476,280 +444,5 @@ impl Pipeline {
             .change_in(Actor::Staff(staff), now, s.workspace_id, Some(s.project_id))
             .audit("gate.signed_off", s.id, json!({ "gate": gate }));
         self.cx.store_transition(&s, next, draft).await
-    }
-
-    /// The go-live queue: every `in_review` subscription, oldest first, with gate summary,
-    /// remaining gate and age. Keyset paging by (submitted at, id).
-    pub async fn review_queue(
-        &self,
-        caller: Caller,
-        after: Option<QueueCursor>,
-        limit: u64,
-    ) -> ServiceResult<Vec<QueueEntry>> {
-        self.cx.require_staff(caller, StaffAction::ReadQueue)?;
-        let now = self.cx.now();
-        // Submissions on one plan, or from one workspace, share their reads within a page:
-        // the plan, the workspace and its members are read once each.
-        let mut plans: HashMap<PlanId, Plan> = HashMap::new();
-        let mut workspaces: HashMap<WorkspaceId, (Workspace, Vec<Membership>)> = HashMap::new();
-        let mut out = Vec::new();
-        for s in self
-            .cx
-            .p
-            .subscriptions
-            .review_queue(after, limit.clamp(1, 200))
-            .await?
-        {
-            let crate::pipeline::Phase::InReview { submitted_at, .. } = s.phase else {
-                continue;
-            };
-            let plan = match plans.entry(s.plan_id) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(self.cx.catalog().plan(s.plan_id).await?),
-            };
-            let (ws, members) = match workspaces.entry(s.workspace_id) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(self.cx.workspace_with_members(s.workspace_id).await?),
-            };
-            let project = self.cx.p.projects.project(s.project_id).await?;
-            out.push(QueueEntry {
-                gates: self.cx.evaluate_gates_in(&s, plan, ws, members).await?,
-                workspace_name: ws.name.to_string(),
-                project_name: project.map(|p| p.name.to_string()).unwrap_or_default(),
-                plan_name: plan.name.to_string(),
-                submitted_at,
-                age_seconds: (now - submitted_at).num_seconds(),
-                subscription: s,
-            });
-        }
-        Ok(out)
-    }
-}
-
-impl Billing {
-    /// Records a payment an admin confirmed (the bundled payment adapter's flow).
-    pub async fn confirm_payment(
-        &self,
-        caller: Caller,
-        id: SubscriptionId,
-        amount: Decimal,
-        currency: &str,
-        reference: &str,
-    ) -> ServiceResult<Payment> {
-        let (staff, s) = self
-            .cx
-            .require_staff_on(caller, StaffAction::ConfirmPayment, id)
-            .await?;
-        let plan = self.cx.catalog().plan(s.plan_id).await?;
-        let currency = Currency::new(currency)?;
-        if amount <= Decimal::ZERO {
-            return Err(
-                FieldError::new("amount", "a payment amount must be greater than zero").into(),
-            );
-        }
-        match &plan.pricing {
-            crate::plan::Pricing::Paid { currency: c, .. } if c != &currency => {
-                return Err(FieldError::new(
-                    "currency",
-                    format!("this plan is priced in {}", c.as_str()),
-                )
-                .into());
-            }
-            crate::plan::Pricing::Free => {
-                return Err(ServiceError::Refused {
-                    code: RefusalCode::FreePlan,
-                    message: "free plans take no payment".into(),
-                });
-            }
-            _ => {}
-        }
-        let reference = reference.trim();
-        if reference.is_empty() || reference.len() > 200 {
-            return Err(
-                FieldError::new("reference", "a payment reference is 1-200 characters").into(),
-            );
-        }
-        let now = self.cx.now();
-        let payment = Payment {
-            id: PaymentId::from_ulid(self.cx.ulid()),
-            workspace_id: s.workspace_id,
-            subscription_id: id,
-            amount,
-            currency,
-            reference: reference.to_owned(),
-            confirmed_by: staff,
-            at: now,
-        };
-        let details = json!({ "amount": amount.to_string(), "currency": payment.currency, "subscription": id });
-        self.cx
-            .change_in(Actor::Staff(staff), now, s.workspace_id, Some(s.project_id))
-            .with(Change::RecordPayment(payment.clone()))
-            .audit("payment.confirmed", payment.id, details)
-            .event(
-                EventType::PaymentConfirmed,
-                json!({ "subscription_id": id, "payment_id": payment.id }),
-            )
-            .commit()
-            .await?;
-        Ok(payment)
-    }
-}
-
-impl Context {
-    pub(super) async fn load_subscription(
-        &self,
-        id: SubscriptionId,
-    ) -> ServiceResult<Subscription> {
-        self.p
-            .subscriptions
-            .subscription(id)
-            .await?
-            .ok_or(ServiceError::NotFound {
-                entity: "subscription",
-            })
-    }
-
-    /// Authorizes a staff action on one subscription and loads it. Everybody but staff whose
-    /// role allows the action is refused without learning whether the id exists in another
-    /// tenant: an account that is not a member of the subscription's workspace gets
-    /// `NotFound` (as for every foreign resource), a member gets `Forbidden`.
-    pub(super) async fn require_staff_on(
-        &self,
-        caller: Caller,
-        action: StaffAction,
-        id: SubscriptionId,
-    ) -> ServiceResult<(StaffId, Subscription)> {
-        match self.require_staff(caller, action) {
-            Ok(staff) => Ok((staff, self.load_subscription(id).await?)),
-            Err(forbidden) => {
-                if let Caller::Account(_) = caller {
-                    let s = self.load_subscription(id).await?;
-                    self.membership(caller, s.workspace_id)
-                        .await
-                        .map_err(not_found_as("subscription"))?;
-                }
-                Err(forbidden)
-            }
-        }
-    }
-
-    /// A workspace and its members: what the gates read of the workspace.
-    pub(super) async fn workspace_with_members(
-        &self,
-        id: WorkspaceId,
-    ) -> ServiceResult<(Workspace, Vec<Membership>)> {
-        let ws = self.load_workspace(id).await?;
-        let members = self.p.workspaces.members(id).await?;
-        Ok((ws, members))
-    }
-
-    /// [`Self::evaluate_gates`] with the workspace already read.
-    pub(super) async fn evaluate_gates_in(
-        &self,
-        s: &Subscription,
-        plan: &Plan,
-        ws: &Workspace,
-        members: &[Membership],
-    ) -> ServiceResult<GateEvaluation> {
-        let endpoints = self.p.webhooks.endpoints(s.project_id).await?;
-        let security = ws.responsible(Responsibility::SecurityOwner);
-        let facts = GateFacts {
-            answers: s.answers.clone(),
-            signed_off: s.signed_off_gates(),
-            verified_webhook_endpoint: endpoints.iter().any(|e| e.is_verified()),
-            last_test_delivery: self.p.webhooks.last_test_delivery(s.project_id).await?,
-            successful_sandbox_calls: self
-                .p
-                .usage
-                .successful_calls(s.project_id, plan.endpoints.clone())
-                .await?,
-            billing_owner: responsible(ws, Responsibility::BillingOwner, members),
-            audit_contact: responsible(ws, Responsibility::AuditContact, members),
-            security_owner: responsible(ws, Responsibility::SecurityOwner, members),
-            security_owner_submitted: security.is_some() && security == s.submitter(),
-            security_owner_is_owner: security.is_some_and(|id| {
-                members
-                    .iter()
-                    .any(|m| m.account_id == id && m.roles.contains(crate::roles::Role::Owner))
-            }),
-        };
-        Ok(evaluate(plan, &facts, self.now()))
-    }
-
-    pub(super) fn check_version(s: &Subscription, expected: Option<i64>) -> ServiceResult<()> {
-        match expected {
-            Some(v) if v != s.version => Err(ServiceError::Stale {
-                message: format!(
-                    "the subscription changed since version {v}; it is now {} at version {}",
-                    s.phase.kind(),
-                    s.version
-                ),
-                current: Some(s.phase.kind().as_str().into()),
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    /// Stores a transition with the audit event (and webhook event) drafted for it. A lost
-    /// race (the version moved) is reported with the current phase.
-    pub(super) async fn store_transition(
-        &self,
-        before: &Subscription,
-        mut after: Subscription,
-        draft: Draft<'_>,
-    ) -> ServiceResult<Subscription> {
-        let set = draft.update(&mut after).into_set()?;
-        match self.p.uow.commit(set).await {
-            Ok(()) => Ok(after),
-            Err(StoreError::Conflict(_)) => {
-                let now = self.load_subscription(before.id).await?;
-                Err(ServiceError::Stale {
-                    message: format!(
-                        "another decision was recorded first; the subscription is now {}",
-                        now.phase.kind()
-                    ),
-                    current: Some(now.phase.kind().as_str().into()),
-                })
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// The audit event and webhook event of a transition, by whoever made it; `s` is the
-    /// transition's result, not stored yet (the payload names the version it will have).
-    pub(super) fn pipeline_event(
-        &self,
-        s: &Subscription,
-        event: EventType,
-        notes: Option<&Notes>,
-        at: DateTime<Utc>,
-    ) -> Draft<'_> {
-        let details = json!({ "phase": s.phase.kind(), "notes": notes });
-        let actor = s.history.last().map_or(Actor::System, |d| d.by);
-        let payload = json!({ "subscription_id": s.id, "phase": s.phase.kind(), "notes": notes, "version": s.version + 1 });
-        self.change_in(actor, at, s.workspace_id, Some(s.project_id))
-            .audit(event.as_str(), s.id, details)
-            .event(event, payload)
-    }
-}
-
-impl Context {
-    /// At most one live (not rejected) subscription per project and plan.
-    pub(super) async fn not_subscribed(
-        &self,
-        ws: WorkspaceId,
-        project: ProjectId,
-        plan: PlanId,
-    ) -> ServiceResult<()> {
-        let existing = self.p.subscriptions.subscriptions(ws).await?;
-        if existing.iter().any(|s| {
-            s.project_id == project && s.plan_id == plan && s.phase.kind() != PhaseKind::Rejected
-        }) {
-            return Err(ServiceError::Conflict {
-                message: "this project is already subscribed to this plan".into(),
-                current: Some("subscribed".into()),
-            });
-        }
-        Ok(())
     }
 }

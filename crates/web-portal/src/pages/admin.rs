@@ -16,7 +16,7 @@ use poem::http::StatusCode;
 use poem::{Request, Response};
 use rust_decimal::Decimal;
 
-use super::workspace::post_ctx;
+use super::macros::post_ctx;
 use crate::WebState;
 use crate::http::{Ctx, Errs, FormData, FormErrors, param, redirect};
 use crate::ui::{Field, csrf, field_id, form_errors};

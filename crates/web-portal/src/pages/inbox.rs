@@ -16,7 +16,7 @@ use onboarding_core::services::{InboxEntry, InboxFilter};
 use onboarding_core::values::FieldError;
 use poem::{Request, Response};
 
-use super::project::query_form;
+use super::exports::query_form;
 use super::staff::staff_caller;
 use crate::WebState;
 use crate::http::{Ctx, Errs, FormData, FormErrors};

@@ -3,8 +3,10 @@
 
 pub mod access;
 pub mod admin;
+mod exports;
 pub mod history;
 pub mod inbox;
+mod macros;
 pub mod project;
 pub mod staff;
 pub mod subscription;

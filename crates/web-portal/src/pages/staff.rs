@@ -12,7 +12,7 @@ use poem::http::StatusCode;
 use poem::{Request, Response};
 use rust_decimal::Decimal;
 
-use super::workspace::{caller_or_redirect, post_ctx};
+use super::macros::{caller_or_redirect, post_ctx};
 use crate::WebState;
 use crate::http::{Ctx, Errs, FormErrors, param, redirect};
 use crate::ui::{self, Field, csrf, form_errors};

@@ -7,17 +7,22 @@ use maud::html;
 use onboarding_core::ServiceError;
 use onboarding_core::ids::{AccountId, WorkspaceId};
 use onboarding_core::next_step::StepAction;
-use onboarding_core::pipeline::{PhaseKind, Subscription};
+use onboarding_core::pipeline::Subscription;
 use onboarding_core::project::{Environment, Project};
 use onboarding_core::roles::{Action, Role, RoleSet, allowed};
-use onboarding_core::services::month_bounds;
 use onboarding_core::workspace::{InvitationStatus, JoinRequestStatus, Responsibility};
 use poem::http::StatusCode;
 use poem::{Request, Response};
 
+use super::macros::{caller_or_redirect, post_ctx};
 use crate::WebState;
 use crate::http::{Ctx, Errs, FormErrors, param, redirect};
 use crate::ui::{self, Field, csrf, form_errors};
+
+mod audit;
+mod billing;
+pub use audit::{audit, export_audit};
+pub use billing::billing;
 
 pub fn role_options() -> Vec<(String, String)> {
     Role::ALL
@@ -34,21 +39,6 @@ pub fn responsibility_label(r: Responsibility) -> &'static str {
     }
 }
 
-fn phase_rank(p: PhaseKind) -> u8 {
-    match p {
-        PhaseKind::Production => 3,
-        PhaseKind::InReview => 2,
-        PhaseKind::Sandbox => 1,
-        PhaseKind::Rejected => 0,
-    }
-}
-
-/// The subscription the workspace's next step is most likely about: the one furthest along.
-pub fn furthest(subs: &[Subscription]) -> Option<&Subscription> {
-    subs.iter()
-        .max_by_key(|s| (phase_rank(s.phase.kind()), s.created_at))
-}
-
 /// Where the "Next step" panel of a workspace or project sends the user.
 pub fn step_link(
     action: StepAction,
@@ -56,7 +46,7 @@ pub fn step_link(
     projects: &[Project],
     subs: &[Subscription],
 ) -> Option<(&'static str, String)> {
-    let sub = furthest(subs);
+    let sub = onboarding_core::pipeline::furthest(subs);
     let sandbox_project = projects
         .iter()
         .find(|p| p.environment == Environment::Sandbox);
@@ -293,26 +283,6 @@ async fn render(ctx: &Ctx, id: WorkspaceId, fe: Option<FormErrors>) -> Response 
     ctx.page(status, &ws_name, body)
 }
 
-macro_rules! post_ctx {
-    ($state:expr, $req:expr) => {
-        match Ctx::post(&$state, $req).await {
-            Ok(x) => x,
-            Err(r) => return r,
-        }
-    };
-}
-pub(crate) use post_ctx;
-
-macro_rules! caller_or_redirect {
-    ($ctx:expr) => {
-        match $ctx.require_caller() {
-            Ok(c) => c,
-            Err(r) => return r,
-        }
-    };
-}
-pub(crate) use caller_or_redirect;
-
 async fn after(
     ctx: &Ctx,
     ws: WorkspaceId,
@@ -448,210 +418,4 @@ pub async fn create_project(state: WebState, req: Request) -> Response {
         .await
         .map(|p| format!("/projects/{}", p.id));
     after(&ctx, id, "create-project", form, r).await
-}
-
-pub async fn audit(state: WebState, req: Request) -> Response {
-    let ctx = Ctx::load(&state, &req).await;
-    let Some(id) = param::<WorkspaceId>(&req, "id") else {
-        return ctx.not_found();
-    };
-    audit_page(&ctx, id, None).await
-}
-
-/// `GET /workspaces/:id/exports?period&format`: the audit export form's target.
-pub async fn export_audit(state: WebState, req: Request) -> Response {
-    let ctx = Ctx::load(&state, &req).await;
-    let caller = caller_or_redirect!(ctx);
-    let Some(id) = param::<WorkspaceId>(&req, "id") else {
-        return ctx.not_found();
-    };
-    let form = super::project::query_form(&req);
-    match super::project::check_export(
-        &ctx,
-        caller,
-        onboarding_core::services::ExportScope::WorkspaceAudit(id),
-        &form,
-    )
-    .await
-    {
-        Ok(to) => redirect(&to),
-        Err(fe) => audit_page(&ctx, id, Some(fe)).await,
-    }
-}
-
-async fn audit_page(ctx: &Ctx, id: WorkspaceId, fe: Option<FormErrors>) -> Response {
-    let caller = caller_or_redirect!(ctx);
-    let state = &ctx.state;
-    let events = match state.portal.audit().audit_events(caller, id, 0, 500).await {
-        Ok(e) => e,
-        Err(ServiceError::Forbidden { .. }) => {
-            return ctx.message(
-                StatusCode::FORBIDDEN,
-                "Audit log",
-                "The audit log is for members with the security owner or compliance role, and owners.",
-            );
-        }
-        Err(e) => return ctx.error(e),
-    };
-    // Who may export: the core's permission table (members), or staff who read the queue.
-    let wov = state
-        .portal
-        .workspaces()
-        .workspace_overview(caller, id)
-        .await
-        .ok();
-    let can_export = match caller {
-        onboarding_core::Caller::Staff { role, .. } => onboarding_core::roles::staff_allowed(
-            role,
-            onboarding_core::roles::StaffAction::ReadQueue,
-        ),
-        _ => wov
-            .as_ref()
-            .and_then(|w| w.my_roles)
-            .is_some_and(|r| onboarding_core::roles::allowed(r, Action::ExportAuditLog)),
-    };
-    let history = state
-        .portal
-        .exports()
-        .workspace_report_history(caller, id, 50)
-        .await
-        .unwrap_or_default();
-    let rows: Vec<(String, &onboarding_core::services::ReportRecord)> = history
-        .iter()
-        .filter(|r| r.kind == onboarding_core::services::ExportKind::AuditLog)
-        .map(|r| {
-            let who = match (&r.actor, &wov) {
-                (onboarding_core::audit::Actor::Account(a), Some(w)) => w
-                    .members
-                    .iter()
-                    .find(|m| m.account_id == *a)
-                    .map(|m| m.name.clone())
-                    .unwrap_or_else(|| a.to_string()),
-                (onboarding_core::audit::Actor::Staff(_), _) => "provider staff".into(),
-                (a, _) => a.to_string(),
-            };
-            (who, r)
-        })
-        .collect();
-    let period_now = state.clock.now().format("%Y-%m").to_string();
-    let status = fe.as_ref().map_or(StatusCode::OK, |f| f.status());
-    let fe = fe.as_ref();
-    let body = html! {
-        p.breadcrumb { a href=(format!("/workspaces/{id}")) { "Workspace" } " / Audit log" }
-        p { "Every state change of the workspace, oldest first. Each event carries the hash of the previous one, so the chain is tamper-evident." }
-        section.card aria-labelledby="reports-title" {
-            h2 #reports-title { "Reports and exports" }
-            @if can_export {
-                p.muted { "The audit events of one month, in chain order. Each download is recorded in the report history below." }
-                (super::project::export_form(&format!("/workspaces/{id}/exports"), "Download audit export", &period_now, Errs::of(fe, "export")))
-            } @else {
-                p #export-not-allowed { "Audit log exports are for members with the security owner or compliance role, and owners." }
-            }
-            h3 { "Report history" }
-            (super::project::report_table(&rows))
-        }
-        h2 { "Events" }
-        @if events.is_empty() { p { "No events yet." } }
-        @else {
-            table {
-                caption.visually-hidden { "Audit events" }
-                thead { tr { th scope="col" { "#" } th scope="col" { "Time" } th scope="col" { "Actor" } th scope="col" { "Action" } th scope="col" { "Target" } th scope="col" { "Project" } } }
-                tbody {
-                    @for ev in &events {
-                        tr {
-                            td { (ev.seq) }
-                            td { (ui::when(ev.draft.at)) }
-                            td { code { (ev.draft.actor) } }
-                            td { code { (ev.draft.action) } }
-                            td { code { (ev.draft.target) } }
-                            td { @if let Some(p) = ev.draft.project_id { a href=(format!("/projects/{p}")) { code { (p) } } } }
-                        }
-                    }
-                }
-            }
-        }
-    };
-    ctx.page(status, "Audit log", body)
-}
-
-pub async fn billing(state: WebState, req: Request) -> Response {
-    let ctx = Ctx::load(&state, &req).await;
-    let caller = caller_or_redirect!(ctx);
-    let Some(id) = param::<WorkspaceId>(&req, "id") else {
-        return ctx.not_found();
-    };
-    let p = &state.portal;
-    let (from, _) = month_bounds(state.clock.now());
-    let period = from.format("%Y-%m").to_string();
-    let invoice = match p.billing().invoice(caller, id, &period).await {
-        Ok(i) => i,
-        Err(ServiceError::Forbidden { .. }) => {
-            return ctx.message(
-                StatusCode::FORBIDDEN,
-                "Billing and usage",
-                "Billing and invoices are for members with the billing role, and owners.",
-            );
-        }
-        Err(e) => return ctx.error(e),
-    };
-    let subs = match p.pipeline().subscriptions(caller, id).await {
-        Ok(s) => s,
-        Err(e) => return ctx.error(e),
-    };
-    let mut rows = Vec::new();
-    for s in &subs {
-        match p.pipeline().subscription_view(caller, s.id).await {
-            Ok(v) => rows.push(v),
-            Err(e) => return ctx.error(e),
-        }
-    }
-    let body = html! {
-        p.breadcrumb { a href=(format!("/workspaces/{id}")) { "Workspace" } " / Billing and usage" }
-        section.card aria-labelledby="pay-title" {
-            h2 #pay-title { "Payment status per subscription" }
-            p { "On a paid plan the production credential stays locked until payment is complete. Payments are confirmed by the API provider's admins." }
-            @if rows.is_empty() { p { "No subscriptions yet." } }
-            @else {
-                table {
-                    caption.visually-hidden { "Subscriptions and payment" }
-                    thead { tr { th scope="col" { "Subscription" } th scope="col" { "Plan" } th scope="col" { "Phase" } th scope="col" { "Payment" } } }
-                    tbody {
-                        @for v in &rows {
-                            tr {
-                                td { a href=(format!("/subscriptions/{}", v.subscription.id)) { code { (v.subscription.id) } } }
-                                td { (v.plan_name) }
-                                td { (v.subscription.phase.kind().as_str().replace('_', " ")) }
-                                td { @if v.paid { "Paid" } @else { "No payment recorded" } }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        section.card aria-labelledby="inv-title" {
-            h2 #inv-title { "Invoice for " (invoice.period) " (so far)" }
-            @if invoice.lines.is_empty() {
-                p { "No billable lines this period: invoices list production projects on paid plans." }
-            } @else {
-                table {
-                    caption.visually-hidden { "Invoice lines" }
-                    thead { tr { th scope="col" { "Line" } th scope="col" { "Requests" } th scope="col" { "Billable" } th scope="col" { "Monthly fee" } th scope="col" { "Usage" } th scope="col" { "Amount" } } }
-                    tbody {
-                        @for l in &invoice.lines {
-                            tr {
-                                td { (l.description) }
-                                td { (l.requests) }
-                                td { (l.billable_requests) }
-                                td { (l.monthly_fee) " " (l.currency.as_str()) }
-                                td { (l.usage_amount) " " (l.currency.as_str()) }
-                                td { (l.amount) " " (l.currency.as_str()) }
-                            }
-                        }
-                    }
-                }
-                @for (c, total) in &invoice.totals { p { strong { "Total: " (total) " " (c.as_str()) } } }
-            }
-        }
-    };
-    ctx.ok("Billing and usage", body)
 }

@@ -7,7 +7,7 @@ use chrono::{TimeDelta, TimeZone};
 
 use super::*;
 use crate::memory::{MemoryStore, in_memory_portal};
-use crate::webhook::{EVENT_VERIFICATION, SigningSecret};
+use crate::webhook::{Delivery, DeliveryStatus, EVENT_VERIFICATION, SigningSecret};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0).unwrap()
